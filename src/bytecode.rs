@@ -1,0 +1,264 @@
+//! [`ExternalBytecode`]: code as ebc hands it out, immutable and shared.
+//!
+//! Two layers: [`Code`] is everything that depends only on the bytes (hashes,
+//! analysis, findings) and is shared by every address with the same code
+//! hash; [`ExternalBytecode`] is one address's view of it, with where it was
+//! loaded from and how often it is used.
+
+use std::ffi::CString;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use revm::primitives::{Address, B256};
+
+use crate::security::SecurityContext;
+use crate::source::LoaderType;
+use crate::verify::{CodeKind, Finding, Report, VerificationStatus};
+
+/// How the bytes from the source were compressed.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Compression {
+    /// Not compressed.
+    None = 0,
+    /// gzip.
+    Gzip = 1,
+    /// Zstandard.
+    Zstd = 2,
+    /// LZ4 frame.
+    Lz4 = 3,
+}
+
+/// What depends only on the code bytes: shared by every address whose code
+/// has the same keccak256 hash, built once at ingest.
+#[derive(Debug)]
+pub struct Code {
+    code_hash: B256,
+    sha256: [u8; 32],
+    report: Report,
+}
+
+impl Code {
+    /// Wraps analysed code. `code_hash` is keccak256 of the code and
+    /// `sha256` its SHA-256, both computed by the caller at ingest.
+    pub fn new(code_hash: B256, sha256: [u8; 32], report: Report) -> Code {
+        Code { code_hash, sha256, report }
+    }
+
+    /// The code, unpadded.
+    #[inline]
+    pub fn bytes(&self) -> &[u8] {
+        self.report.analysis.bytecode.original_byte_slice()
+    }
+
+    /// The keccak256 code hash.
+    #[inline]
+    pub fn code_hash(&self) -> B256 {
+        self.code_hash
+    }
+
+    /// The SHA-256 checksum of the code.
+    pub fn sha256(&self) -> [u8; 32] {
+        self.sha256
+    }
+
+    /// The verification outcome: status, analysis and findings.
+    pub fn report(&self) -> &Report {
+        &self.report
+    }
+
+    /// Bytes of memory this code holds: the padded code, the jump table,
+    /// findings and the struct itself.
+    pub fn memory_size(&self) -> usize {
+        let bytecode = &self.report.analysis.bytecode;
+        let jump_table = bytecode.legacy_jump_table().map_or(0, |t| t.as_slice().len());
+        let findings: usize = self
+            .report
+            .findings
+            .iter()
+            .map(|f| size_of::<Finding>() + f.message.len())
+            .sum();
+        size_of::<Code>() + bytecode.bytecode().len() + jump_table + findings
+    }
+}
+
+/// Where a bytecode came from.
+#[derive(Clone, Debug)]
+pub struct Metadata {
+    /// A version label given by the source or the publisher.
+    pub version: Option<String>,
+    /// The URI the code was loaded from.
+    pub source_uri: String,
+    /// A publisher's signature over the code hash, when one came with it.
+    pub signature: Option<Vec<u8>>,
+    /// How the source's bytes were compressed.
+    pub compression: Compression,
+    /// How many bytes the source returned, before decoding.
+    pub original_size: usize,
+    /// The kind of source.
+    pub load_method: LoaderType,
+    /// When the load finished.
+    pub loaded_at: SystemTime,
+}
+
+/// One address's code, as returned by [`Manager::load`](crate::Manager::load).
+/// Immutable apart from its access counters; share it as `Arc`.
+#[derive(Debug)]
+pub struct ExternalBytecode {
+    address: Address,
+    code: Arc<Code>,
+    metadata: Metadata,
+    source_uri_c: CString,
+    security: SecurityContext,
+    access_count: AtomicU64,
+    last_access_ms: AtomicU64,
+}
+
+impl ExternalBytecode {
+    /// Binds `code` to `address`. `metadata.source_uri` must not contain NUL
+    /// (URIs are checked for that when a load starts); a NUL cuts it short in
+    /// the C view.
+    pub fn new(
+        address: Address,
+        code: Arc<Code>,
+        metadata: Metadata,
+        security: SecurityContext,
+    ) -> ExternalBytecode {
+        let visible = metadata.source_uri.split('\0').next().unwrap_or_default();
+        let source_uri_c = CString::new(visible).unwrap_or_default();
+        ExternalBytecode {
+            address,
+            code,
+            metadata,
+            source_uri_c,
+            security,
+            access_count: AtomicU64::new(0),
+            last_access_ms: AtomicU64::new(unix_ms(SystemTime::now())),
+        }
+    }
+
+    /// The account this code belongs to.
+    #[inline]
+    pub fn address(&self) -> Address {
+        self.address
+    }
+
+    /// The code, unpadded.
+    #[inline]
+    pub fn code(&self) -> &[u8] {
+        self.code.bytes()
+    }
+
+    /// The shared, address-independent part.
+    #[inline]
+    pub fn shared(&self) -> &Arc<Code> {
+        &self.code
+    }
+
+    /// keccak256 of the code, computed once at ingest.
+    #[inline]
+    pub fn code_hash(&self) -> B256 {
+        self.code.code_hash
+    }
+
+    /// SHA-256 of the code.
+    pub fn sha256(&self) -> [u8; 32] {
+        self.code.sha256
+    }
+
+    /// True when `pc` is a JUMPDEST opcode (not PUSH data).
+    #[inline]
+    pub fn is_jumpdest(&self, pc: usize) -> bool {
+        self.code.report.analysis.is_jumpdest(pc)
+    }
+
+    /// How many JUMPDESTs the code has.
+    pub fn jumpdest_count(&self) -> usize {
+        self.code.report.analysis.jumpdest_count
+    }
+
+    /// Legacy code or an EIP-7702 delegation.
+    pub fn kind(&self) -> CodeKind {
+        self.code.report.analysis.kind
+    }
+
+    /// The analysed code, padded with its jump table, ready for revm.
+    pub fn revm_bytecode(&self) -> &revm::bytecode::Bytecode {
+        &self.code.report.analysis.bytecode
+    }
+
+    /// Where verification left the code.
+    pub fn verification_status(&self) -> VerificationStatus {
+        self.code.report.status
+    }
+
+    /// The findings recorded when the code was verified.
+    pub fn findings(&self) -> &[Finding] {
+        &self.code.report.findings
+    }
+
+    /// Where the code came from.
+    pub fn metadata(&self) -> &Metadata {
+        &self.metadata
+    }
+
+    /// The source URI as a C string, valid as long as `self`.
+    pub fn source_uri_c(&self) -> &std::ffi::CStr {
+        &self.source_uri_c
+    }
+
+    /// Trust level and execution permissions.
+    pub fn security(&self) -> &SecurityContext {
+        &self.security
+    }
+
+    /// How many times the code was handed out by a cache hit or a load.
+    pub fn access_count(&self) -> u64 {
+        self.access_count.load(Ordering::Relaxed)
+    }
+
+    /// When it was last handed out, in milliseconds since the Unix epoch.
+    pub fn last_access_ms(&self) -> u64 {
+        self.last_access_ms.load(Ordering::Relaxed)
+    }
+
+    /// Records one access. Relaxed atomics: counters, not synchronisation.
+    #[inline]
+    pub(crate) fn touch(&self) {
+        self.access_count.fetch_add(1, Ordering::Relaxed);
+        self.last_access_ms.store(coarse_unix_ms(), Ordering::Relaxed);
+    }
+
+    /// Bytes of memory this address's entry holds beyond the shared code.
+    pub fn entry_memory_size(&self) -> usize {
+        size_of::<ExternalBytecode>()
+            + self.metadata.source_uri.len()
+            + self.source_uri_c.as_bytes().len()
+            + self.metadata.version.as_ref().map_or(0, String::len)
+            + self.metadata.signature.as_ref().map_or(0, Vec::len)
+    }
+}
+
+/// The wall clock at the kernel's tick resolution (a few ms): a vDSO read
+/// of a few nanoseconds, cheap enough for every cache hit.
+#[cfg(target_os = "linux")]
+fn coarse_unix_ms() -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `ts` is a valid, writable timespec; CLOCK_REALTIME_COARSE is
+    // a clock every Linux kernel since 2.6.32 provides.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_REALTIME_COARSE, &mut ts) };
+    if rc != 0 {
+        return unix_ms(SystemTime::now());
+    }
+    ts.tv_sec as u64 * 1000 + ts.tv_nsec as u64 / 1_000_000
+}
+
+#[cfg(not(target_os = "linux"))]
+fn coarse_unix_ms() -> u64 {
+    unix_ms(SystemTime::now())
+}
+
+fn unix_ms(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}

@@ -1,0 +1,116 @@
+//! What a piece of code may do when it runs: trust levels and the execution
+//! permissions they grant, recorded on every bytecode for the executor.
+
+use crate::config::SecurityLevel;
+use crate::source::LoaderType;
+
+/// How far the code's origin is trusted.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum TrustLevel {
+    /// Nothing vouches for the code.
+    Untrusted = 0,
+    /// A remote source the operator configured, without proof.
+    Low = 1,
+    /// Code whose integrity was checked against an expected hash.
+    Medium = 2,
+    /// The host's own store (file, memory, callback loader).
+    High = 3,
+    /// Signed by a trusted publisher or proven against a trusted root, or
+    /// loaded with security switched off.
+    FullyTrusted = 4,
+}
+
+impl TrustLevel {
+    /// The level's name in lower case.
+    pub fn name(self) -> &'static str {
+        match self {
+            TrustLevel::Untrusted => "untrusted",
+            TrustLevel::Low => "low",
+            TrustLevel::Medium => "medium",
+            TrustLevel::High => "high",
+            TrustLevel::FullyTrusted => "fully-trusted",
+        }
+    }
+
+    /// The permissions code of this trust level runs with.
+    pub fn permissions(self) -> ExecutionPermissions {
+        let at_least = |level: TrustLevel| self >= level;
+        ExecutionPermissions {
+            can_call_external: at_least(TrustLevel::Low),
+            can_modify_state: at_least(TrustLevel::Medium),
+            can_emit_logs: at_least(TrustLevel::Medium),
+            can_create_contracts: at_least(TrustLevel::High),
+            gas_limit_multiplier: match self {
+                TrustLevel::Untrusted => 0.5,
+                TrustLevel::Low => 0.75,
+                _ => 1.0,
+            },
+        }
+    }
+}
+
+/// What running code may do; enforced by the executor.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ExecutionPermissions {
+    /// May CALL, STATICCALL, DELEGATECALL or CALLCODE other accounts.
+    pub can_call_external: bool,
+    /// May SSTORE, SELFDESTRUCT or transfer value.
+    pub can_modify_state: bool,
+    /// May LOG0-LOG4.
+    pub can_emit_logs: bool,
+    /// May CREATE or CREATE2.
+    pub can_create_contracts: bool,
+    /// The share of the caller's gas limit this code may use (0.0-1.0].
+    pub gas_limit_multiplier: f64,
+}
+
+/// The security facts recorded on a bytecode when it is loaded.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SecurityContext {
+    /// The manager's level when the code was accepted.
+    pub level: SecurityLevel,
+    /// How far its origin is trusted.
+    pub trust: TrustLevel,
+    /// What it may do when it runs.
+    pub permissions: ExecutionPermissions,
+}
+
+impl SecurityContext {
+    /// The context for code accepted at `level` from a `source`, with
+    /// `hash_checked` true when an expected hash matched.
+    pub fn assess(level: SecurityLevel, source: LoaderType, hash_checked: bool) -> SecurityContext {
+        let trust = if level == SecurityLevel::None {
+            TrustLevel::FullyTrusted
+        } else {
+            match source {
+                LoaderType::FileSystem | LoaderType::Memory | LoaderType::Custom => TrustLevel::High,
+                _ if hash_checked => TrustLevel::Medium,
+                _ => TrustLevel::Low,
+            }
+        };
+        SecurityContext { level, trust, permissions: trust.permissions() }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn permissions_grow_with_trust() {
+        let none = TrustLevel::Untrusted.permissions();
+        assert!(!none.can_call_external && !none.can_modify_state && !none.can_create_contracts);
+        let all = TrustLevel::FullyTrusted.permissions();
+        assert!(all.can_call_external && all.can_modify_state && all.can_emit_logs);
+        assert!(all.can_create_contracts && all.gas_limit_multiplier == 1.0);
+    }
+
+    #[test]
+    fn remote_code_with_a_checked_hash_is_medium() {
+        let ctx = SecurityContext::assess(SecurityLevel::Standard, LoaderType::Http, true);
+        assert_eq!(ctx.trust, TrustLevel::Medium);
+        let ctx = SecurityContext::assess(SecurityLevel::None, LoaderType::Http, false);
+        assert_eq!(ctx.trust, TrustLevel::FullyTrusted);
+    }
+}

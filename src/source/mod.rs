@@ -1,0 +1,304 @@
+//! Sources of code: the [`Loader`] trait, URI parsing and the registry that
+//! picks a loader for each load.
+//!
+//! A URI is `<scheme>:<location>`; a string without a scheme is a file path.
+//! The registry maps schemes to loaders: `file` and `mem` are built in, and
+//! hosts add their own (from Rust with [`Manager::register_loader`], from C
+//! with `ebc_register_loader`).
+//!
+//! [`Manager::register_loader`]: crate::Manager::register_loader
+
+mod file;
+mod memory;
+
+pub use file::FileLoader;
+pub use memory::MemoryLoader;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use parking_lot::RwLock;
+use revm::primitives::Address;
+
+use crate::error::{Error, Result};
+
+/// The kind of place code comes from (the seed's `LoaderType`).
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum LoaderType {
+    /// A file on a local file system.
+    FileSystem = 0,
+    /// An HTTP(S) server.
+    Http = 1,
+    /// IPFS, by content identifier.
+    Ipfs = 2,
+    /// A database (SQLite, PostgreSQL).
+    Database = 3,
+    /// Entries held in this process.
+    Memory = 4,
+    /// A loader registered by the host.
+    Custom = 5,
+    /// An Ethereum node's JSON-RPC.
+    JsonRpc = 6,
+}
+
+impl LoaderType {
+    /// The type with this C number.
+    pub fn from_u32(value: u32) -> Result<LoaderType> {
+        Ok(match value {
+            0 => LoaderType::FileSystem,
+            1 => LoaderType::Http,
+            2 => LoaderType::Ipfs,
+            3 => LoaderType::Database,
+            4 => LoaderType::Memory,
+            5 => LoaderType::Custom,
+            6 => LoaderType::JsonRpc,
+            _ => return Err(Error::InvalidArgument(format!("unknown loader type {value}"))),
+        })
+    }
+
+    /// The type's name in lower case.
+    pub fn name(self) -> &'static str {
+        match self {
+            LoaderType::FileSystem => "file",
+            LoaderType::Http => "http",
+            LoaderType::Ipfs => "ipfs",
+            LoaderType::Database => "database",
+            LoaderType::Memory => "memory",
+            LoaderType::Custom => "custom",
+            LoaderType::JsonRpc => "jsonrpc",
+        }
+    }
+}
+
+/// One fetch, as a loader sees it.
+#[derive(Clone, Copy, Debug)]
+pub struct Request<'a> {
+    /// The account whose code is wanted.
+    pub address: &'a Address,
+    /// The whole URI, as given (or as built from the default source).
+    pub uri: &'a str,
+    /// The URI without its scheme: a path, a name, a host and path.
+    pub location: &'a str,
+    /// The time limit in milliseconds (0 = none).
+    pub timeout_ms: u64,
+}
+
+/// Where a loader writes what it fetched. Bounded in size and time: a write
+/// past the size cap fails with [`Error::TooLarge`], a write after the
+/// deadline with [`Error::Timeout`], so a loader can stop early.
+#[derive(Debug)]
+pub struct Sink {
+    buf: Vec<u8>,
+    limit: usize,
+    deadline: Option<Instant>,
+    timeout_ms: u64,
+    origin: String,
+}
+
+impl Sink {
+    /// A sink for bytes from `origin` (named in errors), holding at most
+    /// `limit` bytes and accepting writes for `timeout_ms` (0 = forever).
+    pub fn new(origin: &str, limit: usize, timeout_ms: u64) -> Sink {
+        let deadline = (timeout_ms > 0)
+            .then(|| Instant::now() + std::time::Duration::from_millis(timeout_ms));
+        Sink { buf: Vec::new(), limit, deadline, timeout_ms, origin: origin.to_owned() }
+    }
+
+    /// Appends `data`. Fails, writing nothing, when the total would pass the
+    /// size cap or the deadline has passed.
+    pub fn write(&mut self, data: &[u8]) -> Result<()> {
+        self.check_deadline()?;
+        if data.len() > self.remaining() {
+            return Err(Error::TooLarge {
+                what: self.origin.clone(),
+                limit: self.limit as u64,
+                size: None,
+            });
+        }
+        self.buf.extend_from_slice(data);
+        Ok(())
+    }
+
+    /// How many more bytes the sink accepts.
+    pub fn remaining(&self) -> usize {
+        self.limit - self.buf.len()
+    }
+
+    /// The size cap in bytes.
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
+    /// Fails with [`Error::Timeout`] once the deadline has passed.
+    pub fn check_deadline(&self) -> Result<()> {
+        match self.deadline {
+            Some(deadline) if Instant::now() > deadline => Err(Error::Timeout {
+                what: format!("loading {}", self.origin),
+                limit_ms: self.timeout_ms,
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// The bytes written so far.
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.buf
+    }
+}
+
+/// A source of code. Implementations must be thread-safe: one loader serves
+/// every thread, several fetches at once.
+pub trait Loader: Send + Sync {
+    /// The kind of source, recorded as the bytecode's load method.
+    fn kind(&self) -> LoaderType;
+
+    /// Fetches the code `request` names into `sink`, raw or hex-encoded.
+    /// Writes nothing and returns [`Error::NotFound`] when there is no code.
+    fn fetch(&self, request: &Request<'_>, sink: &mut Sink) -> Result<()>;
+}
+
+/// A [`Loader`] from a closure, for hosts and tests written in Rust.
+pub struct FnLoader<F> {
+    kind: LoaderType,
+    fetch: F,
+}
+
+impl<F> FnLoader<F>
+where
+    F: Fn(&Request<'_>, &mut Sink) -> Result<()> + Send + Sync,
+{
+    /// A loader of `kind` that runs `fetch`.
+    pub fn new(kind: LoaderType, fetch: F) -> FnLoader<F> {
+        FnLoader { kind, fetch }
+    }
+}
+
+impl<F> Loader for FnLoader<F>
+where
+    F: Fn(&Request<'_>, &mut Sink) -> Result<()> + Send + Sync,
+{
+    fn kind(&self) -> LoaderType {
+        self.kind
+    }
+
+    fn fetch(&self, request: &Request<'_>, sink: &mut Sink) -> Result<()> {
+        (self.fetch)(request, sink)
+    }
+}
+
+/// Splits `uri` into its scheme (lower-cased) and the rest. A string
+/// without a scheme (no `:`, or characters a scheme cannot have before it)
+/// is a file path and yields `None`. One-letter schemes are treated as
+/// paths too (Windows drive letters).
+pub fn split_scheme(uri: &str) -> Option<(String, &str)> {
+    let colon = uri.find(':')?;
+    let scheme = &uri[..colon];
+    let mut chars = scheme.chars();
+    let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic());
+    let rest_ok = chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    (first_ok && rest_ok && scheme.len() > 1).then(|| (scheme.to_ascii_lowercase(), &uri[colon + 1..]))
+}
+
+/// The scheme → loader table of one manager.
+pub struct Registry {
+    loaders: RwLock<HashMap<String, Arc<dyn Loader>>>,
+}
+
+impl Registry {
+    /// A registry with the built-in `file` loader and `memory` under `mem`.
+    pub fn new(memory: Arc<MemoryLoader>) -> Registry {
+        let mut loaders: HashMap<String, Arc<dyn Loader>> = HashMap::new();
+        loaders.insert("file".into(), Arc::new(FileLoader));
+        loaders.insert("mem".into(), memory);
+        Registry { loaders: RwLock::new(loaders) }
+    }
+
+    /// Routes `scheme` to `loader`, replacing (and dropping) any loader
+    /// registered for it before. Schemes are case-insensitive.
+    pub fn register(&self, scheme: &str, loader: Arc<dyn Loader>) -> Result<()> {
+        let valid = split_scheme(&format!("{scheme}:")).is_some_and(|(s, _)| s.len() == scheme.len());
+        if !valid {
+            return Err(Error::InvalidArgument(format!(
+                "{scheme:?} is not a URI scheme (a letter, then letters, digits, '+', '-', '.'; \
+                 at least two characters)"
+            )));
+        }
+        let old = self.loaders.write().insert(scheme.to_ascii_lowercase(), loader);
+        drop(old); // outside the lock: a host's free function may take its time
+        Ok(())
+    }
+
+    /// The loader for `uri` and the location it should read. With
+    /// `explicit`, the loader of that kind is used whatever the scheme says.
+    pub fn resolve<'u>(
+        &self,
+        uri: &'u str,
+        explicit: Option<LoaderType>,
+    ) -> Result<(Arc<dyn Loader>, &'u str)> {
+        let (scheme, location) = match split_scheme(uri) {
+            Some((scheme, rest)) => (scheme, rest),
+            None => ("file".to_owned(), uri),
+        };
+        let loaders = self.loaders.read();
+        if let Some(kind) = explicit {
+            let by_scheme = loaders.get(&scheme).filter(|l| l.kind() == kind);
+            let loader = by_scheme.or_else(|| loaders.values().find(|l| l.kind() == kind));
+            return match loader {
+                Some(loader) if by_scheme.is_some() => Ok((loader.clone(), location)),
+                Some(loader) => Ok((loader.clone(), uri)),
+                None => Err(Error::LoaderNotFound(format!(
+                    "no {} loader is registered (for {uri})",
+                    kind.name()
+                ))),
+            };
+        }
+        match loaders.get(&scheme) {
+            Some(loader) => Ok((loader.clone(), location)),
+            None => Err(Error::LoaderNotFound(format!("unknown URI scheme {scheme:?} in {uri}"))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schemes_and_paths_are_told_apart() {
+        assert_eq!(split_scheme("file:/a/b"), Some(("file".into(), "/a/b")));
+        assert_eq!(split_scheme("JSONRPC+HTTP://h:1"), Some(("jsonrpc+http".into(), "//h:1")));
+        assert_eq!(split_scheme("/abs/path:with/colon"), None);
+        assert_eq!(split_scheme("relative/path.hex"), None);
+        assert_eq!(split_scheme("c:\\x"), None);
+        assert_eq!(split_scheme("./x:y"), None);
+    }
+
+    #[test]
+    fn sink_refuses_past_its_cap_and_keeps_what_it_had() {
+        let mut sink = Sink::new("mem:x", 4, 0);
+        sink.write(&[1, 2, 3]).unwrap();
+        let err = sink.write(&[4, 5]).unwrap_err();
+        assert_eq!(err.to_string(), "mem:x is too large: more than the limit of 4 bytes");
+        sink.write(&[4]).unwrap();
+        assert_eq!(sink.into_bytes(), vec![1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn unknown_scheme_is_loader_not_found() {
+        let registry = Registry::new(Arc::new(MemoryLoader::default()));
+        let err = registry.resolve("nope:x", None).err().unwrap();
+        assert_eq!(err.status(), crate::Status::LoaderNotFound);
+        assert!(err.to_string().contains("\"nope\""), "{err}");
+    }
+
+    #[test]
+    fn an_explicit_type_picks_its_loader() {
+        let registry = Registry::new(Arc::new(MemoryLoader::default()));
+        let (loader, location) = registry.resolve("weth", Some(LoaderType::Memory)).unwrap();
+        assert_eq!((loader.kind(), location), (LoaderType::Memory, "weth"));
+        let err = registry.resolve("x", Some(LoaderType::Ipfs)).err().unwrap();
+        assert_eq!(err.status(), crate::Status::LoaderNotFound);
+    }
+}
