@@ -1,1 +1,26 @@
-fn main(){}
+//! Generates the C header from src/ffi with cbindgen.
+//!
+//! The header always goes to `$OUT_DIR/ebc.h` (tests/header.rs compares it
+//! with the committed `include/ebc.h`). With `EBC_WRITE_HEADER=1` it also
+//! rewrites `include/ebc.h`.
+
+use std::path::PathBuf;
+
+fn main() {
+    println!("cargo:rerun-if-changed=src/ffi");
+    println!("cargo:rerun-if-changed=cbindgen.toml");
+    println!("cargo:rerun-if-env-changed=EBC_WRITE_HEADER");
+    let crate_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
+    let out_dir = PathBuf::from(std::env::var("OUT_DIR").unwrap());
+    let config = cbindgen::Config::from_file(crate_dir.join("cbindgen.toml"))
+        .expect("cbindgen.toml is readable and valid");
+    let bindings = cbindgen::Builder::new()
+        .with_crate(&crate_dir)
+        .with_config(config)
+        .generate()
+        .expect("cbindgen can generate the header from src/ffi");
+    bindings.write_to_file(out_dir.join("ebc.h"));
+    if std::env::var("EBC_WRITE_HEADER").as_deref() == Ok("1") {
+        bindings.write_to_file(crate_dir.join("include/ebc.h"));
+    }
+}

@@ -37,13 +37,26 @@ pub struct Code {
     code_hash: B256,
     sha256: [u8; 32],
     report: Report,
+    /// The findings' messages as C strings, for the C ABI's lifetime rule
+    /// ("valid while a reference is held").
+    finding_messages_c: Box<[CString]>,
 }
 
 impl Code {
     /// Wraps analysed code. `code_hash` is keccak256 of the code and
     /// `sha256` its SHA-256, both computed by the caller at ingest.
     pub fn new(code_hash: B256, sha256: [u8; 32], report: Report) -> Code {
-        Code { code_hash, sha256, report }
+        let finding_messages_c = report
+            .findings
+            .iter()
+            .map(|f| CString::new(f.message.replace('\0', "")).unwrap_or_default())
+            .collect();
+        Code { code_hash, sha256, report, finding_messages_c }
+    }
+
+    /// Finding `index`'s message as a C string.
+    pub fn finding_message_c(&self, index: usize) -> Option<&std::ffi::CStr> {
+        self.finding_messages_c.get(index).map(CString::as_c_str)
     }
 
     /// The code, unpadded.
@@ -77,7 +90,7 @@ impl Code {
             .report
             .findings
             .iter()
-            .map(|f| size_of::<Finding>() + f.message.len())
+            .map(|f| size_of::<Finding>() + size_of::<CString>() + 2 * f.message.len() + 1)
             .sum();
         size_of::<Code>() + bytecode.bytecode().len() + jump_table + findings
     }

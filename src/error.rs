@@ -69,21 +69,26 @@ impl Status {
 
     /// The C name of the status, e.g. `"EBC_TOO_LARGE"`.
     pub fn name(self) -> &'static str {
+        self.c_name().to_str().unwrap_or("EBC_UNKNOWN")
+    }
+
+    /// [`Status::name`] as a static C string.
+    pub fn c_name(self) -> &'static core::ffi::CStr {
         match self {
-            Status::Ok => "EBC_OK",
-            Status::NullParameter => "EBC_NULL_PARAMETER",
-            Status::InvalidArgument => "EBC_INVALID_ARGUMENT",
-            Status::Disabled => "EBC_DISABLED",
-            Status::NotFound => "EBC_NOT_FOUND",
-            Status::LoaderNotFound => "EBC_LOADER_NOT_FOUND",
-            Status::TooLarge => "EBC_TOO_LARGE",
-            Status::VerificationFailed => "EBC_VERIFICATION_FAILED",
-            Status::SecurityViolation => "EBC_SECURITY_VIOLATION",
-            Status::SignatureInvalid => "EBC_SIGNATURE_INVALID",
-            Status::ChecksumMismatch => "EBC_CHECKSUM_MISMATCH",
-            Status::Timeout => "EBC_TIMEOUT",
-            Status::Io => "EBC_IO",
-            Status::Panic => "EBC_PANIC",
+            Status::Ok => c"EBC_OK",
+            Status::NullParameter => c"EBC_NULL_PARAMETER",
+            Status::InvalidArgument => c"EBC_INVALID_ARGUMENT",
+            Status::Disabled => c"EBC_DISABLED",
+            Status::NotFound => c"EBC_NOT_FOUND",
+            Status::LoaderNotFound => c"EBC_LOADER_NOT_FOUND",
+            Status::TooLarge => c"EBC_TOO_LARGE",
+            Status::VerificationFailed => c"EBC_VERIFICATION_FAILED",
+            Status::SecurityViolation => c"EBC_SECURITY_VIOLATION",
+            Status::SignatureInvalid => c"EBC_SIGNATURE_INVALID",
+            Status::ChecksumMismatch => c"EBC_CHECKSUM_MISMATCH",
+            Status::Timeout => c"EBC_TIMEOUT",
+            Status::Io => c"EBC_IO",
+            Status::Panic => c"EBC_PANIC",
         }
     }
 }
@@ -176,6 +181,34 @@ impl Error {
         Error::Io { what: what.into(), cause: cause.to_string() }
     }
 
+    /// The error a status from outside (a host's loader callback) stands
+    /// for, with `context` saying who returned it. `None` for [`Status::Ok`].
+    pub fn from_status(status: u32, context: &str) -> Option<Error> {
+        let Some(status) = Status::from_u32(status) else {
+            return Some(Error::InvalidArgument(format!("{context} returned unknown status {status}")));
+        };
+        let text = format!("{context} returned {}", status.name());
+        Some(match status {
+            Status::Ok => return None,
+            Status::NullParameter | Status::InvalidArgument => Error::InvalidArgument(text),
+            Status::Disabled => Error::Disabled,
+            Status::NotFound => Error::NotFound(text),
+            Status::LoaderNotFound => Error::LoaderNotFound(text),
+            Status::TooLarge => Error::TooLarge { what: context.into(), limit: 0, size: None },
+            Status::VerificationFailed => Error::VerificationFailed { reason: text, offset: None },
+            Status::SecurityViolation => Error::SecurityViolation(text),
+            Status::SignatureInvalid => Error::SignatureInvalid(text),
+            Status::ChecksumMismatch => Error::ChecksumMismatch {
+                algorithm: "checksum",
+                expected: "(not given)".into(),
+                actual: text,
+            },
+            Status::Timeout => Error::Timeout { what: context.into(), limit_ms: 0 },
+            Status::Io => Error::Io { what: context.into(), cause: "the loader reported EBC_IO".into() },
+            Status::Panic => Error::Panic(text),
+        })
+    }
+
     /// The same error with `context` put in front of its message, for
     /// variants whose message is free text (used to name the URI of a load).
     pub fn with_context(self, context: &str) -> Error {
@@ -252,6 +285,18 @@ mod tests {
         let e = Error::TooLarge { what: "file:/x".into(), limit: 10, size: Some(11) };
         assert_eq!(e.to_string(), "file:/x is too large: 11 bytes, limit 10");
         assert_eq!(e.status(), Status::TooLarge);
+    }
+
+    #[test]
+    fn every_status_from_outside_keeps_its_number() {
+        for s in Status::ALL {
+            match Error::from_status(s as u32, "loader") {
+                None => assert_eq!(s, Status::Ok),
+                Some(e) if s == Status::NullParameter => assert_eq!(e.status(), Status::InvalidArgument),
+                Some(e) => assert_eq!(e.status(), s),
+            }
+        }
+        assert_eq!(Error::from_status(99, "x").unwrap().status(), Status::InvalidArgument);
     }
 
     #[test]

@@ -37,7 +37,7 @@ pub mod security;
 pub mod source;
 pub mod verify;
 
-mod ffi;
+pub mod ffi;
 
 pub use bytecode::{Code, Compression, ExternalBytecode, Metadata};
 pub use cache::CacheStats;

@@ -279,8 +279,7 @@ impl Manager {
         let mut sink = Sink::new(&uri, codec::max_encoded_len(max_code), timeout_ms);
         let request = Request { address, uri: &uri, location, timeout_ms };
         loader.fetch(&request, &mut sink).map_err(|e| e.with_context(&uri))?;
-        sink.check_deadline()?;
-        let raw = sink.into_bytes();
+        let raw = sink.finish()?;
         let original_size = raw.len();
         let code = codec::decode(raw, &uri)?;
         if code.is_empty() {

@@ -95,6 +95,7 @@ pub struct Sink {
     deadline: Option<Instant>,
     timeout_ms: u64,
     origin: String,
+    failure: Option<Error>,
 }
 
 impl Sink {
@@ -103,22 +104,43 @@ impl Sink {
     pub fn new(origin: &str, limit: usize, timeout_ms: u64) -> Sink {
         let deadline = (timeout_ms > 0)
             .then(|| Instant::now() + std::time::Duration::from_millis(timeout_ms));
-        Sink { buf: Vec::new(), limit, deadline, timeout_ms, origin: origin.to_owned() }
+        Sink { buf: Vec::new(), limit, deadline, timeout_ms, origin: origin.to_owned(), failure: None }
     }
 
     /// Appends `data`. Fails, writing nothing, when the total would pass the
-    /// size cap or the deadline has passed.
+    /// size cap or the deadline has passed. A failure is remembered: the
+    /// load fails with it even if the loader carries on and reports success,
+    /// so a truncated write can never become code.
     pub fn write(&mut self, data: &[u8]) -> Result<()> {
-        self.check_deadline()?;
-        if data.len() > self.remaining() {
-            return Err(Error::TooLarge {
-                what: self.origin.clone(),
-                limit: self.limit as u64,
-                size: None,
-            });
+        if let Some(failure) = &self.failure {
+            return Err(failure.clone());
+        }
+        let checked = self.check_deadline().and_then(|()| {
+            if data.len() > self.remaining() {
+                return Err(Error::TooLarge {
+                    what: self.origin.clone(),
+                    limit: self.limit as u64,
+                    size: None,
+                });
+            }
+            Ok(())
+        });
+        if let Err(e) = checked {
+            self.failure = Some(e.clone());
+            return Err(e);
         }
         self.buf.extend_from_slice(data);
         Ok(())
+    }
+
+    /// The bytes written, or the first write failure. Also fails once the
+    /// deadline has passed: a loader that overran its time limit produced
+    /// nothing.
+    pub fn finish(self) -> Result<Vec<u8>> {
+        match self.failure {
+            Some(failure) => Err(failure),
+            None => self.check_deadline().map(|()| self.buf),
+        }
     }
 
     /// How many more bytes the sink accepts.
@@ -142,10 +164,6 @@ impl Sink {
         }
     }
 
-    /// The bytes written so far.
-    pub fn into_bytes(self) -> Vec<u8> {
-        self.buf
-    }
 }
 
 /// A source of code. Implementations must be thread-safe: one loader serves
@@ -276,13 +294,13 @@ mod tests {
     }
 
     #[test]
-    fn sink_refuses_past_its_cap_and_keeps_what_it_had() {
+    fn sink_refuses_past_its_cap_and_the_refusal_sticks() {
         let mut sink = Sink::new("mem:x", 4, 0);
         sink.write(&[1, 2, 3]).unwrap();
         let err = sink.write(&[4, 5]).unwrap_err();
         assert_eq!(err.to_string(), "mem:x is too large: more than the limit of 4 bytes");
-        sink.write(&[4]).unwrap();
-        assert_eq!(sink.into_bytes(), vec![1, 2, 3, 4]);
+        assert_eq!(sink.write(&[4]).unwrap_err(), err, "the failure sticks");
+        assert_eq!(sink.finish().unwrap_err(), err);
     }
 
     #[test]

@@ -1,0 +1,147 @@
+//! `ebc_config`: a mutable builder for a manager's configuration.
+
+use std::ffi::c_char;
+
+use super::{arg_mut, ebc_error, ebc_status, guard, guard_status, str_arg};
+use crate::config::{CacheStrategy, Config, Preset, SecurityLevel};
+use crate::error::{Error, Result};
+
+/// A manager configuration under construction. Created by
+/// `ebc_config_new`, owned by the caller, freed with `ebc_config_free`.
+/// Not thread-safe: one thread at a time may change it.
+pub struct ebc_config {
+    _private: [u8; 0],
+}
+
+pub(crate) fn config_ref<'a>(c: *const ebc_config) -> Option<&'a Config> {
+    // SAFETY: a non-NULL `ebc_config*` comes from `ebc_config_new` and is
+    // live (the header requires it).
+    unsafe { c.cast::<Config>().as_ref() }
+}
+
+/// Runs `change` on the config behind `c`; `EBC_NULL_PARAMETER` for NULL.
+fn update(c: *mut ebc_config, change: impl FnOnce(&mut Config) -> Result<()>) -> ebc_status {
+    guard_status(std::ptr::null_mut(), || change(arg_mut(c.cast::<Config>(), "config")?))
+}
+
+/// A new configuration from a preset (`EBC_PRESET_*`). NULL for an unknown
+/// preset. The caller owns the result and frees it with `ebc_config_free`.
+/// Any thread.
+#[unsafe(no_mangle)]
+pub extern "C" fn ebc_config_new(preset: u32) -> *mut ebc_config {
+    guard(|| match Preset::from_u32(preset) {
+        Ok(p) => Box::into_raw(Box::new(p.config())).cast(),
+        Err(_) => std::ptr::null_mut(),
+    })
+}
+
+/// Frees `c`. NULL is fine; freeing the same config twice is not. Managers
+/// made from it keep their own copy.
+#[unsafe(no_mangle)]
+pub extern "C" fn ebc_config_free(c: *mut ebc_config) {
+    guard(|| {
+        if !c.is_null() {
+            // SAFETY: made by `ebc_config_new` and not yet freed (the header requires it).
+            drop(unsafe { Box::from_raw(c.cast::<Config>()) });
+        }
+    })
+}
+
+/// Sets the cache strategy (`EBC_CACHE_*`). `EBC_INVALID_ARGUMENT` for an
+/// unknown value, `EBC_NULL_PARAMETER` for a NULL `c`.
+#[unsafe(no_mangle)]
+pub extern "C" fn ebc_config_set_cache_strategy(c: *mut ebc_config, strategy: u32) -> ebc_status {
+    update(c, |c| Ok(c.cache_strategy = CacheStrategy::from_u32(strategy)?))
+}
+
+/// Sets the security level (`EBC_SECURITY_*`). `EBC_INVALID_ARGUMENT` for
+/// an unknown value.
+#[unsafe(no_mangle)]
+pub extern "C" fn ebc_config_set_security_level(c: *mut ebc_config, level: u32) -> ebc_status {
+    update(c, |c| Ok(c.security_level = SecurityLevel::from_u32(level)?))
+}
+
+/// Sets the most addresses the cache holds. 0 is allowed only with
+/// `EBC_CACHE_NONE` (checked by `ebc_manager_new`).
+#[unsafe(no_mangle)]
+pub extern "C" fn ebc_config_set_max_cached_contracts(c: *mut ebc_config, n: u32) -> ebc_status {
+    update(c, |c| Ok(c.max_cached_contracts = n as usize))
+}
+
+/// Sets the largest accepted code in bytes, 1 to 16 MiB;
+/// `EBC_INVALID_ARGUMENT` outside that range.
+#[unsafe(no_mangle)]
+pub extern "C" fn ebc_config_set_max_contract_size(c: *mut ebc_config, bytes: usize) -> ebc_status {
+    update(c, |c| {
+        let candidate = Config { max_contract_size: bytes, ..c.clone() };
+        candidate.validate()?;
+        *c = candidate;
+        Ok(())
+    })
+}
+
+/// Sets the most bytes the cache holds (code, analysis, bookkeeping);
+/// 0 means no byte bound.
+#[unsafe(no_mangle)]
+pub extern "C" fn ebc_config_set_max_cache_bytes(c: *mut ebc_config, bytes: usize) -> ebc_status {
+    update(c, |c| Ok(c.max_cache_bytes = bytes))
+}
+
+/// A boolean field of `ebc_config`, for `ebc_config_set_flag`.
+fn flag(c: &mut Config, which: u32) -> Result<&mut bool> {
+    Ok(match which {
+        EBC_FLAG_EXTERNAL_BYTECODE => &mut c.enable_external_bytecode,
+        EBC_FLAG_LAZY_LOADING => &mut c.enable_lazy_loading,
+        EBC_FLAG_CODE_SIGNING => &mut c.enable_code_signing,
+        EBC_FLAG_BYTECODE_VERIFICATION => &mut c.enable_bytecode_verification,
+        _ => return Err(Error::InvalidArgument(format!("unknown config flag {which}"))),
+    })
+}
+
+/// Flag: external bytecode on at all (off: every load is `EBC_DISABLED`).
+pub const EBC_FLAG_EXTERNAL_BYTECODE: u32 = 0;
+/// Flag: fetch uncached addresses from the default source on first use.
+pub const EBC_FLAG_LAZY_LOADING: u32 = 1;
+/// Flag: require signatures from the trust store.
+pub const EBC_FLAG_CODE_SIGNING: u32 = 2;
+/// Flag: analyse code and apply the security level's policy.
+pub const EBC_FLAG_BYTECODE_VERIFICATION: u32 = 3;
+
+/// Turns the boolean setting `which` (`EBC_FLAG_*`) on or off.
+/// `EBC_INVALID_ARGUMENT` for an unknown flag.
+#[unsafe(no_mangle)]
+pub extern "C" fn ebc_config_set_flag(c: *mut ebc_config, which: u32, on: bool) -> ebc_status {
+    update(c, |c| Ok(*flag(c, which)? = on))
+}
+
+/// Sets the time limit for one fetch from a source, in milliseconds
+/// (0 = none).
+#[unsafe(no_mangle)]
+pub extern "C" fn ebc_config_set_loader_timeout_ms(c: *mut ebc_config, ms: u64) -> ebc_status {
+    update(c, |c| Ok(c.loader_timeout_ms = ms))
+}
+
+/// Sets the lifetime of cache entries under `EBC_CACHE_TTL`, in milliseconds.
+#[unsafe(no_mangle)]
+pub extern "C" fn ebc_config_set_cache_ttl_ms(c: *mut ebc_config, ms: u64) -> ebc_status {
+    update(c, |c| Ok(c.cache_ttl_ms = ms))
+}
+
+/// Sets the URI used by loads that name none. `{address}` in it is
+/// replaced by the address as `0x` + 40 lower-case hex digits, e.g.
+/// "file:/var/code/{address}.hex". `uri` is UTF-8, `uri_len` bytes, no NUL
+/// needed, copied. NULL with `uri_len` 0 removes the default source.
+#[unsafe(no_mangle)]
+pub extern "C" fn ebc_config_set_default_source(
+    c: *mut ebc_config,
+    uri: *const c_char,
+    uri_len: usize,
+    err: *mut *mut ebc_error,
+) -> ebc_status {
+    guard_status(err, || {
+        let config = arg_mut(c.cast::<Config>(), "config")?;
+        let uri = str_arg(uri, uri_len, "uri")?;
+        config.default_source = (!uri.is_empty()).then(|| uri.to_owned());
+        Ok(())
+    })
+}
