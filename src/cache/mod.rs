@@ -142,9 +142,13 @@ impl Cache {
 
     #[inline]
     fn shard(&self, address: &Address) -> &Mutex<Box<dyn Policy>> {
-        // Addresses are hashes already: their last bytes are uniform.
-        let tail = u32::from_le_bytes([address[16], address[17], address[18], address[19]]);
-        &self.shards[tail as usize & (self.shards.len() - 1)]
+        // Real addresses are uniform, but hosts and tests also number them
+        // sequentially: mix the low 8 bytes (Fibonacci hashing) and take
+        // the top bits, so either kind spreads over every shard.
+        let mut low = [0u8; 8];
+        low.copy_from_slice(&address[12..]);
+        let mixed = u64::from_be_bytes(low).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        &self.shards[(mixed >> 32) as usize & (self.shards.len() - 1)]
     }
 
     /// The cached entry for `address`, counted as a hit or a miss.

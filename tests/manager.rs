@@ -1,0 +1,317 @@
+//! The manager's behaviour through the Rust API: errors with context, the
+//! manager usable after each, no failed load cached, deduplication,
+//! single-flight, eviction and concurrency.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Barrier};
+use std::time::Duration;
+
+use ebc::{Address, CacheStrategy, Config, FnLoader, LoadOptions, LoaderType, Manager, Status};
+
+const WETH9: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/contracts/WETH9.hex");
+
+fn addr(n: u8) -> Address {
+    Address::repeat_byte(n)
+}
+
+fn testing() -> Manager {
+    Manager::new(Config::testing()).unwrap()
+}
+
+fn load(m: &Manager, a: Address, uri: &str) -> ebc::Result<Arc<ebc::ExternalBytecode>> {
+    m.load(&a, Some(uri), &LoadOptions::default())
+}
+
+fn tmp_file(name: &str, bytes: &[u8]) -> String {
+    let dir = std::env::temp_dir().join(format!("ebc-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).unwrap();
+    path.display().to_string()
+}
+
+/// After a failure the manager still loads good code.
+fn assert_usable(m: &Manager) {
+    m.put_memory("good", b"0x6001600101");
+    let a = addr(0xee);
+    let _ = m.unload(&a);
+    load(m, a, "mem:good").expect("a good load after a failure");
+}
+
+#[test]
+fn weth9_loads_from_a_file_with_its_published_code_hash() {
+    let m = testing();
+    let code = load(&m, addr(1), WETH9).unwrap();
+    assert_eq!(
+        code.code_hash().to_string(),
+        "0xd0a06b12ac47863b5c7be4185c2deaad1c61557033f56c7d4ea74429cbb25e23"
+    );
+    assert_eq!(code.code().len(), 3124);
+    assert_eq!(code.metadata().load_method, LoaderType::FileSystem);
+    let again = load(&m, addr(1), &format!("file://{WETH9}")).unwrap();
+    assert!(Arc::ptr_eq(&code, &again), "the second load is a cache hit");
+    assert_eq!(m.cache_stats().hits, 1);
+}
+
+#[test]
+fn each_bad_input_has_its_status_and_context_and_nothing_is_cached() {
+    let m = testing();
+    let cases: Vec<(String, Status, &str)> = vec![
+        ("/no/such/file.hex".into(), Status::NotFound, "/no/such/file.hex"),
+        ("nope:xyz".into(), Status::LoaderNotFound, "\"nope\""),
+        (tmp_file("big.bin", &vec![0x5b; 200_000]), Status::TooLarge, "big.bin"),
+        (tmp_file("bad.hex", b"0x60zz"), Status::InvalidArgument, "offset 4"),
+        (tmp_file("empty.hex", b""), Status::NotFound, "no code"),
+        (tmp_file("just0x.hex", b"0x"), Status::NotFound, "no code"),
+        (tmp_file("ef.bin", &[0xef, 0x00, 0x01]), Status::VerificationFailed, "0xEF"),
+        ("mem:absent".into(), Status::NotFound, "absent"),
+        ("".into(), Status::InvalidArgument, "empty URI"),
+    ];
+    for (i, (uri, status, needle)) in cases.iter().enumerate() {
+        let a = addr(i as u8 + 1);
+        let err = load(&m, a, uri).expect_err(uri);
+        assert_eq!(err.status(), *status, "{uri}: {err}");
+        assert!(err.to_string().contains(needle), "{uri}: {err:?} lacks {needle}");
+        assert!(m.get(&a).is_none(), "{uri}: a failed load was cached");
+        assert_usable(&m);
+    }
+    assert_eq!(m.metrics().load_failures, cases.len() as u64);
+}
+
+#[test]
+fn a_file_over_the_cap_is_refused_before_it_is_read() {
+    let m = testing();
+    // /proc files report size 0 and never end; regular ones report their size.
+    let path = tmp_file("huge.bin", &vec![0x00; 5_000_000]);
+    let err = load(&m, addr(1), &path).unwrap_err();
+    assert!(err.to_string().contains("5000000 bytes"), "{err}");
+}
+
+#[test]
+fn code_hash_mismatch_names_both_hashes_also_on_a_hit() {
+    let m = testing();
+    let wrong = LoadOptions { expected_code_hash: Some(ebc::B256::repeat_byte(7)), ..Default::default() };
+    let err = m.load(&addr(1), Some(WETH9), &wrong).unwrap_err();
+    assert_eq!(err.status(), Status::ChecksumMismatch);
+    assert!(err.to_string().contains("0x0707"), "{err}");
+    assert!(err.to_string().contains("d0a06b12"), "{err}");
+    assert!(m.get(&addr(1)).is_none());
+    load(&m, addr(1), WETH9).unwrap();
+    let err = m.load(&addr(1), Some(WETH9), &wrong).unwrap_err();
+    assert_eq!(err.status(), Status::ChecksumMismatch, "checked on the hit path too");
+}
+
+#[test]
+fn strict_refuses_code_without_provenance_and_disabled_refuses_everything() {
+    let strict = Manager::new(Config { security_level: ebc::SecurityLevel::Strict, ..Config::testing() }).unwrap();
+    assert_eq!(load(&strict, addr(1), WETH9).unwrap_err().status(), Status::SecurityViolation);
+    let off = Manager::new(Config { enable_external_bytecode: false, ..Config::testing() }).unwrap();
+    assert_eq!(load(&off, addr(1), WETH9).unwrap_err().status(), Status::Disabled);
+}
+
+#[test]
+fn identical_code_at_many_addresses_is_held_once() {
+    let m = Manager::new(Config { max_cached_contracts: 20_000, ..Config::testing() }).unwrap();
+    let first = load(&m, Address::with_last_byte(0), WETH9).unwrap();
+    let one = m.cache_stats().bytes;
+    for i in 1..3_000u32 {
+        let mut a = [0u8; 20];
+        a[16..].copy_from_slice(&i.to_be_bytes());
+        let code = load(&m, Address::from(a), WETH9).unwrap();
+        assert!(Arc::ptr_eq(code.shared(), first.shared()));
+    }
+    let stats = m.cache_stats();
+    assert_eq!(stats.entries, 3_000);
+    let per_entry = (stats.bytes - one) / 2_999;
+    assert!(per_entry < 400, "each extra address costs {per_entry} bytes, not a copy of the code");
+    m.unload(&Address::with_last_byte(0)).unwrap();
+    assert!(m.get(&Address::from({ let mut a = [0u8; 20]; a[19] = 1; a })).is_some());
+    assert_eq!(m.unload(&Address::with_last_byte(0)).unwrap_err().status(), Status::NotFound);
+}
+
+#[test]
+fn lru_evicts_the_least_recently_used_and_counts_it() {
+    let m = Manager::new(Config { max_cached_contracts: 2, ..Config::testing() }).unwrap();
+    m.put_memory("a", b"0x6001");
+    m.put_memory("b", b"0x6002");
+    m.put_memory("c", b"0x6003");
+    load(&m, addr(1), "mem:a").unwrap();
+    load(&m, addr(2), "mem:b").unwrap();
+    assert!(m.get(&addr(1)).is_some()); // 1 is now the most recent
+    load(&m, addr(3), "mem:c").unwrap();
+    assert!(m.get(&addr(2)).is_none(), "2 was least recently used");
+    assert!(m.get(&addr(1)).is_some() && m.get(&addr(3)).is_some());
+    let stats = m.cache_stats();
+    assert_eq!((stats.entries, stats.evictions), (2, 1));
+}
+
+#[test]
+fn the_byte_bound_evicts_until_it_holds() {
+    let config = Config { max_cached_contracts: 1000, max_cache_bytes: 20_000, ..Config::testing() };
+    let m = Manager::new(config).unwrap();
+    for i in 0..10u8 {
+        m.put_memory(&format!("c{i}"), &[vec![0x60, i], vec![0x5b; 4000]].concat());
+        load(&m, addr(i + 1), &format!("mem:c{i}")).unwrap();
+        assert!(m.cache_stats().bytes <= 20_000, "{:?}", m.cache_stats());
+    }
+    assert!(m.cache_stats().evictions > 0);
+}
+
+#[test]
+fn no_caching_strategy_fetches_every_time() {
+    let m = Manager::new(Config { cache_strategy: CacheStrategy::None, ..Config::testing() }).unwrap();
+    load(&m, addr(1), WETH9).unwrap();
+    load(&m, addr(1), WETH9).unwrap();
+    assert_eq!(m.metrics().loads, 2);
+    assert!(m.get(&addr(1)).is_none());
+}
+
+#[test]
+fn the_default_source_and_lazy_loading() {
+    let dir = std::env::temp_dir().join(format!("ebc-default-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let a = addr(0xab);
+    std::fs::write(dir.join(format!("{a:#x}.hex")), "0x60016002").unwrap();
+    let template = format!("file:{}/{{address}}.hex", dir.display());
+    let m = Manager::new(Config { default_source: Some(template.clone()), ..Config::testing() }).unwrap();
+    let code = m.load(&a, None, &LoadOptions::default()).unwrap();
+    assert_eq!(code.code(), &[0x60, 1, 0x60, 2]);
+    let none = testing();
+    assert_eq!(none.load(&a, None, &LoadOptions::default()).unwrap_err().status(), Status::LoaderNotFound);
+    let eager = Manager::new(Config {
+        default_source: Some(template),
+        enable_lazy_loading: false,
+        ..Config::testing()
+    })
+    .unwrap();
+    assert_eq!(eager.load(&a, None, &LoadOptions::default()).unwrap_err().status(), Status::NotFound);
+    assert!(eager.preload(&[(a, None)])[0].is_err(), "preload without a URI is lazy too");
+    eager.preload(&[(a, Some(format!("{}/{a:#x}.hex", dir.display())))])[0].as_ref().unwrap();
+    assert!(eager.load(&a, None, &LoadOptions::default()).is_ok(), "preloaded code is served");
+}
+
+#[test]
+fn concurrent_loads_of_one_address_fetch_once_and_share_the_result() {
+    let m = Arc::new(testing());
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counter = calls.clone();
+    let loader = FnLoader::new(LoaderType::Custom, move |_req, sink| {
+        counter.fetch_add(1, Ordering::SeqCst);
+        std::thread::sleep(Duration::from_millis(100));
+        sink.write(b"0x6001")
+    });
+    m.register_loader("slow", Arc::new(loader)).unwrap();
+    let start = Arc::new(Barrier::new(8));
+    let threads: Vec<_> = (0..8)
+        .map(|_| {
+            let (m, start) = (m.clone(), start.clone());
+            std::thread::spawn(move || {
+                start.wait();
+                load(&m, addr(9), "slow:x").unwrap()
+            })
+        })
+        .collect();
+    let codes: Vec<_> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    assert_eq!(calls.load(Ordering::SeqCst), 1, "one origin fetch");
+    assert!(codes.iter().all(|c| Arc::ptr_eq(c, &codes[0])));
+}
+
+#[test]
+fn concurrent_failures_are_shared_and_not_cached() {
+    let m = Arc::new(testing());
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counter = calls.clone();
+    let loader = FnLoader::new(LoaderType::Custom, move |_req, _sink| {
+        counter.fetch_add(1, Ordering::SeqCst);
+        std::thread::sleep(Duration::from_millis(100));
+        Err(ebc::Error::Io { what: "reading the store".into(), cause: "disk on fire".into() })
+    });
+    m.register_loader("bad", Arc::new(loader)).unwrap();
+    let start = Arc::new(Barrier::new(4));
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            let (m, start) = (m.clone(), start.clone());
+            std::thread::spawn(move || {
+                start.wait();
+                load(&m, addr(5), "bad:x").unwrap_err()
+            })
+        })
+        .collect();
+    for t in threads {
+        assert_eq!(t.join().unwrap().status(), Status::Io);
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    load(&m, addr(5), "bad:x").unwrap_err();
+    assert_eq!(calls.load(Ordering::SeqCst), 2, "the failure was not cached");
+}
+
+#[test]
+fn a_loader_that_overruns_its_timeout_fails_the_load() {
+    let m = testing();
+    let loader = FnLoader::new(LoaderType::Custom, |req, sink| {
+        std::thread::sleep(Duration::from_millis(req.timeout_ms + 50));
+        let _ = sink.write(b"0x6001"); // fails: past the deadline
+        Ok(())
+    });
+    m.register_loader("late", Arc::new(loader)).unwrap();
+    let options = LoadOptions { timeout_ms: Some(50), ..Default::default() };
+    let err = m.load(&addr(1), Some("late:x"), &options).unwrap_err();
+    assert_eq!(err.status(), Status::Timeout, "{err}");
+    assert!(err.to_string().contains("50 ms"), "{err}");
+}
+
+#[test]
+fn a_loader_writing_past_the_cap_cannot_report_success() {
+    let m = testing();
+    let loader = FnLoader::new(LoaderType::Custom, |_req, sink| {
+        while sink.write(&[0x5b; 4096]).is_ok() {}
+        Ok(()) // ignores the refusal
+    });
+    m.register_loader("flood", Arc::new(loader)).unwrap();
+    assert_eq!(load(&m, addr(1), "flood:x").unwrap_err().status(), Status::TooLarge);
+    assert_usable(&m);
+}
+
+#[test]
+fn references_outlive_their_manager() {
+    let m = testing();
+    let code = load(&m, addr(1), WETH9).unwrap();
+    drop(m);
+    assert_eq!(code.code().len(), 3124);
+    assert!(code.is_jumpdest(code.code().iter().position(|b| *b == 0x5b).unwrap()));
+}
+
+#[test]
+fn many_threads_mixing_every_operation_leave_a_consistent_cache() {
+    let m = Arc::new(Manager::new(Config { max_cached_contracts: 4, ..Config::testing() }).unwrap());
+    for i in 0..8u8 {
+        m.put_memory(&format!("c{i}"), &[0x60, i, 0x5b]);
+    }
+    let threads: Vec<_> = (0..4u8)
+        .map(|t| {
+            let m = m.clone();
+            std::thread::spawn(move || {
+                for i in 0..5_000usize {
+                    let n = ((i * 7 + t as usize) % 8) as u8;
+                    let a = addr(n + 1);
+                    match i % 4 {
+                        0 | 1 => {
+                            let c = load(&m, a, &format!("mem:c{n}")).unwrap();
+                            assert_eq!(c.code()[1], n);
+                        }
+                        2 => drop(m.get(&a)),
+                        _ => drop(m.unload(&a)),
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let stats = m.cache_stats();
+    assert!(stats.entries <= 4, "{stats:?}");
+    assert!(stats.hits + stats.misses > 0);
+    m.clear();
+    assert_eq!(m.cache_stats().bytes, 0, "every byte accounted for");
+}
