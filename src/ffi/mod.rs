@@ -23,7 +23,11 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use crate::error::{Error, Status};
 
-pub use self::error::ebc_error;
+pub use self::bytecode::*;
+pub use self::config::*;
+pub use self::error::{ebc_error, ebc_error_free, ebc_error_message, ebc_error_status};
+pub use self::loader::*;
+pub use self::manager::*;
 
 /// The version of the C ABI this library implements. Bumped only on a
 /// breaking change; additions keep it.
