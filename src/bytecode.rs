@@ -47,7 +47,7 @@ impl Code {
     /// `sha256` its SHA-256, both computed by the caller at ingest.
     pub fn new(code_hash: B256, sha256: [u8; 32], report: Report) -> Code {
         let finding_messages_c = report
-            .findings
+            .findings()
             .iter()
             .map(|f| CString::new(f.message.replace('\0', "")).unwrap_or_default())
             .collect();
@@ -88,7 +88,7 @@ impl Code {
         let jump_table = bytecode.legacy_jump_table().map_or(0, |t| t.as_slice().len());
         let findings: usize = self
             .report
-            .findings
+            .findings()
             .iter()
             .map(|f| size_of::<Finding>() + size_of::<CString>() + 2 * f.message.len() + 1)
             .sum();
@@ -208,7 +208,13 @@ impl ExternalBytecode {
 
     /// The findings recorded when the code was verified.
     pub fn findings(&self) -> &[Finding] {
-        &self.code.report.findings
+        self.code.report.findings()
+    }
+
+    /// The full analysis: capabilities, blocks, metadata trailer (empty
+    /// below Standard).
+    pub fn inspection(&self) -> &crate::verify::Inspection {
+        &self.code.report.inspection
     }
 
     /// Where the code came from.

@@ -1,6 +1,7 @@
 //! Configuration of a [`Manager`](crate::Manager): presets and every knob.
 
 use crate::error::{Error, Result};
+use crate::verify::Fork;
 
 /// How the cache chooses what to keep when it is full.
 #[repr(u32)]
@@ -144,6 +145,8 @@ pub struct Config {
     pub cache_strategy: CacheStrategy,
     /// What the manager demands of code.
     pub security_level: SecurityLevel,
+    /// The hardfork whose instruction set analysis uses.
+    pub fork: Fork,
     /// Time limit for one fetch from a source, in milliseconds (0 = none).
     pub loader_timeout_ms: u64,
     /// Lifetime of a cache entry under [`CacheStrategy::Ttl`], in milliseconds.
@@ -167,6 +170,7 @@ impl Config {
             enable_bytecode_verification: true,
             cache_strategy: CacheStrategy::Lru,
             security_level: SecurityLevel::Standard,
+            fork: Fork::LATEST,
             loader_timeout_ms: 5_000,
             cache_ttl_ms: 3_600_000,
             default_source: None,

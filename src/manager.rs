@@ -328,6 +328,7 @@ impl Manager {
         let report = verify::verify(
             &code,
             self.config.security_level,
+            self.config.fork,
             self.config.effective_max_code_size(),
             self.config.enable_bytecode_verification,
         );

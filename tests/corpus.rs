@@ -91,6 +91,20 @@ fn known_code_hashes_are_reproduced() {
 }
 
 #[test]
+fn trailers_are_found_on_the_solidity_contracts_that_have_them() {
+    let rows = index();
+    let manager = manager(SecurityLevel::Standard);
+    let mut with_trailer = 0;
+    for row in &rows {
+        let uri = corpus_dir().join("mainnet").join(&row.file).display().to_string();
+        let code = manager.load(&row.address, Some(&uri), &LoadOptions::default()).unwrap();
+        with_trailer += code.inspection().trailer.is_some() as usize;
+    }
+    // About 1,024 with CBOR (ipfs) and 587 with bzzr metadata (README).
+    assert!(with_trailer >= 1_590, "trailers found: {with_trailer}");
+}
+
+#[test]
 fn findings_at_standard_include_the_real_shapes_of_deployed_code() {
     let rows = index();
     let manager = manager(SecurityLevel::Standard);
@@ -101,8 +115,9 @@ fn findings_at_standard_include_the_real_shapes_of_deployed_code() {
         truncated += code.findings().iter().any(|f| f.kind == ebc::FindingKind::TruncatedPush) as usize;
         bad_jumps += code.findings().iter().any(|f| f.kind == ebc::FindingKind::InvalidJumpDest) as usize;
     }
-    // The corpus README counts 818 truncated PUSHes and 399 static jumps to
-    // non-JUMPDEST targets; ours are reported as findings, never rejections.
-    assert!(truncated > 700, "truncated PUSH findings: {truncated}");
-    assert!(bad_jumps > 300, "invalid static jump findings: {bad_jumps}");
+    // The corpus README counts 818 codes ending in a truncated PUSH (most of
+    // them inside the metadata trailer, where ebc reports nothing) and 399
+    // with static jumps to non-JUMPDEST targets. Findings, never rejections.
+    assert!((50..818).contains(&truncated), "truncated PUSH findings: {truncated}");
+    assert!((300..=399).contains(&bad_jumps), "invalid static jump findings: {bad_jumps}");
 }

@@ -1,16 +1,44 @@
-//! One linear pass over legacy code: jump destinations, PUSH data, static
-//! jumps and the trailing truncated PUSH.
+//! Analysis of legacy code, done once at ingest.
+//!
+//! [`analyze`] is the cheap part every level needs: the kind of code and the
+//! jump-destination table (JUMPDEST opcodes only, never PUSH data; revm's
+//! padded form, exactly what consensus sees). [`inspect`] is the full
+//! analysis recorded from Standard up: basic blocks, reachability from
+//! offset 0, per-block stack heights, the metadata trailer, capabilities
+//! and findings.
+//!
+//! Instructions are decoded from offset 0 across the whole code, metadata
+//! included, exactly as the EVM decodes them: a JUMPDEST byte inside a
+//! trailer is a valid jump target to consensus, so it is one here too.
+//! Findings are not reported inside the trailer.
 
 use revm::bytecode::Bytecode;
 use revm::primitives::{Address, Bytes};
 
+use super::metadata::{Trailer, find_trailer};
+use super::opcodes::{Fork, info};
 use super::{DELEGATION_PREFIX, Finding, FindingKind};
 
+const PUSH0: u8 = 0x5f;
 const PUSH1: u8 = 0x60;
 const PUSH32: u8 = 0x7f;
 const JUMP: u8 = 0x56;
 const JUMPI: u8 = 0x57;
 const JUMPDEST: u8 = 0x5b;
+const DUP1: u8 = 0x80;
+const SWAP1: u8 = 0x90;
+const STOP: u8 = 0x00;
+const RETURN: u8 = 0xf3;
+const REVERT: u8 = 0xfd;
+const INVALID: u8 = 0xfe;
+const SELFDESTRUCT: u8 = 0xff;
+const CALL: u8 = 0xf1;
+
+/// The most stack items the EVM allows.
+pub const STACK_LIMIT: usize = 1024;
+
+/// Findings of one kind beyond this many are counted, not listed.
+const MAX_FINDINGS_PER_KIND: usize = 16;
 
 /// What kind of code this is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -21,7 +49,76 @@ pub enum CodeKind {
     Delegation(Address),
 }
 
-/// The result of analysing code once, at ingest.
+/// What reachable code may do, as bit flags.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Capabilities(pub u32);
+
+impl Capabilities {
+    /// SELFDESTRUCT.
+    pub const SELFDESTRUCT: u32 = 1 << 0;
+    /// DELEGATECALL.
+    pub const DELEGATECALL: u32 = 1 << 1;
+    /// CALLCODE.
+    pub const CALLCODE: u32 = 1 << 2;
+    /// CREATE.
+    pub const CREATE: u32 = 1 << 3;
+    /// CREATE2.
+    pub const CREATE2: u32 = 1 << 4;
+    /// SSTORE.
+    pub const SSTORE: u32 = 1 << 5;
+    /// LOG0 to LOG4.
+    pub const LOG: u32 = 1 << 6;
+    /// CALL whose value is not provably zero.
+    pub const CALL_WITH_VALUE: u32 = 1 << 7;
+    /// CALL with a value provably zero.
+    pub const CALL: u32 = 1 << 8;
+    /// STATICCALL.
+    pub const STATICCALL: u32 = 1 << 9;
+    /// TSTORE.
+    pub const TSTORE: u32 = 1 << 10;
+
+    /// Every flag with its name.
+    pub const NAMES: [(u32, &'static str); 11] = [
+        (Self::SELFDESTRUCT, "selfdestruct"),
+        (Self::DELEGATECALL, "delegatecall"),
+        (Self::CALLCODE, "callcode"),
+        (Self::CREATE, "create"),
+        (Self::CREATE2, "create2"),
+        (Self::SSTORE, "sstore"),
+        (Self::LOG, "log"),
+        (Self::CALL_WITH_VALUE, "call-with-value"),
+        (Self::CALL, "call"),
+        (Self::STATICCALL, "staticcall"),
+        (Self::TSTORE, "tstore"),
+    ];
+
+    /// True when every flag in `flags` is set.
+    pub fn contains(self, flags: u32) -> bool {
+        self.0 & flags == flags
+    }
+
+    /// The names of the flags that are set.
+    pub fn names(self) -> Vec<&'static str> {
+        Self::NAMES.iter().filter(|(f, _)| self.0 & f != 0).map(|(_, n)| *n).collect()
+    }
+
+    fn of(op: u8) -> u32 {
+        match op {
+            SELFDESTRUCT => Self::SELFDESTRUCT,
+            0xf4 => Self::DELEGATECALL,
+            0xf2 => Self::CALLCODE,
+            0xf0 => Self::CREATE,
+            0xf5 => Self::CREATE2,
+            0x55 => Self::SSTORE,
+            0xa0..=0xa4 => Self::LOG,
+            0xfa => Self::STATICCALL,
+            0x5d => Self::TSTORE,
+            _ => 0,
+        }
+    }
+}
+
+/// The cheap analysis every level records.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Analysis {
     /// Legacy code or a delegation.
@@ -38,68 +135,11 @@ impl Analysis {
     pub fn is_jumpdest(&self, pc: usize) -> bool {
         self.bytecode.legacy_jump_table().is_some_and(|t| t.is_valid(pc))
     }
-
-    /// The observations about `code` (the code this analysis was made of):
-    /// static jumps to non-JUMPDEST targets and a truncated final PUSH.
-    pub fn findings(&self, code: &[u8]) -> Vec<Finding> {
-        let mut findings = Vec::new();
-        if self.kind != CodeKind::Legacy {
-            return findings;
-        }
-        // The previous instruction, if it was a PUSH: (offset, immediate value).
-        let mut last_push: Option<(usize, Option<usize>)> = None;
-        let mut pc = 0;
-        while pc < code.len() {
-            let op = code[pc];
-            if (PUSH1..=PUSH32).contains(&op) {
-                let n = (op - PUSH1 + 1) as usize;
-                let end = pc + 1 + n;
-                if end > code.len() {
-                    findings.push(Finding {
-                        kind: FindingKind::TruncatedPush,
-                        offset: pc,
-                        message: format!(
-                            "PUSH{n} at the end of the code has {} of its {n} immediate bytes",
-                            code.len() - pc - 1
-                        ),
-                    });
-                    break;
-                }
-                last_push = Some((pc, small_immediate(&code[pc + 1..end])));
-                pc = end;
-                continue;
-            }
-            if op == JUMP || op == JUMPI {
-                if let Some((_, Some(target))) = last_push {
-                    if !self.is_jumpdest(target) {
-                        findings.push(Finding {
-                            kind: FindingKind::InvalidJumpDest,
-                            offset: pc,
-                            message: format!("static jump to {target:#x}, which is not a JUMPDEST"),
-                        });
-                    }
-                }
-            }
-            last_push = None;
-            pc += 1;
-        }
-        findings
-    }
 }
 
-/// The immediate as an offset, when it fits in a `usize` comfortably.
-fn small_immediate(bytes: &[u8]) -> Option<usize> {
-    let significant = bytes.iter().position(|b| *b != 0).map_or(&[][..], |i| &bytes[i..]);
-    if significant.len() > 4 {
-        return None;
-    }
-    Some(significant.iter().fold(0usize, |acc, b| (acc << 8) | *b as usize))
-}
-
-/// Analyses `code`: its kind, the jump table (JUMPDEST opcodes only, never
-/// PUSH data) and the padded form revm executes. Never fails: code that is
-/// not a well-formed delegation is analysed as legacy code, and the policy
-/// decides what to make of it.
+/// Analyses `code`: its kind, the jump table and the padded form revm
+/// executes. Never fails: code that is not a well-formed delegation is
+/// analysed as legacy code, and the policy decides what to make of it.
 pub fn analyze(code: &[u8]) -> Analysis {
     if code.len() == 23 && code.starts_with(&DELEGATION_PREFIX) {
         let target = Address::from_slice(&code[3..]);
@@ -111,14 +151,328 @@ pub fn analyze(code: &[u8]) -> Analysis {
     }
     let bytecode = Bytecode::new_legacy(Bytes::copy_from_slice(code));
     let jumpdest_count = bytecode.legacy_jump_table().map_or(0, |table| {
-        (0..code.len()).filter(|&pc| code[pc] == JUMPDEST && table.is_valid(pc)).count()
+        table.as_slice().iter().map(|b| b.count_ones() as usize).sum()
     });
     Analysis { kind: CodeKind::Legacy, bytecode, jumpdest_count }
+}
+
+/// The full analysis: what Standard and above record.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Inspection {
+    /// Observations, at most 16 per kind.
+    pub findings: Vec<Finding>,
+    /// Findings beyond the per-kind limit, counted.
+    pub suppressed_findings: usize,
+    /// What reachable code may do.
+    pub capabilities: Capabilities,
+    /// The compiler metadata trailer, when there is one.
+    pub trailer: Option<Trailer>,
+    /// Basic blocks in the code.
+    pub blocks: usize,
+    /// Basic blocks reachable from offset 0.
+    pub reachable_blocks: usize,
+    /// True when a reachable jump's target is computed at run time (then
+    /// every JUMPDEST counts as reachable).
+    pub dynamic_jumps: bool,
+    /// The highest stack height proven on some path, when any is known.
+    pub max_stack_height: usize,
+}
+
+/// One basic block: a straight run of instructions.
+#[derive(Clone, Debug, Default)]
+struct Block {
+    start: usize,
+    /// Offset after the last instruction.
+    end: usize,
+    /// The last instruction's opcode and offset.
+    last: (u8, usize),
+    /// Stack items the block needs on entry.
+    needs: usize,
+    /// Stack height change from entry to exit.
+    delta: isize,
+    /// Most items above the entry height at any point.
+    peak: isize,
+    /// `PUSHn X; JUMP/JUMPI`: the target X.
+    static_target: Option<usize>,
+    /// Control can continue into the next block.
+    falls_through: bool,
+    /// An undefined opcode ends the block: (offset, byte).
+    undefined: Option<(usize, u8)>,
+}
+
+/// The immediate as an offset, when it fits comfortably.
+fn small_immediate(bytes: &[u8]) -> Option<usize> {
+    let significant = bytes.iter().position(|b| *b != 0).map_or(&[][..], |i| &bytes[i..]);
+    (significant.len() <= 4).then(|| significant.iter().fold(0usize, |acc, b| (acc << 8) | *b as usize))
+}
+
+fn is_terminator(op: u8) -> bool {
+    matches!(op, STOP | JUMP | RETURN | REVERT | INVALID | SELFDESTRUCT)
+}
+
+/// Splits `code` into basic blocks and records a truncated final PUSH.
+fn blocks(code: &[u8], fork: Fork, truncated: &mut Option<(usize, usize)>) -> Vec<Block> {
+    let mut blocks = Vec::new();
+    let mut b = Block::default();
+    let mut height: isize = 0;
+    let mut last_push: Option<Option<usize>> = None;
+    let mut pc = 0;
+    let close = |b: &mut Block, blocks: &mut Vec<Block>, end: usize, height: isize| {
+        b.end = end;
+        b.delta = height;
+        blocks.push(std::mem::take(b));
+    };
+    while pc < code.len() {
+        let op = code[pc];
+        if op == JUMPDEST && pc > b.start {
+            b.falls_through = true;
+            close(&mut b, &mut blocks, pc, height);
+            b.start = pc;
+            height = 0;
+        }
+        b.last = (op, pc);
+        let Some(op_info) = info(op, fork) else {
+            b.undefined = Some((pc, op));
+            close(&mut b, &mut blocks, pc + 1, height);
+            pc += 1;
+            b.start = pc;
+            height = 0;
+            last_push = None;
+            continue;
+        };
+        let inputs = op_info.inputs as isize;
+        b.needs = b.needs.max((inputs - height).max(0) as usize);
+        height += op_info.outputs as isize - inputs;
+        b.peak = b.peak.max(height);
+        let mut next = pc + 1;
+        let mut this_push = None;
+        if (PUSH1..=PUSH32).contains(&op) {
+            let n = (op - PUSH1 + 1) as usize;
+            next = pc + 1 + n;
+            if next > code.len() {
+                *truncated = Some((pc, code.len() - pc - 1));
+            }
+            this_push = Some(small_immediate(&code[pc + 1..next.min(code.len())]));
+        }
+        if op == JUMP || op == JUMPI {
+            b.static_target = last_push.flatten();
+            b.falls_through = op == JUMPI;
+            close(&mut b, &mut blocks, next, height);
+            b.start = next;
+            height = 0;
+        } else if is_terminator(op) {
+            close(&mut b, &mut blocks, next, height);
+            b.start = next;
+            height = 0;
+        }
+        last_push = this_push;
+        pc = next;
+    }
+    if b.start < code.len() {
+        b.falls_through = false; // running off the end is an implicit STOP
+        close(&mut b, &mut blocks, code.len(), height);
+    }
+    blocks
+}
+
+/// Collects findings with a per-kind limit.
+struct Findings {
+    list: Vec<Finding>,
+    per_kind: [usize; 8],
+    suppressed: usize,
+    /// Offsets at or past this are metadata: no findings there.
+    code_end: usize,
+}
+
+impl Findings {
+    fn push(&mut self, kind: FindingKind, offset: usize, message: impl FnOnce() -> String) {
+        if offset >= self.code_end {
+            return;
+        }
+        let count = &mut self.per_kind[kind as usize];
+        *count += 1;
+        if *count > MAX_FINDINGS_PER_KIND {
+            self.suppressed += 1;
+        } else {
+            self.list.push(Finding { kind, offset, message: message() });
+        }
+    }
+}
+
+/// Walks one reachable block with an abstract stack of known constants,
+/// for capabilities (a CALL's value proven zero or not) and, when the
+/// entry height is known, stack underflow and overflow.
+fn simulate(code: &[u8], b: &Block, fork: Fork, entry: Option<usize>, findings: &mut Findings) -> u32 {
+    let mut caps = 0;
+    // Known values on top of the block's entry stack: Some(true) = zero.
+    let mut known: Vec<Option<bool>> = Vec::new();
+    let mut height = entry.map(|h| h as isize);
+    let mut pc = b.start;
+    while pc < b.end {
+        let op = code[pc];
+        let Some(op_info) = info(op, fork) else { break };
+        let mut next = pc + 1;
+        caps |= Capabilities::of(op);
+        if op == CALL {
+            let value_zero = known.len() >= 3 && known[known.len() - 3] == Some(true);
+            caps |= if value_zero { Capabilities::CALL } else { Capabilities::CALL_WITH_VALUE };
+        }
+        if let Some(h) = height.as_mut() {
+            if (*h) < op_info.inputs as isize {
+                findings.push(FindingKind::InvalidStackOperation, pc, || {
+                    format!("{} needs {} stack items; this path has {}", op_info.name, op_info.inputs, h)
+                });
+                return caps;
+            }
+            *h += op_info.outputs as isize - op_info.inputs as isize;
+            if *h > STACK_LIMIT as isize {
+                findings.push(FindingKind::InvalidStackOperation, pc, || {
+                    format!("{} overflows the stack limit of {STACK_LIMIT}", op_info.name)
+                });
+                return caps;
+            }
+        }
+        match op {
+            PUSH0 => known.push(Some(true)),
+            PUSH1..=PUSH32 => {
+                next = pc + 1 + (op - PUSH1 + 1) as usize;
+                let imm = &code[pc + 1..next.min(code.len())];
+                known.push(Some(imm.iter().all(|b| *b == 0)));
+            }
+            DUP1..=0x8f => {
+                let depth = (op - DUP1 + 1) as usize;
+                let v = known.len().checked_sub(depth).map_or(None, |i| known[i]);
+                known.push(v);
+            }
+            SWAP1..=0x9f => {
+                let depth = (op - SWAP1 + 1) as usize;
+                let top = known.len().checked_sub(1);
+                let other = known.len().checked_sub(depth + 1);
+                match (top, other) {
+                    (Some(t), Some(o)) => known.swap(t, o),
+                    (Some(t), None) => known[t] = None,
+                    _ => {}
+                }
+            }
+            _ => {
+                let keep = known.len().saturating_sub(op_info.inputs as usize);
+                known.truncate(keep);
+                known.extend(std::iter::repeat_n(None, op_info.outputs as usize));
+            }
+        }
+        pc = next;
+    }
+    caps
+}
+
+/// Records that block `i` can be entered with stack height `h` (None:
+/// unknown) and queues it when that is news. Disagreeing heights make the
+/// entry unknown, so every block is queued at most twice.
+fn visit(i: usize, h: Option<usize>, work: &mut Vec<(usize, Option<usize>)>, entry: &mut [Option<Option<usize>>]) {
+    let merged = match entry[i] {
+        None => h,
+        Some(None) => return,
+        Some(old) if old == h => return,
+        Some(_) => None,
+    };
+    entry[i] = Some(merged);
+    work.push((i, merged));
+}
+
+/// The full analysis of legacy `code` at `fork`. Delegations and empty
+/// code yield an empty inspection.
+pub fn inspect(code: &[u8], analysis: &Analysis, fork: Fork) -> Inspection {
+    let mut out = Inspection::default();
+    if analysis.kind != CodeKind::Legacy || code.is_empty() {
+        return out;
+    }
+    out.trailer = find_trailer(code);
+    let code_end = out.trailer.as_ref().map_or(code.len(), |t| t.start);
+    let mut findings = Findings { list: Vec::new(), per_kind: [0; 8], suppressed: 0, code_end };
+    let mut truncated = None;
+    let blocks = blocks(code, fork, &mut truncated);
+    out.blocks = blocks.len();
+    if let Some((pc, have)) = truncated {
+        let n = (code[pc] - PUSH1 + 1) as usize;
+        findings.push(FindingKind::TruncatedPush, pc, || {
+            format!("PUSH{n} at the end of the code has {have} of its {n} immediate bytes")
+        });
+    }
+
+    // Block index by start offset, for jump targets.
+    let index_of = |offset: usize| blocks.binary_search_by_key(&offset, |b| b.start).ok();
+    let mut reachable = vec![false; blocks.len()];
+    // Entry stack height per block: None = not yet seen, Some(Some(h)) =
+    // known, Some(None) = unknown (paths disagree or a dynamic jump).
+    let mut entry: Vec<Option<Option<usize>>> = vec![None; blocks.len()];
+    let mut work = Vec::new();
+    let mut dynamic = false;
+    visit(0, Some(0), &mut work, &mut entry);
+    while let Some((i, h)) = work.pop() {
+        reachable[i] = true;
+        let b = &blocks[i];
+        let exit = h.and_then(|h| {
+            let ok = h >= b.needs && (h as isize + b.peak) <= STACK_LIMIT as isize;
+            ok.then(|| (h as isize + b.delta) as usize)
+        });
+        let (op, at) = b.last;
+        if op == JUMP || op == JUMPI {
+            let after_pop = exit;
+            match b.static_target {
+                Some(t) if analysis.is_jumpdest(t) => {
+                    if let Some(j) = index_of(t) {
+                        visit(j, after_pop, &mut work, &mut entry);
+                    }
+                }
+                Some(t) => findings.push(FindingKind::InvalidJumpDest, at, || {
+                    format!("static jump to {t:#x}, which is not a JUMPDEST")
+                }),
+                None => dynamic = true,
+            }
+        }
+        if b.falls_through && i + 1 < blocks.len() {
+            visit(i + 1, exit, &mut work, &mut entry);
+        }
+        if work.is_empty() && dynamic {
+            dynamic = false;
+            out.dynamic_jumps = true;
+            for (j, block) in blocks.iter().enumerate() {
+                if code.get(block.start) == Some(&JUMPDEST) {
+                    visit(j, None, &mut work, &mut entry);
+                }
+            }
+        }
+    }
+
+    for (i, b) in blocks.iter().enumerate() {
+        if !reachable[i] {
+            continue;
+        }
+        out.reachable_blocks += 1;
+        if let Some((pc, byte)) = b.undefined {
+            findings.push(FindingKind::InvalidOpcode, pc, || {
+                format!("byte {byte:#04x} is not an instruction at {}", fork.name())
+            });
+        }
+        let h = entry[i].flatten();
+        if let Some(h) = h {
+            out.max_stack_height = out.max_stack_height.max((h as isize + b.peak).max(0) as usize);
+        }
+        out.capabilities.0 |= simulate(code, b, fork, h, &mut findings);
+    }
+    findings.list.sort_by_key(|f| (f.offset, f.kind as u32));
+    out.findings = findings.list;
+    out.suppressed_findings = findings.suppressed;
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn full(code: &[u8]) -> Inspection {
+        inspect(code, &analyze(code), Fork::LATEST)
+    }
 
     #[test]
     fn push_data_is_not_a_jumpdest() {
@@ -148,9 +502,8 @@ mod tests {
         // Old solc compiled `throw` as a jump to an invalid target: here the
         // jump at offset 11 goes to 2, a byte of PUSH data.
         let code = [0x60, 0x60, 0x60, 0x40, 0x52, 0x60, 0x08, 0x56, 0x5b, 0x60, 0x02, 0x56];
-        let a = analyze(&code);
-        let f = a.findings(&code);
-        assert_eq!(f.len(), 1);
+        let f = full(&code).findings;
+        assert_eq!(f.len(), 1, "{f:?}");
         assert_eq!((f[0].kind, f[0].offset), (FindingKind::InvalidJumpDest, 11));
     }
 
@@ -159,5 +512,53 @@ mod tests {
         let mut code = vec![0xef, 0x01, 0x01];
         code.extend_from_slice(&[0; 20]);
         assert_eq!(analyze(&code).kind, CodeKind::Legacy);
+    }
+
+    #[test]
+    fn unreachable_selfdestruct_is_not_a_capability() {
+        // PUSH1 0 PUSH1 0 RETURN | SELFDESTRUCT (after a terminator, no JUMPDEST)
+        let i = full(&[0x60, 0, 0x60, 0, 0xf3, 0xff]);
+        assert_eq!(i.capabilities, Capabilities(0));
+        assert_eq!((i.blocks, i.reachable_blocks), (2, 1));
+        // The same behind a static jump is reachable.
+        let i = full(&[0x60, 0x03, 0x56, 0x5b, 0x30, 0xff]);
+        assert!(i.capabilities.contains(Capabilities::SELFDESTRUCT));
+    }
+
+    #[test]
+    fn a_dynamic_jump_makes_every_jumpdest_reachable() {
+        // CALLDATALOAD(0) JUMP | JUMPDEST CALLER SELFDESTRUCT
+        let i = full(&[0x60, 0, 0x35, 0x56, 0x5b, 0x33, 0xff]);
+        assert!(i.dynamic_jumps);
+        assert!(i.capabilities.contains(Capabilities::SELFDESTRUCT));
+    }
+
+    #[test]
+    fn call_value_is_proven_zero_only_when_it_is() {
+        // gas addr value(0) in_off in_len out_off out_len pushed in reverse.
+        let zero = [0x60, 0, 0x60, 0, 0x60, 0, 0x60, 0, 0x5f, 0x73, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 0x5a, 0xf1, 0x00];
+        let i = full(&zero);
+        assert_eq!(i.capabilities.0 & (Capabilities::CALL | Capabilities::CALL_WITH_VALUE), Capabilities::CALL);
+        let mut valued = zero;
+        valued[8] = 0x34; // CALLVALUE instead of PUSH0
+        let i = full(&valued);
+        assert!(i.capabilities.contains(Capabilities::CALL_WITH_VALUE));
+    }
+
+    #[test]
+    fn stack_underflow_on_the_entry_path_is_found() {
+        let i = full(&[0x01, 0x00]); // ADD on an empty stack
+        assert_eq!(i.findings[0].kind, FindingKind::InvalidStackOperation);
+        assert_eq!(i.findings[0].offset, 0);
+    }
+
+    #[test]
+    fn undefined_bytes_in_reachable_code_are_findings_but_not_in_metadata() {
+        let i = inspect(&[0x0c, 0x00], &analyze(&[0x0c, 0x00]), Fork::LATEST);
+        assert_eq!(i.findings[0].kind, FindingKind::InvalidOpcode);
+        // PUSH0 is undefined before Shanghai.
+        let code = [0x5f, 0x00];
+        assert_eq!(inspect(&code, &analyze(&code), Fork::Paris).findings[0].kind, FindingKind::InvalidOpcode);
+        assert!(inspect(&code, &analyze(&code), Fork::Shanghai).findings.is_empty());
     }
 }

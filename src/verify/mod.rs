@@ -9,8 +9,12 @@
 //! recorded as findings and never rejected below Paranoid.
 
 mod analysis;
+mod metadata;
+mod opcodes;
 
-pub use analysis::{Analysis, CodeKind, analyze};
+pub use analysis::{Analysis, Capabilities, CodeKind, Inspection, STACK_LIMIT, analyze, inspect};
+pub use metadata::{Compiler, Trailer, find_trailer};
+pub use opcodes::{Fork, OpInfo, info};
 
 use crate::config::SecurityLevel;
 use crate::error::{Error, Result};
@@ -80,8 +84,16 @@ pub struct Report {
     pub status: VerificationStatus,
     /// The kind of code and its jump destinations.
     pub analysis: Analysis,
-    /// Observations recorded at this level (empty below Standard).
-    pub findings: Vec<Finding>,
+    /// The full analysis (empty below Standard): findings, capabilities,
+    /// blocks, metadata trailer.
+    pub inspection: Inspection,
+}
+
+impl Report {
+    /// Observations recorded at this level (none below Standard).
+    pub fn findings(&self) -> &[Finding] {
+        &self.inspection.findings
+    }
 }
 
 /// The EIP-7702 delegation prefix.
@@ -93,7 +105,13 @@ pub const DELEGATION_PREFIX: [u8; 3] = [0xef, 0x01, 0x00];
 /// size limit only. Errors: [`Error::TooLarge`] past `max_size`,
 /// [`Error::VerificationFailed`] for 0xEF-prefixed code that is not an
 /// EIP-7702 delegation (Basic and above).
-pub fn verify(code: &[u8], level: SecurityLevel, max_size: usize, analyse: bool) -> Result<Report> {
+pub fn verify(
+    code: &[u8],
+    level: SecurityLevel,
+    fork: Fork,
+    max_size: usize,
+    analyse: bool,
+) -> Result<Report> {
     if code.len() > max_size {
         return Err(Error::TooLarge {
             what: "code".into(),
@@ -103,7 +121,8 @@ pub fn verify(code: &[u8], level: SecurityLevel, max_size: usize, analyse: bool)
     }
     let analysis = analyze(code);
     if !analyse {
-        return Ok(Report { status: VerificationStatus::Unverified, analysis, findings: Vec::new() });
+        let inspection = Inspection::default();
+        return Ok(Report { status: VerificationStatus::Unverified, analysis, inspection });
     }
     if level >= SecurityLevel::Basic && code.first() == Some(&0xef) {
         if let CodeKind::Legacy = analysis.kind {
@@ -118,17 +137,17 @@ pub fn verify(code: &[u8], level: SecurityLevel, max_size: usize, analyse: bool)
             });
         }
     }
-    let findings = if level >= SecurityLevel::Standard {
-        analysis.findings(code)
+    let inspection = if level >= SecurityLevel::Standard {
+        inspect(code, &analysis, fork)
     } else {
-        Vec::new()
+        Inspection::default()
     };
-    let status = if findings.is_empty() {
+    let status = if inspection.findings.is_empty() {
         VerificationStatus::Verified
     } else {
         VerificationStatus::VerifiedWithFindings
     };
-    Ok(Report { status, analysis, findings })
+    Ok(Report { status, analysis, inspection })
 }
 
 #[cfg(test)]
@@ -137,15 +156,15 @@ mod tests {
 
     #[test]
     fn code_over_the_limit_is_too_large_with_both_numbers() {
-        let err = verify(&[0u8; 11], SecurityLevel::Basic, 10, true).unwrap_err();
+        let err = verify(&[0u8; 11], SecurityLevel::Basic, Fork::LATEST, 10, true).unwrap_err();
         assert_eq!(err, Error::TooLarge { what: "code".into(), limit: 10, size: Some(11) });
     }
 
     #[test]
     fn ef_code_that_is_no_delegation_is_rejected_from_basic_up() {
         let code = [0xef, 0x00, 0x01, 0x00];
-        assert!(verify(&code, SecurityLevel::None, 100, true).is_ok());
-        let err = verify(&code, SecurityLevel::Basic, 100, true).unwrap_err();
+        assert!(verify(&code, SecurityLevel::None, Fork::LATEST, 100, true).is_ok());
+        let err = verify(&code, SecurityLevel::Basic, Fork::LATEST, 100, true).unwrap_err();
         assert!(matches!(err, Error::VerificationFailed { offset: Some(0), .. }), "{err}");
     }
 
@@ -153,7 +172,7 @@ mod tests {
     fn a_delegation_is_accepted_and_recognised() {
         let mut code = DELEGATION_PREFIX.to_vec();
         code.extend_from_slice(&[0x11; 20]);
-        let report = verify(&code, SecurityLevel::Standard, 100, true).unwrap();
+        let report = verify(&code, SecurityLevel::Standard, Fork::LATEST, 100, true).unwrap();
         assert_eq!(report.analysis.kind, CodeKind::Delegation([0x11; 20].into()));
         assert_eq!(report.status, VerificationStatus::Verified);
     }
@@ -162,11 +181,11 @@ mod tests {
     fn findings_are_recorded_only_from_standard() {
         // PUSH1 0x08 JUMP (target 8 is out of range) and a truncated PUSH2.
         let code = [0x60, 0x08, 0x56, 0x61, 0x01];
-        let basic = verify(&code, SecurityLevel::Basic, 100, true).unwrap();
-        assert!(basic.findings.is_empty());
-        let standard = verify(&code, SecurityLevel::Standard, 100, true).unwrap();
+        let basic = verify(&code, SecurityLevel::Basic, Fork::LATEST, 100, true).unwrap();
+        assert!(basic.findings().is_empty());
+        let standard = verify(&code, SecurityLevel::Standard, Fork::LATEST, 100, true).unwrap();
         assert_eq!(standard.status, VerificationStatus::VerifiedWithFindings);
-        let kinds: Vec<_> = standard.findings.iter().map(|f| (f.kind, f.offset)).collect();
+        let kinds: Vec<_> = standard.findings().iter().map(|f| (f.kind, f.offset)).collect();
         assert_eq!(
             kinds,
             vec![(FindingKind::InvalidJumpDest, 2), (FindingKind::TruncatedPush, 3)]
