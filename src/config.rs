@@ -151,6 +151,12 @@ pub struct Config {
     pub loader_timeout_ms: u64,
     /// Lifetime of a cache entry under [`CacheStrategy::Ttl`], in milliseconds.
     pub cache_ttl_ms: u64,
+    /// From Standard up, `file:` loads must resolve (symlinks and `..`
+    /// followed) to a path under one of these directories. Empty: any path.
+    pub allowed_file_roots: Vec<std::path::PathBuf>,
+    /// From Standard up, URIs with a host (`scheme://host/...`) must name
+    /// one of these hosts. Empty: any host.
+    pub allowed_hosts: Vec<String>,
     /// URI used when a load names none; `{address}` is replaced by the
     /// address in lower-case hex with `0x`. `None`: such loads fail with
     /// [`Error::LoaderNotFound`].
@@ -173,6 +179,8 @@ impl Config {
             fork: Fork::LATEST,
             loader_timeout_ms: 5_000,
             cache_ttl_ms: 3_600_000,
+            allowed_file_roots: Vec::new(),
+            allowed_hosts: Vec::new(),
             default_source: None,
         }
     }

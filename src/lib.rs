@@ -34,6 +34,7 @@ pub mod integrity;
 pub mod manager;
 pub mod metrics;
 pub mod security;
+pub mod signing;
 pub mod source;
 pub mod verify;
 

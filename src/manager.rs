@@ -20,8 +20,9 @@ use crate::config::{Config, SecurityLevel};
 use crate::error::{Error, Result};
 use crate::integrity::{self, Digests};
 use crate::metrics::{Metrics, MetricsSnapshot};
-use crate::security::SecurityContext;
-use crate::source::{Loader, LoaderType, MemoryLoader, Registry, Request, Sink};
+use crate::security::{Provenance, SecurityContext, TrustLevel};
+use crate::signing::{Publisher, Signature, TrustStore};
+use crate::source::{FileLoader, Loader, LoaderType, MemoryLoader, Registry, Request, Sink, host_of};
 use crate::verify;
 
 /// Per-load choices. `Default` gives a plain load.
@@ -39,6 +40,10 @@ pub struct LoadOptions {
     pub reload: bool,
     /// Use the loader of this kind instead of choosing by URI scheme.
     pub loader_type: Option<LoaderType>,
+    /// A publisher's signature over the code hash, checked against the
+    /// trust store. Required at Strict and Paranoid and when code signing
+    /// is enabled.
+    pub signature: Option<Signature>,
 }
 
 /// A snapshot of one cached address, as [`Manager::info`] returns it.
@@ -138,6 +143,7 @@ pub struct Manager {
     sources: Registry,
     memory: Arc<MemoryLoader>,
     inflight: Mutex<HashMap<Address, Arc<Flight>>>,
+    trust_store: parking_lot::RwLock<TrustStore>,
     metrics: Metrics,
 }
 
@@ -146,11 +152,17 @@ impl Manager {
     pub fn new(config: Config) -> Result<Manager> {
         config.validate()?;
         let memory = Arc::new(MemoryLoader::default());
+        let file = if config.security_level >= SecurityLevel::Standard {
+            FileLoader::confined_to(&config.allowed_file_roots)?
+        } else {
+            FileLoader::default()
+        };
         Ok(Manager {
             cache: Cache::new(&config)?,
-            sources: Registry::new(memory.clone()),
+            sources: Registry::with_file_loader(file, memory.clone()),
             memory,
             inflight: Mutex::new(HashMap::new()),
+            trust_store: parking_lot::RwLock::new(TrustStore::default()),
             metrics: Metrics::default(),
             config,
         })
@@ -229,6 +241,11 @@ impl Manager {
         code: Arc<ExternalBytecode>,
         options: &LoadOptions,
     ) -> Result<Arc<ExternalBytecode>> {
+        if self.config.security_level == SecurityLevel::Paranoid {
+            let now = Digests::of(code.code()).code_hash;
+            integrity::expect_code_hash(Some(&code.code_hash()), &now)
+                .map_err(|e| Error::SecurityViolation(format!("cached code of {} changed: {e}", code.address())))?;
+        }
         integrity::expect_code_hash(options.expected_code_hash.as_ref(), &code.code_hash())?;
         if options.expected_sha256.is_some() {
             integrity::expect_sha256(options.expected_sha256.as_ref(), &code.sha256())?;
@@ -274,6 +291,7 @@ impl Manager {
         let started = Instant::now();
         let uri = self.resolve_uri(address, uri)?;
         let (loader, location) = self.sources.resolve(&uri, options.loader_type)?;
+        self.check_host(&uri, location, loader.kind())?;
         let max_code = self.config.effective_max_code_size();
         let timeout_ms = self.timeout_ms(options);
         let mut sink = Sink::new(&uri, codec::max_encoded_len(max_code), timeout_ms);
@@ -298,20 +316,25 @@ impl Manager {
             .map_err(|e| e.with_context(&uri))?;
         integrity::expect_sha256(options.expected_sha256.as_ref(), &digests.sha256)?;
 
+        let signed = self.check_signature(&uri, &digests.code_hash, options.signature.as_ref())?;
+
         let shared = match self.cache.code(&digests.code_hash) {
             Some(shared) => shared,
             None => Arc::new(self.verify(code, digests, &uri)?),
         };
-        self.require_provenance(&uri)?;
-        let security = SecurityContext::assess(
-            self.config.security_level,
-            loader.kind(),
-            options.expected_code_hash.is_some() || options.expected_sha256.is_some(),
-        );
+        let provenance = Provenance {
+            source: loader.kind(),
+            hash_checked: options.expected_code_hash.is_some() || options.expected_sha256.is_some(),
+            signed,
+        };
+        let security = SecurityContext::assess(self.config.security_level, provenance);
+        if self.config.security_level == SecurityLevel::Paranoid {
+            security.admit(shared.report().inspection.capabilities).map_err(|e| e.with_context(&uri))?;
+        }
         let metadata = Metadata {
-            version: None,
+            version: options.signature.as_ref().map(|s| s.version.clone()),
             source_uri: uri,
-            signature: None,
+            signature: options.signature.as_ref().map(|s| s.bytes.clone()),
             compression: Compression::None,
             original_size,
             load_method: loader.kind(),
@@ -339,20 +362,58 @@ impl Manager {
         Ok(Code::new(digests.code_hash, digests.sha256, report))
     }
 
-    /// Strict and Paranoid accept only code whose origin is proven: a
-    /// trusted signature, or a code hash proven against a trusted root.
-    /// Neither kind of proof is offered by the sources of this build, so
-    /// those levels refuse every load, which is what they promise.
-    fn require_provenance(&self, uri: &str) -> Result<()> {
+    /// The signature stage: checks a supplied signature against the trust
+    /// store and returns the trust it grants. Strict, Paranoid and enabled
+    /// code signing require one: provenance, a trusted signature over the
+    /// code hash. At None a signature is ignored.
+    fn check_signature(
+        &self,
+        uri: &str,
+        code_hash: &B256,
+        signature: Option<&Signature>,
+    ) -> Result<Option<TrustLevel>> {
         let level = self.config.security_level;
-        if level >= SecurityLevel::Strict {
-            return Err(Error::SecurityViolation(format!(
-                "{uri}: security level {} requires provenance (a trusted signature or a proven \
-                 code hash) and the load carries none",
-                level.name()
-            )));
+        if level == SecurityLevel::None {
+            return Ok(None);
         }
-        Ok(())
+        match signature {
+            Some(signature) => {
+                let store = self.trust_store.read();
+                let publisher = store.verify(code_hash, signature).map_err(|e| e.with_context(uri))?;
+                Ok(Some(publisher.trust))
+            }
+            None if level >= SecurityLevel::Strict || self.config.enable_code_signing => {
+                Err(Error::SignatureInvalid(format!(
+                    "{uri}: {} requires a trusted publisher's signature over code hash                      {code_hash:#x} and the load carries none",
+                    if level >= SecurityLevel::Strict { level.name() } else { "code signing" }
+                )))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// From Standard up, a URI naming a host must name an allowed one.
+    fn check_host(&self, uri: &str, location: &str, kind: LoaderType) -> Result<()> {
+        let hosts = &self.config.allowed_hosts;
+        if self.config.security_level < SecurityLevel::Standard || hosts.is_empty() || kind == LoaderType::FileSystem {
+            return Ok(());
+        }
+        match host_of(location) {
+            Some(host) if !hosts.iter().any(|h| h.eq_ignore_ascii_case(host)) => Err(Error::SecurityViolation(
+                format!("{uri}: host {host} is not in the allowed hosts"),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Trusts signatures by `publisher`'s Ed25519 `public_key`.
+    pub fn trust_ed25519(&self, public_key: [u8; 32], publisher: Publisher) -> Result<()> {
+        self.trust_store.write().add_ed25519(public_key, publisher)
+    }
+
+    /// Trusts EIP-191 signatures that recover to `address`.
+    pub fn trust_ethereum(&self, address: Address, publisher: Publisher) {
+        self.trust_store.write().add_ethereum(address, publisher);
     }
 
     /// The cached code of `address`, if any; never fetches. Counts as a hit

@@ -2,7 +2,9 @@
 //! permissions they grant, recorded on every bytecode for the executor.
 
 use crate::config::SecurityLevel;
+use crate::error::{Error, Result};
 use crate::source::LoaderType;
+use crate::verify::Capabilities;
 
 /// How far the code's origin is trusted.
 #[repr(u32)]
@@ -76,20 +78,71 @@ pub struct SecurityContext {
     pub permissions: ExecutionPermissions,
 }
 
+/// What is known of a load's origin when its trust is assessed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Provenance {
+    /// The kind of source.
+    pub source: LoaderType,
+    /// An expected hash or checksum from the caller matched.
+    pub hash_checked: bool,
+    /// A trusted publisher signed the code, granting this trust.
+    pub signed: Option<TrustLevel>,
+}
+
 impl SecurityContext {
-    /// The context for code accepted at `level` from a `source`, with
-    /// `hash_checked` true when an expected hash matched.
-    pub fn assess(level: SecurityLevel, source: LoaderType, hash_checked: bool) -> SecurityContext {
+    /// The context for code accepted at `level` with `provenance`.
+    pub fn assess(level: SecurityLevel, provenance: Provenance) -> SecurityContext {
         let trust = if level == SecurityLevel::None {
             TrustLevel::FullyTrusted
+        } else if let Some(granted) = provenance.signed {
+            granted
         } else {
-            match source {
+            match provenance.source {
                 LoaderType::FileSystem | LoaderType::Memory | LoaderType::Custom => TrustLevel::High,
-                _ if hash_checked => TrustLevel::Medium,
+                _ if provenance.hash_checked => TrustLevel::Medium,
                 _ => TrustLevel::Low,
             }
         };
         SecurityContext { level, trust, permissions: trust.permissions() }
+    }
+
+    /// Paranoid's static capability policy: every capability of reachable
+    /// code must be allowed by the permissions, or the load fails with
+    /// [`Error::SecurityViolation`] naming what was denied.
+    pub fn admit(&self, capabilities: Capabilities) -> Result<()> {
+        let p = &self.permissions;
+        let needs_state = Capabilities::SELFDESTRUCT
+            | Capabilities::SSTORE
+            | Capabilities::TSTORE
+            | Capabilities::CALL_WITH_VALUE
+            | Capabilities::DELEGATECALL
+            | Capabilities::CALLCODE;
+        let needs_calls = Capabilities::CALL
+            | Capabilities::CALL_WITH_VALUE
+            | Capabilities::STATICCALL
+            | Capabilities::DELEGATECALL
+            | Capabilities::CALLCODE;
+        let mut denied = 0;
+        if !p.can_modify_state {
+            denied |= capabilities.0 & needs_state;
+        }
+        if !p.can_call_external {
+            denied |= capabilities.0 & needs_calls;
+        }
+        if !p.can_emit_logs {
+            denied |= capabilities.0 & Capabilities::LOG;
+        }
+        if !p.can_create_contracts {
+            denied |= capabilities.0 & (Capabilities::CREATE | Capabilities::CREATE2);
+        }
+        if denied == 0 {
+            return Ok(());
+        }
+        Err(Error::SecurityViolation(format!(
+            "reachable code uses {} which trust level {} does not permit",
+            Capabilities(denied).names().join(", "),
+            self.trust.name()
+        )))
     }
 }
 
@@ -106,11 +159,33 @@ mod tests {
         assert!(all.can_create_contracts && all.gas_limit_multiplier == 1.0);
     }
 
+    fn provenance(source: LoaderType, hash_checked: bool) -> Provenance {
+        Provenance { source, hash_checked, signed: None }
+    }
+
     #[test]
     fn remote_code_with_a_checked_hash_is_medium() {
-        let ctx = SecurityContext::assess(SecurityLevel::Standard, LoaderType::Http, true);
+        let ctx = SecurityContext::assess(SecurityLevel::Standard, provenance(LoaderType::Http, true));
         assert_eq!(ctx.trust, TrustLevel::Medium);
-        let ctx = SecurityContext::assess(SecurityLevel::None, LoaderType::Http, false);
+        let ctx = SecurityContext::assess(SecurityLevel::None, provenance(LoaderType::Http, false));
         assert_eq!(ctx.trust, TrustLevel::FullyTrusted);
+        let signed = Provenance { signed: Some(TrustLevel::Low), ..provenance(LoaderType::Memory, false) };
+        assert_eq!(SecurityContext::assess(SecurityLevel::Strict, signed).trust, TrustLevel::Low);
+    }
+
+    #[test]
+    fn paranoid_denies_exactly_what_the_permissions_deny() {
+        let all = Capabilities(u32::MAX >> 21);
+        let low = SecurityContext::assess(
+            SecurityLevel::Paranoid,
+            Provenance { signed: Some(TrustLevel::Low), ..provenance(LoaderType::Http, false) },
+        );
+        let err = low.admit(all).unwrap_err().to_string();
+        for denied in ["selfdestruct", "sstore", "log", "create2", "call-with-value"] {
+            assert!(err.contains(denied), "{err}");
+        }
+        assert!(low.admit(Capabilities(Capabilities::STATICCALL | Capabilities::CALL)).is_ok());
+        let full = SecurityContext::assess(SecurityLevel::Paranoid, provenance(LoaderType::Memory, false));
+        assert!(full.admit(all).is_ok(), "the host's own store may do everything");
     }
 }

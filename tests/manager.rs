@@ -102,9 +102,9 @@ fn code_hash_mismatch_names_both_hashes_also_on_a_hit() {
 }
 
 #[test]
-fn strict_refuses_code_without_provenance_and_disabled_refuses_everything() {
+fn strict_refuses_unsigned_code_and_disabled_refuses_everything() {
     let strict = Manager::new(Config { security_level: ebc::SecurityLevel::Strict, ..Config::testing() }).unwrap();
-    assert_eq!(load(&strict, addr(1), WETH9).unwrap_err().status(), Status::SecurityViolation);
+    assert_eq!(load(&strict, addr(1), WETH9).unwrap_err().status(), Status::SignatureInvalid);
     let off = Manager::new(Config { enable_external_bytecode: false, ..Config::testing() }).unwrap();
     assert_eq!(load(&off, addr(1), WETH9).unwrap_err().status(), Status::Disabled);
 }

@@ -2,6 +2,7 @@
 
 use std::fs::File;
 use std::io::{ErrorKind, Read};
+use std::path::PathBuf;
 
 use super::{Loader, LoaderType, Request, Sink};
 use crate::error::{Error, Result};
@@ -11,8 +12,48 @@ use crate::error::{Error, Result};
 /// The file's size is checked against the cap before it is read, and the
 /// read stops at the cap for files whose size the metadata does not tell
 /// (pipes, devices).
-#[derive(Clone, Copy, Debug, Default)]
-pub struct FileLoader;
+///
+/// With roots, a path must resolve (symlinks and `..` followed) to a file
+/// under one of them, and the resolved path is what is opened.
+#[derive(Clone, Debug, Default)]
+pub struct FileLoader {
+    roots: Vec<PathBuf>,
+}
+
+impl FileLoader {
+    /// A loader confined to `roots` (none: any path). Roots are resolved
+    /// now; a root that does not exist is an error.
+    pub fn confined_to(roots: &[PathBuf]) -> Result<FileLoader> {
+        let roots = roots
+            .iter()
+            .map(|r| {
+                std::fs::canonicalize(r)
+                    .map_err(|e| Error::io(format!("resolving file root {}", r.display()), &e))
+            })
+            .collect::<Result<_>>()?;
+        Ok(FileLoader { roots })
+    }
+
+    /// The path to open for `path`: itself without roots, else its resolved
+    /// form, which must lie under a root.
+    fn admit(&self, path: &str) -> Result<PathBuf> {
+        if self.roots.is_empty() {
+            return Ok(PathBuf::from(path));
+        }
+        let resolved = std::fs::canonicalize(path).map_err(|e| match e.kind() {
+            ErrorKind::NotFound => Error::NotFound(format!("no file at {path}")),
+            _ => Error::io(format!("resolving {path}"), &e),
+        })?;
+        if self.roots.iter().any(|root| resolved.starts_with(root)) {
+            Ok(resolved)
+        } else {
+            Err(Error::SecurityViolation(format!(
+                "{path} resolves to {}, outside the allowed file roots",
+                resolved.display()
+            )))
+        }
+    }
+}
 
 /// The path a `file:` location names.
 fn path_of(location: &str) -> Result<&str> {
@@ -38,7 +79,8 @@ impl Loader for FileLoader {
         if path.is_empty() {
             return Err(Error::InvalidArgument(format!("{}: empty file path", request.uri)));
         }
-        let mut file = File::open(path).map_err(|e| match e.kind() {
+        let opened = self.admit(path)?;
+        let mut file = File::open(&opened).map_err(|e| match e.kind() {
             ErrorKind::NotFound => Error::NotFound(format!("no file at {path}")),
             _ => Error::io(format!("opening {path}"), &e),
         })?;
@@ -88,7 +130,7 @@ mod tests {
             timeout_ms: 0,
         };
         let mut sink = Sink::new("/dev/zero", 100_000, 0);
-        let err = FileLoader.fetch(&request, &mut sink).unwrap_err();
+        let err = FileLoader::default().fetch(&request, &mut sink).unwrap_err();
         assert_eq!(err.status(), crate::Status::TooLarge);
     }
 }

@@ -206,6 +206,19 @@ where
     }
 }
 
+/// The host a URI location names (`//[user@]host[:port]/...`), if any.
+pub fn host_of(location: &str) -> Option<&str> {
+    let authority = location.strip_prefix("//")?;
+    let authority = &authority[..authority.find(['/', '?', '#']).unwrap_or(authority.len())];
+    let host = authority.rsplit('@').next().unwrap_or(authority);
+    let host = if host.starts_with('[') {
+        &host[..host.find(']').map_or(host.len(), |i| i + 1)]
+    } else {
+        host.split(':').next().unwrap_or(host)
+    };
+    (!host.is_empty()).then_some(host)
+}
+
 /// Splits `uri` into its scheme (lower-cased) and the rest. A string
 /// without a scheme (no `:`, or characters a scheme cannot have before it)
 /// is a file path and yields `None`. One-letter schemes are treated as
@@ -227,8 +240,13 @@ pub struct Registry {
 impl Registry {
     /// A registry with the built-in `file` loader and `memory` under `mem`.
     pub fn new(memory: Arc<MemoryLoader>) -> Registry {
+        Registry::with_file_loader(FileLoader::default(), memory)
+    }
+
+    /// As [`Registry::new`], with a configured file loader.
+    pub fn with_file_loader(file: FileLoader, memory: Arc<MemoryLoader>) -> Registry {
         let mut loaders: HashMap<String, Arc<dyn Loader>> = HashMap::new();
-        loaders.insert("file".into(), Arc::new(FileLoader));
+        loaders.insert("file".into(), Arc::new(file));
         loaders.insert("mem".into(), memory);
         Registry { loaders: RwLock::new(loaders) }
     }
@@ -291,6 +309,15 @@ mod tests {
         assert_eq!(split_scheme("relative/path.hex"), None);
         assert_eq!(split_scheme("c:\\x"), None);
         assert_eq!(split_scheme("./x:y"), None);
+    }
+
+    #[test]
+    fn hosts_are_read_from_authorities() {
+        assert_eq!(host_of("//node.example:8545/rpc"), Some("node.example"));
+        assert_eq!(host_of("//user:pw@10.0.0.1/x"), Some("10.0.0.1"));
+        assert_eq!(host_of("//[::1]:8545"), Some("[::1]"));
+        assert_eq!(host_of("/abs/path"), None);
+        assert_eq!(host_of("///abs"), None);
     }
 
     #[test]
