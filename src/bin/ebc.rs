@@ -1,10 +1,12 @@
-//! `ebc`: inspect and verify external contract code from the command line.
+//! `ebc`: inspect, verify and sign external contract code from the command line.
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use ebc::codec::to_hex;
-use ebc::{Address, Config, ExternalBytecode, LoadOptions, Manager, SecurityLevel};
+use ebc::codec::{decode_hex, to_hex};
+use ebc::signing::{Publisher, Scheme, Signature, sign};
+use ebc::verify::Fork;
+use ebc::{Address, B256, Config, ExternalBytecode, LoadOptions, Manager, SecurityLevel, TrustLevel};
 
 /// External bytecode management for EVMs.
 #[derive(Parser)]
@@ -17,29 +19,72 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Load code from a URI, verify it and print its hashes, size, jump
-    /// destinations and findings.
-    Inspect(InspectArgs),
+    /// destinations, capabilities and findings.
+    Inspect(LoadArgs),
+    /// As inspect, ending with the verdict; exits 1 when the code is rejected.
+    Verify(LoadArgs),
+    /// Sign the code at a URI: prints the signature and the signer.
+    Sign(SignArgs),
+    /// Make a new random secret key for `ebc sign`, and print its public identity.
+    Keygen {
+        /// Signature scheme.
+        #[arg(long, value_enum, default_value_t = SchemeArg::Ed25519)]
+        scheme: SchemeArg,
+    },
 }
 
 #[derive(clap::Args)]
-struct InspectArgs {
+struct LoadArgs {
     /// Where the code is: a path, file:..., mem:..., or any registered scheme.
     uri: String,
-    /// The account the code belongs to (only a cache key for inspect).
+    /// The account the code belongs to (a cache key here).
     #[arg(long, default_value = "0x0000000000000000000000000000000000000000")]
     address: Address,
     /// Security level to verify at.
     #[arg(long, value_enum, default_value_t = Level::Standard)]
     level: Level,
+    /// Hardfork whose instruction set applies (frontier ... osaka).
+    #[arg(long, default_value = "osaka", value_parser = parse_fork)]
+    fork: Fork,
     /// Largest accepted code size in bytes.
     #[arg(long, default_value_t = ebc::config::EIP170_MAX_CODE_SIZE)]
     max_size: usize,
     /// Fail unless the code's keccak256 is this (0x + 64 hex digits).
     #[arg(long)]
-    expect_hash: Option<ebc::B256>,
+    expect_hash: Option<B256>,
+    /// A publisher's signature over the code hash (hex).
+    #[arg(long)]
+    signature: Option<String>,
+    /// The signature's scheme.
+    #[arg(long, value_enum, default_value_t = SchemeArg::Ed25519)]
+    scheme: SchemeArg,
+    /// The version label that was signed with the code hash.
+    #[arg(long, default_value = "")]
+    sig_version: String,
+    /// Trust this Ed25519 public key (hex, 32 bytes); repeatable.
+    #[arg(long)]
+    trust_ed25519: Vec<String>,
+    /// Trust EIP-191 signatures by this Ethereum address; repeatable.
+    #[arg(long)]
+    trust_address: Vec<Address>,
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
+}
+
+#[derive(clap::Args)]
+struct SignArgs {
+    /// Where the code is.
+    uri: String,
+    /// A file holding the 32-byte secret key in hex.
+    #[arg(long)]
+    key_file: std::path::PathBuf,
+    /// Signature scheme.
+    #[arg(long, value_enum, default_value_t = SchemeArg::Ed25519)]
+    scheme: SchemeArg,
+    /// A version label signed together with the code hash.
+    #[arg(long, default_value = "")]
+    sig_version: String,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -49,6 +94,21 @@ enum Level {
     Standard,
     Strict,
     Paranoid,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum SchemeArg {
+    Ed25519,
+    Secp256k1,
+}
+
+impl From<SchemeArg> for Scheme {
+    fn from(s: SchemeArg) -> Scheme {
+        match s {
+            SchemeArg::Ed25519 => Scheme::Ed25519,
+            SchemeArg::Secp256k1 => Scheme::Secp256k1Eip191,
+        }
+    }
 }
 
 impl From<Level> for SecurityLevel {
@@ -63,10 +123,20 @@ impl From<Level> for SecurityLevel {
     }
 }
 
+fn parse_fork(name: &str) -> Result<Fork, String> {
+    Fork::from_name(name).ok_or_else(|| {
+        let names: Vec<_> = Fork::ALL.iter().map(|f| f.name()).collect();
+        format!("unknown fork {name:?}; one of {}", names.join(", "))
+    })
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Inspect(args) => inspect(&args),
+        Command::Inspect(args) => load_and_report(&args, false),
+        Command::Verify(args) => load_and_report(&args, true),
+        Command::Sign(args) => sign_code(&args),
+        Command::Keygen { scheme } => keygen(scheme.into()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -77,20 +147,86 @@ fn main() -> ExitCode {
     }
 }
 
-fn inspect(args: &InspectArgs) -> ebc::Result<()> {
+fn hex_bytes<const N: usize>(text: &str, what: &str) -> ebc::Result<[u8; N]> {
+    decode_hex(text.as_bytes(), what)?
+        .try_into()
+        .map_err(|_| ebc::Error::InvalidArgument(format!("{what} must be {N} bytes")))
+}
+
+fn manager_for(args: &LoadArgs) -> ebc::Result<Manager> {
     let config = Config {
         security_level: args.level.into(),
+        fork: args.fork,
         max_contract_size: args.max_size,
         ..Config::development()
     };
     let manager = Manager::new(config)?;
-    let options = LoadOptions { expected_code_hash: args.expect_hash, ..LoadOptions::default() };
-    let code = manager.load(&args.address, Some(&args.uri), &options)?;
-    if args.json {
-        println!("{}", to_json(&code));
-    } else {
-        print_text(&code);
+    let publisher = || Publisher { name: "command line".into(), trust: TrustLevel::FullyTrusted };
+    for key in &args.trust_ed25519 {
+        manager.trust_ed25519(hex_bytes(key, "--trust-ed25519")?, publisher())?;
     }
+    for address in &args.trust_address {
+        manager.trust_ethereum(*address, publisher());
+    }
+    Ok(manager)
+}
+
+fn load_and_report(args: &LoadArgs, verdict: bool) -> ebc::Result<()> {
+    let manager = manager_for(args)?;
+    let signature = match &args.signature {
+        Some(hex) => Some(Signature {
+            scheme: args.scheme.into(),
+            bytes: decode_hex(hex.as_bytes(), "--signature")?,
+            version: args.sig_version.clone(),
+        }),
+        None => None,
+    };
+    let options = LoadOptions { expected_code_hash: args.expect_hash, signature, ..LoadOptions::default() };
+    match manager.load(&args.address, Some(&args.uri), &options) {
+        Ok(code) if args.json => println!("{}", to_json(&code, verdict)),
+        Ok(code) => print_text(&code, verdict),
+        Err(e) if verdict && args.json => {
+            println!(
+                "{{\"source\":{},\"verdict\":\"rejected\",\"status\":\"{}\",\"error\":{}}}",
+                json_string(&args.uri),
+                e.status().name(),
+                json_string(&e.to_string())
+            );
+            return Err(e);
+        }
+        Err(e) if verdict => {
+            println!("source       {}", args.uri);
+            println!("verdict      rejected: {e}");
+            return Err(e);
+        }
+        Err(e) => return Err(e),
+    }
+    Ok(())
+}
+
+fn sign_code(args: &SignArgs) -> ebc::Result<()> {
+    let text = std::fs::read_to_string(&args.key_file)
+        .map_err(|e| ebc::Error::io(format!("reading {}", args.key_file.display()), &e))?;
+    let secret: [u8; 32] = hex_bytes(text.trim(), "the secret key")?;
+    let manager = Manager::new(Config { security_level: SecurityLevel::None, ..Config::development() })?;
+    let code = manager.load(&Address::ZERO, Some(&args.uri), &LoadOptions::default())?;
+    let (signature, signer) = sign(args.scheme.into(), &secret, &code.code_hash(), &args.sig_version)?;
+    println!("scheme       {}", signature.scheme.name());
+    println!("signer       {signer}");
+    println!("code hash    {}", code.code_hash());
+    println!("version      {}", signature.version);
+    println!("signature    0x{}", to_hex(&signature.bytes));
+    Ok(())
+}
+
+fn keygen(scheme: Scheme) -> ebc::Result<()> {
+    let mut secret = [0u8; 32];
+    let mut urandom = std::fs::File::open("/dev/urandom").map_err(|e| ebc::Error::io("opening /dev/urandom", &e))?;
+    std::io::Read::read_exact(&mut urandom, &mut secret).map_err(|e| ebc::Error::io("reading /dev/urandom", &e))?;
+    let (_, identity) = sign(scheme, &secret, &B256::ZERO, "")?;
+    println!("scheme       {}", scheme.name());
+    println!("secret       {}", to_hex(&secret));
+    println!("public       {identity}");
     Ok(())
 }
 
@@ -109,7 +245,21 @@ fn status_name(code: &ExternalBytecode) -> &'static str {
     }
 }
 
-fn print_text(code: &ExternalBytecode) {
+fn trailer_name(code: &ExternalBytecode) -> String {
+    match &code.inspection().trailer {
+        None => "none".into(),
+        Some(t) => format!(
+            "{:?} {} at {}{}",
+            t.compiler,
+            t.version.as_deref().unwrap_or("(no version)"),
+            t.start,
+            t.source_hash.map_or(String::new(), |h| format!(", {h} source hash"))
+        ),
+    }
+}
+
+fn print_text(code: &ExternalBytecode, verdict: bool) {
+    let inspection = code.inspection();
     println!("source       {}", code.metadata().source_uri);
     println!("address      {}", code.address());
     println!("size         {} bytes", code.code().len());
@@ -117,12 +267,18 @@ fn print_text(code: &ExternalBytecode) {
     println!("sha256       0x{}", to_hex(&code.sha256()));
     println!("kind         {}", kind_name(code));
     println!("jumpdests    {}", code.jumpdest_count());
+    println!("metadata     {}", trailer_name(code));
+    println!("blocks       {} ({} reachable)", inspection.blocks, inspection.reachable_blocks);
+    println!("capabilities {}", inspection.capabilities.names().join(", "));
     println!("level        {}", code.security().level.name());
     println!("trust        {}", code.security().trust.name());
-    println!("verdict      {}", status_name(code));
-    println!("findings     {}", code.findings().len());
+    println!("status       {}", status_name(code));
+    println!("findings     {}", code.findings().len() + inspection.suppressed_findings);
     for f in code.findings() {
-        println!("  {:>6}  {:<18} {}", f.offset, f.kind.name(), f.message);
+        println!("  {:>6}  {:<24} {}", f.offset, f.kind.name(), f.message);
+    }
+    if verdict {
+        println!("verdict      accepted");
     }
 }
 
@@ -141,7 +297,8 @@ fn json_string(s: &str) -> String {
     out
 }
 
-fn to_json(code: &ExternalBytecode) -> String {
+fn to_json(code: &ExternalBytecode, verdict: bool) -> String {
+    let inspection = code.inspection();
     let findings: Vec<String> = code
         .findings()
         .iter()
@@ -154,10 +311,12 @@ fn to_json(code: &ExternalBytecode) -> String {
             )
         })
         .collect();
+    let capabilities: Vec<String> = inspection.capabilities.names().iter().map(|n| json_string(n)).collect();
     format!(
         "{{\"source\":{},\"address\":\"{}\",\"size\":{},\"code_hash\":\"{}\",\"sha256\":\"0x{}\",\
-         \"kind\":{},\"jumpdests\":{},\"level\":\"{}\",\"trust\":\"{}\",\"verdict\":\"{}\",\
-         \"findings\":[{}]}}",
+         \"kind\":{},\"jumpdests\":{},\"metadata\":{},\"blocks\":{},\"reachable_blocks\":{},\
+         \"capabilities\":[{}],\"level\":\"{}\",\"trust\":\"{}\",\"status\":\"{}\",\
+         \"findings\":[{}],\"suppressed_findings\":{}{}}}",
         json_string(&code.metadata().source_uri),
         code.address(),
         code.code().len(),
@@ -165,9 +324,15 @@ fn to_json(code: &ExternalBytecode) -> String {
         to_hex(&code.sha256()),
         json_string(&kind_name(code)),
         code.jumpdest_count(),
+        json_string(&trailer_name(code)),
+        inspection.blocks,
+        inspection.reachable_blocks,
+        capabilities.join(","),
         code.security().level.name(),
         code.security().trust.name(),
         status_name(code),
-        findings.join(",")
+        findings.join(","),
+        inspection.suppressed_findings,
+        if verdict { ",\"verdict\":\"accepted\"" } else { "" }
     )
 }

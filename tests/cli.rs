@@ -1,0 +1,80 @@
+//! The `ebc` command line, run as a user runs it.
+
+use std::process::Command;
+
+const WETH9: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/contracts/WETH9.hex");
+const WETH9_HASH: &str = "0xd0a06b12ac47863b5c7be4185c2deaad1c61557033f56c7d4ea74429cbb25e23";
+
+fn ebc(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_ebc")).args(args).output().unwrap();
+    (out.status.success(), String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap())
+}
+
+fn field<'a>(text: &'a str, name: &str) -> &'a str {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name).map(str::trim))
+        .unwrap_or_else(|| panic!("no {name} in\n{text}"))
+}
+
+#[test]
+fn inspect_prints_the_published_code_hash_of_weth9() {
+    let (ok, out, _) = ebc(&["inspect", WETH9]);
+    assert!(ok);
+    assert_eq!(field(&out, "code hash"), WETH9_HASH);
+    assert_eq!(field(&out, "size"), "3124 bytes");
+    assert_eq!(field(&out, "jumpdests"), "64");
+    assert!(field(&out, "capabilities").contains("sstore"));
+}
+
+#[test]
+fn a_missing_file_fails_with_its_status_and_path() {
+    let (ok, _, err) = ebc(&["inspect", "/nonexistent/code.hex"]);
+    assert!(!ok);
+    assert!(err.contains("/nonexistent/code.hex") && err.contains("EBC_NOT_FOUND"), "{err}");
+}
+
+#[test]
+fn verify_rejects_unsigned_code_at_strict_and_accepts_it_signed() {
+    let (ok, out, err) = ebc(&["verify", WETH9, "--level", "strict"]);
+    assert!(!ok, "{out}");
+    assert!(out.contains("verdict      rejected"), "{out}");
+    assert!(err.contains("EBC_SIGNATURE_INVALID"), "{err}");
+
+    let dir = std::env::temp_dir().join(format!("ebc-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for scheme in ["ed25519", "secp256k1"] {
+        let (_, keys, _) = ebc(&["keygen", "--scheme", scheme]);
+        let key_file = dir.join(format!("{scheme}.key"));
+        std::fs::write(&key_file, field(&keys, "secret")).unwrap();
+        let (ok, signed, err) =
+            ebc(&["sign", WETH9, "--scheme", scheme, "--key-file", key_file.to_str().unwrap(), "--sig-version", "9"]);
+        assert!(ok, "{err}");
+        assert_eq!(field(&signed, "code hash"), WETH9_HASH);
+        assert_eq!(field(&signed, "signer"), field(&keys, "public"));
+        let trust_flag = if scheme == "ed25519" { "--trust-ed25519" } else { "--trust-address" };
+        let signature = field(&signed, "signature");
+        let public = field(&keys, "public");
+        let args = ["verify", WETH9, "--level", "strict", "--scheme", scheme, "--signature", signature, "--sig-version", "9", trust_flag, public, "--json"];
+        let (ok, json, err) = ebc(&args);
+        assert!(ok, "{scheme}: {err}");
+        assert!(json.contains("\"verdict\":\"accepted\""), "{json}");
+        assert!(json.contains("\"trust\":\"fully-trusted\""), "{json}");
+        // The same signature with another version label is a forgery.
+        let mut forged = args;
+        forged[9] = "10";
+        let (ok, json, _) = ebc(&forged);
+        assert!(!ok && json.contains("EBC_SIGNATURE_INVALID"), "{json}");
+    }
+}
+
+#[test]
+fn verify_json_reports_findings_of_old_solc_code() {
+    let dir = std::env::temp_dir().join(format!("ebc-cli-json-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("throw.hex");
+    std::fs::write(&path, "60606040526008565b600256").unwrap();
+    let (ok, json, _) = ebc(&["verify", path.to_str().unwrap(), "--json"]);
+    assert!(ok);
+    assert!(json.contains("\"kind\":\"invalid-jumpdest\",\"offset\":11"), "{json}");
+    assert!(json.contains("\"status\":\"verified-with-findings\""), "{json}");
+}
