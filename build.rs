@@ -14,9 +14,18 @@ fn main() {
     let out_dir = PathBuf::from(std::env::var("OUT_DIR").unwrap());
     let config = cbindgen::Config::from_file(crate_dir.join("cbindgen.toml"))
         .expect("cbindgen.toml is readable and valid");
-    let bindings = cbindgen::Builder::new()
-        .with_crate(&crate_dir)
-        .with_config(config)
+    // Only src/ffi is the C ABI: public Rust items elsewhere stay out.
+    let mut builder = cbindgen::Builder::new().with_config(config);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(crate_dir.join("src/ffi"))
+        .expect("src/ffi exists")
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "rs"))
+        .collect();
+    files.sort();
+    for file in files {
+        builder = builder.with_src(file);
+    }
+    let bindings = builder
         .generate()
         .expect("cbindgen can generate the header from src/ffi");
     bindings.write_to_file(out_dir.join("ebc.h"));

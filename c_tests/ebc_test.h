@@ -1,5 +1,6 @@
 /*
- * Shared helpers of the C tests. Valid C11 and C++17: every test_*.c is
+ * Shared helpers of the C tests; include it before any system header (it
+ * selects POSIX 2008). Valid C11 and C++17: every test_*.c is
  * also compiled as C++.
  *
  * CHECK(cond)                    fails the test unless cond holds.
@@ -159,6 +160,21 @@ static inline int t_hash_is(const ebc_hash *h, const char *hex) {
     char buf[65];
     t_hex(h->bytes, sizeof h->bytes, buf);
     return strcmp(buf, hex) == 0;
+}
+
+/* Parses 64 hex digits into `out`; exits on malformed input. */
+static inline void t_parse_hash(const char *hex, ebc_hash *out) {
+    size_t i;
+    CHECK(strlen(hex) == 64);
+    for (i = 0; i < 32; i++) {
+        char pair[3];
+        char *end = NULL;
+        pair[0] = hex[2 * i];
+        pair[1] = hex[2 * i + 1];
+        pair[2] = '\0';
+        out->bytes[i] = (uint8_t)strtoul(pair, &end, 16);
+        CHECK(end == pair + 2);
+    }
 }
 
 /* ebc_load with a NUL-terminated URI (NULL: the default source). */

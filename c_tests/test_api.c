@@ -141,6 +141,22 @@ static void test_config(void) {
     t_clear(&err);
     CHECK_FAIL_NOERR(ebc_manager_new(c, &m, NULL), EBC_INVALID_ARGUMENT);
 
+    /* Each setter checks its own value only, so their order does not matter:
+       0 entries is inconsistent with LRU until the strategy becomes NONE. */
+    {
+        ebc_config *o = ebc_config_new(EBC_PRESET_TESTING);
+        CHECK(o != NULL);
+        CHECK_OK(ebc_config_set_max_cached_contracts(o, 0), NULL);
+        CHECK_OK(ebc_config_set_max_contract_size(o, 100), NULL);
+        CHECK_OK(ebc_config_set_cache_strategy(o, EBC_CACHE_TTL), NULL);
+        CHECK_OK(ebc_config_set_cache_ttl_ms(o, 0), NULL);
+        CHECK_OK(ebc_config_set_max_contract_size(o, 200), NULL);
+        CHECK_OK(ebc_config_set_cache_strategy(o, EBC_CACHE_NONE), NULL);
+        m = t_manager(o);
+        ebc_manager_free(m);
+        ebc_config_free(o);
+    }
+
     /* EBC_CACHE_NONE with 0 entries is fine, and caches nothing. */
     CHECK_OK(ebc_config_set_cache_strategy(c, EBC_CACHE_NONE), NULL);
     CHECK_OK(ebc_config_set_max_cached_contracts(c, 0), NULL);
@@ -424,6 +440,10 @@ static void test_load_options(void) {
     CHECK_OK(t_load(m, &a, "rec:y", o, &b, &err), err);
     CHECK(seen.calls == 3 && seen.timeout_ms == 0);
     ebc_release(b);
+    CHECK_OK(ebc_load_options_set_timeout_ms(o, UINT64_MAX), NULL); /* huge is fine */
+    CHECK_OK(t_load(m, &a, "rec:z", o, &b, &err), err);
+    CHECK(seen.calls == 4 && seen.timeout_ms == UINT64_MAX);
+    ebc_release(b);
     CHECK_OK(ebc_load_options_set_reload(o, false), NULL);
 
     /* reload replaces the cached entry with new code. */
@@ -460,12 +480,7 @@ static void test_load_options(void) {
     ebc_release(b);
     {
         ebc_hash sha;
-        size_t i;
-        for (i = 0; i < 32; i++) {
-            unsigned v;
-            CHECK(sscanf(CODE_SHA256 + 2 * i, "%2x", &v) == 1);
-            sha.bytes[i] = (uint8_t)v;
-        }
+        t_parse_hash(CODE_SHA256, &sha);
         CHECK_OK(ebc_load_options_set_expected_sha256(o, &sha), NULL);
         CHECK_OK(t_load(m, &a, "rec:x", o, &b, &err), err);
         ebc_release(b);

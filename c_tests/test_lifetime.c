@@ -4,9 +4,9 @@
  * on another, until its last release. Run under ASan and valgrind this also
  * proves nothing is freed early or leaked.
  */
-#include <pthread.h>
+#include "ebc_test.h" /* first: it selects POSIX */
 
-#include "ebc_test.h"
+#include <pthread.h>
 
 /* PUSH1 0x08; JUMP; PUSH2 (truncated): findings at Standard, whose messages
    must stay valid with the bytecode. */

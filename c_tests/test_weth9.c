@@ -66,11 +66,7 @@ int main(void) {
     snprintf(uri, uri_cap, "file:%s", path);
 
     /* file: URI, with the expected code hash. */
-    for (i = 0; i < 32; i++) {
-        unsigned v;
-        CHECK(sscanf(T_WETH9_CODE_HASH + 2 * i, "%2x", &v) == 1);
-        want.bytes[i] = (uint8_t)v;
-    }
+    t_parse_hash(T_WETH9_CODE_HASH, &want);
     CHECK_OK(ebc_load_options_set_expected_code_hash(o, &want), NULL);
     CHECK_OK(t_load(m, &WETH9, uri, o, &b, &err), err);
     check_weth9(b, file, file_len);

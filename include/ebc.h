@@ -40,6 +40,26 @@
 #include <stdint.h>
 
 /**
+ * Flag: external bytecode on at all (off: every load is `EBC_DISABLED`).
+ */
+#define EBC_FLAG_EXTERNAL_BYTECODE 0
+
+/**
+ * Flag: fetch uncached addresses from the default source on first use.
+ */
+#define EBC_FLAG_LAZY_LOADING 1
+
+/**
+ * Flag: require signatures from the trust store.
+ */
+#define EBC_FLAG_CODE_SIGNING 2
+
+/**
+ * Flag: analyse code and apply the security level's policy.
+ */
+#define EBC_FLAG_BYTECODE_VERIFICATION 3
+
+/**
  * The version of the C ABI this library implements. Bumped only on a
  * breaking change; additions keep it.
  */
@@ -146,26 +166,6 @@
 #define EBC_LOADER_JSONRPC 6
 
 /**
- * Flag: external bytecode on at all (off: every load is `EBC_DISABLED`).
- */
-#define EBC_FLAG_EXTERNAL_BYTECODE 0
-
-/**
- * Flag: fetch uncached addresses from the default source on first use.
- */
-#define EBC_FLAG_LAZY_LOADING 1
-
-/**
- * Flag: require signatures from the trust store.
- */
-#define EBC_FLAG_CODE_SIGNING 2
-
-/**
- * Flag: analyse code and apply the security level's policy.
- */
-#define EBC_FLAG_BYTECODE_VERIFICATION 3
-
-/**
  * Code of one address: immutable, reference-counted, thread-safe. Every
  * `ebc_load`, `ebc_get` and `ebc_retain` gives the caller one reference,
  * which it returns with `ebc_release`. Any thread may read it and release
@@ -206,12 +206,6 @@ typedef struct ebc_manager ebc_manager;
  * text). Valid only during the callback, on the thread that called it.
  */
 typedef struct ebc_sink ebc_sink;
-
-/**
- * A status code: `EBC_OK` (0) or the reason a call failed. More values may
- * be added; a host should treat an unknown value as a failure.
- */
-typedef uint32_t ebc_status;
 
 /**
  * A 32-byte hash (keccak256 or SHA-256).
@@ -282,6 +276,12 @@ typedef struct ebc_permissions {
    */
   double gas_limit_multiplier;
 } ebc_permissions;
+
+/**
+ * A status code: `EBC_OK` (0) or the reason a call failed. More values may
+ * be added; a host should treat an unknown value as a failure.
+ */
+typedef uint32_t ebc_status;
 
 /**
  * One fetch, as a callback loader sees it. Valid only during the callback.
@@ -387,8 +387,6 @@ typedef struct ebc_metrics {
   uint64_t max_load_time_ns;
 } ebc_metrics;
 
-
-
 /**
  * Success.
  */
@@ -462,6 +460,376 @@ typedef struct ebc_metrics {
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+/**
+ * Adds a reference to `b` and returns `b`; NULL gives NULL. Release each
+ * reference once. Any thread.
+ */
+const struct ebc_bytecode *ebc_retain(const struct ebc_bytecode *b);
+
+/**
+ * Returns one reference to `b`; the code is freed with its last reference.
+ * NULL is fine; releasing a reference twice is not. Any thread.
+ */
+void ebc_release(const struct ebc_bytecode *b);
+
+/**
+ * The code bytes (unpadded), with their count in `*len` (when `len` is
+ * not NULL). Valid while the caller holds a reference to `b`. NULL when
+ * `b` is NULL (and `*len` untouched). Any thread.
+ */
+const uint8_t *ebc_bytecode_code(const struct ebc_bytecode *b,
+                                 size_t *len);
+
+/**
+ * Writes keccak256 of the code (the Ethereum code hash) to `*out`.
+ * Does nothing when either pointer is NULL. Any thread.
+ */
+void ebc_bytecode_code_hash(const struct ebc_bytecode *b,
+                            struct ebc_hash *out);
+
+/**
+ * Writes SHA-256 of the code to `*out`. Does nothing when either pointer
+ * is NULL. Any thread.
+ */
+void ebc_bytecode_sha256(const struct ebc_bytecode *b,
+                         struct ebc_hash *out);
+
+/**
+ * Writes the address the code was loaded for to `*out`. Does nothing when
+ * either pointer is NULL. Any thread.
+ */
+void ebc_bytecode_address(const struct ebc_bytecode *b,
+                          struct ebc_address *out);
+
+/**
+ * True when `pc` is the offset of a JUMPDEST opcode (not a byte of PUSH
+ * data) in the code; false past the end and for a NULL `b`. Any thread.
+ */
+bool ebc_bytecode_is_jumpdest(const struct ebc_bytecode *b,
+                              size_t pc);
+
+/**
+ * How many JUMPDEST opcodes the code has; 0 for a NULL `b`.
+ */
+size_t ebc_bytecode_jumpdest_count(const struct ebc_bytecode *b);
+
+/**
+ * Verification status: 0 unverified (verification off), 1 verified,
+ * 2 verified with findings. 0 for a NULL `b`.
+ */
+uint32_t ebc_bytecode_verification_status(const struct ebc_bytecode *b);
+
+/**
+ * How many findings verification recorded; 0 for a NULL `b`.
+ */
+size_t ebc_bytecode_findings_count(const struct ebc_bytecode *b);
+
+/**
+ * Writes finding `index` (0-based, below `ebc_bytecode_findings_count`) to
+ * `*out` and returns true; false (and `*out` untouched) when `b` or `out`
+ * is NULL or `index` is out of range. Any thread.
+ */
+bool ebc_bytecode_finding(const struct ebc_bytecode *b,
+                          size_t index,
+                          struct ebc_finding *out);
+
+/**
+ * The URI the code was loaded from: NUL-terminated, valid while a
+ * reference to `b` is held. An empty string for a NULL `b`.
+ */
+const char *ebc_bytecode_source_uri(const struct ebc_bytecode *b);
+
+/**
+ * The kind of source it came from (`EBC_LOADER_*`); `EBC_LOADER_CUSTOM` for a NULL `b`.
+ */
+uint32_t ebc_bytecode_load_method(const struct ebc_bytecode *b);
+
+/**
+ * How often the code was handed out (loads and cache hits); 0 for NULL.
+ */
+uint64_t ebc_bytecode_access_count(const struct ebc_bytecode *b);
+
+/**
+ * Writes the code's trust level and execution permissions to `*out`.
+ * Does nothing when either pointer is NULL. Any thread.
+ */
+void ebc_bytecode_permissions(const struct ebc_bytecode *b,
+                              struct ebc_permissions *out);
+
+/**
+ * A new configuration from a preset (`EBC_PRESET_*`). NULL for an unknown
+ * preset. The caller owns the result and frees it with `ebc_config_free`.
+ * Any thread.
+ */
+struct ebc_config *ebc_config_new(uint32_t preset);
+
+/**
+ * Frees `c`. NULL is fine; freeing the same config twice is not. Managers
+ * made from it keep their own copy.
+ */
+void ebc_config_free(struct ebc_config *c);
+
+/**
+ * Sets the cache strategy (`EBC_CACHE_*`). `EBC_INVALID_ARGUMENT` for an
+ * unknown value, `EBC_NULL_PARAMETER` for a NULL `c`.
+ */
+ebc_status ebc_config_set_cache_strategy(struct ebc_config *c,
+                                         uint32_t strategy);
+
+/**
+ * Sets the security level (`EBC_SECURITY_*`). `EBC_INVALID_ARGUMENT` for
+ * an unknown value.
+ */
+ebc_status ebc_config_set_security_level(struct ebc_config *c,
+                                         uint32_t level);
+
+/**
+ * Sets the most addresses the cache holds. 0 is allowed only with
+ * `EBC_CACHE_NONE` (checked by `ebc_manager_new`).
+ */
+ebc_status ebc_config_set_max_cached_contracts(struct ebc_config *c,
+                                               uint32_t n);
+
+/**
+ * Sets the largest accepted code in bytes, 1 to 16 MiB;
+ * `EBC_INVALID_ARGUMENT` outside that range.
+ */
+ebc_status ebc_config_set_max_contract_size(struct ebc_config *c,
+                                            size_t bytes);
+
+/**
+ * Sets the most bytes the cache holds (code, analysis, bookkeeping);
+ * 0 means no byte bound.
+ */
+ebc_status ebc_config_set_max_cache_bytes(struct ebc_config *c,
+                                          size_t bytes);
+
+/**
+ * Turns the boolean setting `which` (`EBC_FLAG_*`) on or off.
+ * `EBC_INVALID_ARGUMENT` for an unknown flag.
+ */
+ebc_status ebc_config_set_flag(struct ebc_config *c,
+                               uint32_t which,
+                               bool on);
+
+/**
+ * Sets the time limit for one fetch from a source, in milliseconds
+ * (0 = none).
+ */
+ebc_status ebc_config_set_loader_timeout_ms(struct ebc_config *c,
+                                            uint64_t ms);
+
+/**
+ * Sets the lifetime of cache entries under `EBC_CACHE_TTL`, in milliseconds.
+ */
+ebc_status ebc_config_set_cache_ttl_ms(struct ebc_config *c,
+                                       uint64_t ms);
+
+/**
+ * Sets the URI used by loads that name none. `{address}` in it is
+ * replaced by the address as `0x` + 40 lower-case hex digits, e.g.
+ * "file:/var/code/{address}.hex". `uri` is UTF-8, `uri_len` bytes, no NUL
+ * needed, copied. NULL with `uri_len` 0 removes the default source.
+ */
+ebc_status ebc_config_set_default_source(struct ebc_config *c,
+                                         const char *uri,
+                                         size_t uri_len,
+                                         struct ebc_error **err);
+
+/**
+ * The status of the failed call that produced `e`. `EBC_NULL_PARAMETER`
+ * when `e` is NULL. Any thread.
+ */
+ebc_status ebc_error_status(const struct ebc_error *e);
+
+/**
+ * The message of `e`: NUL-terminated UTF-8 that names what failed and the
+ * context (URI, limit, offset). Owned by `e`: valid until
+ * `ebc_error_free(e)`. An empty string when `e` is NULL. Any thread.
+ */
+const char *ebc_error_message(const struct ebc_error *e);
+
+/**
+ * Frees `e`. NULL is fine; freeing the same error twice is not.
+ */
+void ebc_error_free(struct ebc_error *e);
+
+/**
+ * Appends `len` bytes at `data` to what the loader fetched. NULL `data`
+ * is fine with `len` 0. `EBC_TOO_LARGE` when the total would pass the size
+ * cap, `EBC_TIMEOUT` after the request's time limit: the loader should
+ * stop then, and the load fails whatever it returns. Only during the
+ * callback that received `sink`, on its thread.
+ */
+ebc_status ebc_sink_write(struct ebc_sink *sink,
+                          const uint8_t *data,
+                          size_t len);
+
+/**
+ * Routes URIs `"<scheme>:..."` to `fn`, with `user_data` passed to every
+ * call. `scheme` is `scheme_len` bytes (a letter, then letters, digits,
+ * `+`, `-`, `.`; at least two; case-insensitive). Registering a scheme
+ * again replaces the loader, built-in `file` and `mem` included.
+ *
+ * `user_data_free` (may be NULL) runs once on `user_data`: when the
+ * manager is freed or the scheme is registered again, after the last load
+ * using it has returned. It also runs, before this returns, when
+ * registration fails for a reason other than NULL `m` or `fn`. `fn` may
+ * run on any thread, several calls at once (see `ebc_loader_fn`).
+ */
+ebc_status ebc_register_loader(struct ebc_manager *m,
+                               const char *scheme,
+                               size_t scheme_len,
+                               ebc_loader_fn fn,
+                               void *user_data,
+                               ebc_user_data_free_fn user_data_free,
+                               struct ebc_error **err);
+
+/**
+ * Creates a manager from `config` (copied; NULL means the development
+ * preset) into `*out`. The caller owns the manager and frees it with
+ * `ebc_manager_free`. `EBC_INVALID_ARGUMENT` (with a message) when the
+ * configuration is inconsistent. Any thread.
+ */
+ebc_status ebc_manager_new(const struct ebc_config *config,
+                           struct ebc_manager **out,
+                           struct ebc_error **err);
+
+/**
+ * Frees `m`, its cache and its loaders (running their `user_data_free`).
+ * NULL is fine; a second free is not. No other call on `m` may be running
+ * or follow. Bytecode references obtained from `m` stay valid until
+ * released.
+ */
+void ebc_manager_free(struct ebc_manager *m);
+
+/**
+ * The code of `address`: from the cache, or fetched from the URI (`uri`,
+ * `uri_len` bytes of UTF-8; NULL and 0 for the manager's default source),
+ * decoded, checked, verified and cached.
+ *
+ * On success `*out` receives a new reference the caller releases with
+ * `ebc_release`. `options` may be NULL (defaults). Concurrent loads of one
+ * uncached address fetch once; the others wait for that result. A failed
+ * load is never cached. Any thread, concurrently.
+ */
+ebc_status ebc_load(struct ebc_manager *m,
+                    const struct ebc_address *address,
+                    const char *uri,
+                    size_t uri_len,
+                    const struct ebc_load_options *options,
+                    const struct ebc_bytecode **out,
+                    struct ebc_error **err);
+
+/**
+ * The cached code of `address`, or NULL when it is not cached (or `m` or
+ * `address` is NULL). Never fetches. A non-NULL result is a new reference
+ * the caller releases with `ebc_release`. Any thread, concurrently.
+ */
+const struct ebc_bytecode *ebc_get(struct ebc_manager *m,
+                                   const struct ebc_address *address);
+
+/**
+ * Removes `address` from the cache; `EBC_NOT_FOUND` when it was not
+ * cached. References already handed out stay valid. Any thread.
+ */
+ebc_status ebc_unload(struct ebc_manager *m,
+                      const struct ebc_address *address);
+
+/**
+ * Loads `count` addresses, `addresses[i]` from the default source, in
+ * order; a failure does not stop the rest. When `statuses_out` is not
+ * NULL it receives `count` statuses. `*loaded_out` (may be NULL) receives
+ * how many succeeded. Returns `EBC_OK` when the arguments were usable,
+ * whatever the loads did. Any thread.
+ */
+ebc_status ebc_preload(struct ebc_manager *m,
+                       const struct ebc_address *addresses,
+                       size_t count,
+                       ebc_status *statuses_out,
+                       size_t *loaded_out,
+                       struct ebc_error **err);
+
+/**
+ * Stores `len` bytes at `data` (raw code or hex text; copied) as the
+ * in-process entry `mem:<name>`, replacing one of the same name.
+ * `name` is UTF-8, `name_len` bytes. Any thread.
+ */
+ebc_status ebc_manager_put_memory(struct ebc_manager *m,
+                                  const char *name,
+                                  size_t name_len,
+                                  const uint8_t *data,
+                                  size_t len,
+                                  struct ebc_error **err);
+
+/**
+ * Writes `m`'s cache counters to `*out`. Does nothing when either is NULL.
+ * Any thread.
+ */
+void ebc_manager_cache_stats(const struct ebc_manager *m,
+                             struct ebc_cache_stats *out);
+
+/**
+ * Writes `m`'s performance counters to `*out`. Does nothing when either
+ * is NULL. Any thread.
+ */
+void ebc_manager_metrics(const struct ebc_manager *m,
+                         struct ebc_metrics *out);
+
+/**
+ * Drops cache entries that must no longer be served and frees spare
+ * memory. `*removed_out` (may be NULL) receives how many entries went.
+ * Any thread.
+ */
+ebc_status ebc_manager_compact(struct ebc_manager *m,
+                               size_t *removed_out);
+
+/**
+ * New load options with every choice at its default. The caller owns them
+ * and frees them with `ebc_load_options_free`. NULL only if out of memory.
+ */
+struct ebc_load_options *ebc_load_options_new(void);
+
+/**
+ * Frees `o`. NULL is fine; a second free is not.
+ */
+void ebc_load_options_free(struct ebc_load_options *o);
+
+/**
+ * The load fails with `EBC_CHECKSUM_MISMATCH` unless the code's keccak256
+ * equals `*hash` (copied); checked on cache hits too. NULL `hash` clears it.
+ */
+ebc_status ebc_load_options_set_expected_code_hash(struct ebc_load_options *o,
+                                                   const struct ebc_hash *hash);
+
+/**
+ * The load fails with `EBC_CHECKSUM_MISMATCH` unless the code's SHA-256
+ * equals `*hash` (copied). NULL `hash` clears it.
+ */
+ebc_status ebc_load_options_set_expected_sha256(struct ebc_load_options *o,
+                                                const struct ebc_hash *hash);
+
+/**
+ * Overrides the configuration's loader timeout for loads with these
+ * options, in milliseconds (0 = none).
+ */
+ebc_status ebc_load_options_set_timeout_ms(struct ebc_load_options *o,
+                                           uint64_t ms);
+
+/**
+ * When `reload` is true the load fetches from the source even if the
+ * address is cached, and replaces the cached entry.
+ */
+ebc_status ebc_load_options_set_reload(struct ebc_load_options *o,
+                                       bool reload);
+
+/**
+ * Uses the loader of `loader_type` (`EBC_LOADER_*`) instead of choosing by
+ * URI scheme. `EBC_INVALID_ARGUMENT` for an unknown value.
+ */
+ebc_status ebc_load_options_set_loader_type(struct ebc_load_options *o,
+                                            uint32_t loader_type);
 
 /**
  * The version of the C ABI: always `EBC_ABI_VERSION`. Any thread.

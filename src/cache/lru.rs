@@ -1,6 +1,5 @@
 //! Least-recently-used eviction, on the `lru` crate.
 
-use std::num::NonZeroUsize;
 use std::sync::Arc;
 
 use revm::primitives::Address;
@@ -10,15 +9,18 @@ use crate::bytecode::ExternalBytecode;
 
 /// An LRU list of at most `capacity` entries. A hit moves the entry to the
 /// front; the back is evicted first.
+///
+/// The list grows as entries come instead of reserving `capacity` slots up
+/// front: a host may configure a bound far above what it ever caches.
 pub(crate) struct LruPolicy {
     entries: lru::LruCache<Address, Arc<ExternalBytecode>>,
+    capacity: usize,
 }
 
 impl LruPolicy {
     /// An empty list holding at most `capacity` entries (at least one).
     pub(crate) fn new(capacity: usize) -> LruPolicy {
-        let capacity = NonZeroUsize::new(capacity).unwrap_or(NonZeroUsize::MIN);
-        LruPolicy { entries: lru::LruCache::new(capacity) }
+        LruPolicy { entries: lru::LruCache::unbounded(), capacity: capacity.max(1) }
     }
 }
 
@@ -28,7 +30,11 @@ impl Policy for LruPolicy {
     }
 
     fn insert(&mut self, entry: Arc<ExternalBytecode>) -> Vec<Arc<ExternalBytecode>> {
-        self.entries.push(entry.address(), entry).map(|(_, old)| old).into_iter().collect()
+        let mut out: Vec<_> = self.entries.push(entry.address(), entry).map(|(_, old)| old).into_iter().collect();
+        while self.entries.len() > self.capacity {
+            out.extend(self.entries.pop_lru().map(|(_, old)| old));
+        }
+        out
     }
 
     fn remove(&mut self, address: &Address) -> Option<Arc<ExternalBytecode>> {

@@ -3,7 +3,7 @@
 use std::ffi::c_char;
 
 use super::{arg_mut, ebc_error, ebc_status, guard, guard_status, str_arg};
-use crate::config::{CacheStrategy, Config, Preset, SecurityLevel};
+use crate::config::{CacheStrategy, Config, HARD_MAX_CODE_SIZE, Preset, SecurityLevel};
 use crate::error::{Error, Result};
 
 /// A manager configuration under construction. Created by
@@ -72,10 +72,15 @@ pub extern "C" fn ebc_config_set_max_cached_contracts(c: *mut ebc_config, n: u32
 /// `EBC_INVALID_ARGUMENT` outside that range.
 #[unsafe(no_mangle)]
 pub extern "C" fn ebc_config_set_max_contract_size(c: *mut ebc_config, bytes: usize) -> ebc_status {
+    // Only this field's range: the other fields are checked together by
+    // `ebc_manager_new`, so the order of the setters must not matter.
     update(c, |c| {
-        let candidate = Config { max_contract_size: bytes, ..c.clone() };
-        candidate.validate()?;
-        *c = candidate;
+        if bytes == 0 || bytes > HARD_MAX_CODE_SIZE {
+            return Err(Error::InvalidArgument(format!(
+                "max_contract_size {bytes} is outside 1..={HARD_MAX_CODE_SIZE}"
+            )));
+        }
+        c.max_contract_size = bytes;
         Ok(())
     })
 }
@@ -144,4 +149,22 @@ pub extern "C" fn ebc_config_set_default_source(
         config.default_source = (!uri.is_empty()).then(|| uri.to_owned());
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ffi::{EBC_INVALID_ARGUMENT, EBC_OK, EBC_PRESET_TESTING};
+
+    #[test]
+    fn max_contract_size_is_checked_alone_whatever_the_order_of_setters() {
+        let c = ebc_config_new(EBC_PRESET_TESTING);
+        // Invalid together with the LRU strategy, until the strategy changes.
+        assert_eq!(ebc_config_set_max_cached_contracts(c, 0), EBC_OK);
+        assert_eq!(ebc_config_set_max_contract_size(c, 100), EBC_OK);
+        assert_eq!(ebc_config_set_max_contract_size(c, 0), EBC_INVALID_ARGUMENT);
+        assert_eq!(ebc_config_set_max_contract_size(c, HARD_MAX_CODE_SIZE + 1), EBC_INVALID_ARGUMENT);
+        assert_eq!(config_ref(c).unwrap().max_contract_size, 100);
+        ebc_config_free(c);
+    }
 }
