@@ -298,6 +298,21 @@ impl Manager {
         let request = Request { address, uri: &uri, location, timeout_ms };
         loader.fetch(&request, &mut sink).map_err(|e| e.with_context(&uri))?;
         let raw = sink.finish()?;
+        self.ingest(address, raw, uri, loader.kind(), options, started)
+    }
+
+    /// The stages after the source: decode, integrity, signature,
+    /// verification, security context. Does not cache.
+    fn ingest(
+        &self,
+        address: &Address,
+        raw: Vec<u8>,
+        uri: String,
+        source: LoaderType,
+        options: &LoadOptions,
+        started: Instant,
+    ) -> Result<Arc<ExternalBytecode>> {
+        let max_code = self.config.effective_max_code_size();
         let original_size = raw.len();
         let code = codec::decode(raw, &uri)?;
         if code.is_empty() {
@@ -323,7 +338,7 @@ impl Manager {
             None => Arc::new(self.verify(code, digests, &uri)?),
         };
         let provenance = Provenance {
-            source: loader.kind(),
+            source,
             hash_checked: options.expected_code_hash.is_some() || options.expected_sha256.is_some(),
             signed,
         };
@@ -337,13 +352,37 @@ impl Manager {
             signature: options.signature.as_ref().map(|s| s.bytes.clone()),
             compression: Compression::None,
             original_size,
-            load_method: loader.kind(),
+            load_method: source,
             loaded_at: SystemTime::now(),
         };
         let bytes = shared.bytes().len();
         let bytecode = Arc::new(ExternalBytecode::new(*address, shared, metadata, security));
         self.metrics.record_load(bytes, started.elapsed());
         Ok(bytecode)
+    }
+
+    /// Runs `bytes` (raw code or hex text) through every stage after the
+    /// source, as if loaded for `address` from the host's memory, without
+    /// caching it: for hosts that hold code themselves and want it checked.
+    pub fn verify_bytes(
+        &self,
+        address: &Address,
+        bytes: &[u8],
+        options: &LoadOptions,
+    ) -> Result<Arc<ExternalBytecode>> {
+        if bytes.len() > codec::max_encoded_len(self.config.effective_max_code_size()) {
+            return Err(Error::TooLarge {
+                what: "code given for verification".into(),
+                limit: self.config.effective_max_code_size() as u64,
+                size: Some(bytes.len() as u64),
+            });
+        }
+        let uri = "(bytes)".to_owned();
+        let result = self.ingest(address, bytes.to_vec(), uri, LoaderType::Memory, options, Instant::now());
+        if result.is_err() {
+            self.metrics.record_failure();
+        }
+        result
     }
 
     /// Analyses `code` and applies the level's policy.
