@@ -283,7 +283,48 @@ fn references_outlive_their_manager() {
 
 #[test]
 fn many_threads_mixing_every_operation_leave_a_consistent_cache() {
-    let m = Arc::new(Manager::new(Config { max_cached_contracts: 4, ..Config::testing() }).unwrap());
+    for strategy in [CacheStrategy::Lru, CacheStrategy::Lfu, CacheStrategy::Ttl, CacheStrategy::Adaptive] {
+        mixed_operations(strategy);
+    }
+}
+
+#[test]
+fn ttl_entries_expire_and_are_fetched_again() {
+    let config = Config { cache_strategy: CacheStrategy::Ttl, cache_ttl_ms: 50, ..Config::testing() };
+    let m = Manager::new(config).unwrap();
+    load(&m, addr(1), WETH9).unwrap();
+    assert!(m.get(&addr(1)).is_some());
+    std::thread::sleep(Duration::from_millis(70));
+    assert!(m.get(&addr(1)).is_none(), "an expired entry is never served");
+    assert_eq!(m.compact(), 1);
+    assert_eq!(m.cache_stats().bytes, 0);
+    load(&m, addr(1), WETH9).unwrap();
+    assert_eq!(m.metrics().loads, 2);
+}
+
+#[test]
+fn adaptive_keeps_popular_code_through_a_scan_where_lru_does_not() {
+    let survivors = |strategy| {
+        let m = Manager::new(Config { cache_strategy: strategy, max_cached_contracts: 100, ..Config::testing() }).unwrap();
+        m.put_memory("c", b"0x6001");
+        let a = |i: u32| Address::from({ let mut b = [0u8; 20]; b[16..].copy_from_slice(&i.to_be_bytes()); b });
+        for _ in 0..10 {
+            for i in 0..50 {
+                load(&m, a(i), "mem:c").unwrap();
+            }
+        }
+        for i in 1_000..3_000 {
+            load(&m, a(i), "mem:c").unwrap();
+        }
+        (0..50).filter(|i| m.get(&a(*i)).is_some()).count()
+    };
+    assert_eq!(survivors(CacheStrategy::Lru), 0);
+    assert!(survivors(CacheStrategy::Adaptive) >= 45);
+}
+
+fn mixed_operations(strategy: CacheStrategy) {
+    let config = Config { max_cached_contracts: 4, cache_strategy: strategy, cache_ttl_ms: 5, ..Config::testing() };
+    let m = Arc::new(Manager::new(config).unwrap());
     for i in 0..8u8 {
         m.put_memory(&format!("c{i}"), &[0x60, i, 0x5b]);
     }
@@ -310,8 +351,8 @@ fn many_threads_mixing_every_operation_leave_a_consistent_cache() {
         t.join().unwrap();
     }
     let stats = m.cache_stats();
-    assert!(stats.entries <= 4, "{stats:?}");
+    assert!(stats.entries <= 4, "{strategy:?}: {stats:?}");
     assert!(stats.hits + stats.misses > 0);
     m.clear();
-    assert_eq!(m.cache_stats().bytes, 0, "every byte accounted for");
+    assert_eq!(m.cache_stats().bytes, 0, "{strategy:?}: every byte accounted for");
 }

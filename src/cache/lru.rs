@@ -1,51 +1,48 @@
 //! Least-recently-used eviction, on the `lru` crate.
 
-use std::sync::Arc;
-
 use revm::primitives::Address;
 
 use super::Policy;
-use crate::bytecode::ExternalBytecode;
 
-/// An LRU list of at most `capacity` entries. A hit moves the entry to the
+/// An LRU list of at most `capacity` values. A hit moves the entry to the
 /// front; the back is evicted first.
 ///
 /// The list grows as entries come instead of reserving `capacity` slots up
 /// front: a host may configure a bound far above what it ever caches.
-pub(crate) struct LruPolicy {
-    entries: lru::LruCache<Address, Arc<ExternalBytecode>>,
+pub(crate) struct LruPolicy<V> {
+    entries: lru::LruCache<Address, V>,
     capacity: usize,
 }
 
-impl LruPolicy {
-    /// An empty list holding at most `capacity` entries (at least one).
-    pub(crate) fn new(capacity: usize) -> LruPolicy {
-        LruPolicy { entries: lru::LruCache::unbounded(), capacity: capacity.max(1) }
+impl<V> LruPolicy<V> {
+    /// An empty list holding at most `capacity` values (0: holds nothing).
+    pub(crate) fn new(capacity: usize) -> LruPolicy<V> {
+        LruPolicy { entries: lru::LruCache::unbounded(), capacity }
     }
 }
 
-impl Policy for LruPolicy {
-    fn get(&mut self, address: &Address) -> Option<Arc<ExternalBytecode>> {
+impl<V: Clone + Send> Policy<V> for LruPolicy<V> {
+    fn get(&mut self, address: &Address) -> Option<V> {
         self.entries.get(address).cloned()
     }
 
-    fn insert(&mut self, entry: Arc<ExternalBytecode>) -> Vec<Arc<ExternalBytecode>> {
-        let mut out: Vec<_> = self.entries.push(entry.address(), entry).map(|(_, old)| old).into_iter().collect();
+    fn insert(&mut self, address: Address, value: V) -> Vec<V> {
+        let mut out: Vec<V> = self.entries.push(address, value).map(|(_, old)| old).into_iter().collect();
         while self.entries.len() > self.capacity {
             out.extend(self.entries.pop_lru().map(|(_, old)| old));
         }
         out
     }
 
-    fn remove(&mut self, address: &Address) -> Option<Arc<ExternalBytecode>> {
+    fn remove(&mut self, address: &Address) -> Option<V> {
         self.entries.pop(address)
     }
 
-    fn evict_one(&mut self) -> Option<Arc<ExternalBytecode>> {
+    fn evict_one(&mut self) -> Option<V> {
         self.entries.pop_lru().map(|(_, old)| old)
     }
 
-    fn purge(&mut self) -> Vec<Arc<ExternalBytecode>> {
+    fn purge(&mut self) -> Vec<V> {
         Vec::new()
     }
 

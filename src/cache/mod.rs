@@ -12,7 +12,13 @@
 //! policy's bookkeeping (about 64 bytes for LRU), plus the shared code's
 //! [`Code::memory_size`] once per distinct code hash.
 
+mod lfu;
 mod lru;
+mod sketch;
+mod tinylfu;
+mod ttl;
+
+pub use sketch::FrequencySketch;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -23,24 +29,46 @@ use revm::primitives::{Address, B256};
 
 use crate::bytecode::{Code, ExternalBytecode};
 use crate::config::{CacheStrategy, Config};
-use crate::error::{Error, Result};
+use crate::error::Result;
 
-/// One shard's eviction policy. Implementations keep at most `capacity`
-/// entries and report what they evict; the shard's mutex serialises calls.
-pub(crate) trait Policy: Send {
-    /// The entry for `address`, recording the access.
-    fn get(&mut self, address: &Address) -> Option<Arc<ExternalBytecode>>;
-    /// Inserts or replaces; returns the entries pushed out (a replaced
-    /// entry included).
-    fn insert(&mut self, entry: Arc<ExternalBytecode>) -> Vec<Arc<ExternalBytecode>>;
-    /// Removes `address`'s entry.
-    fn remove(&mut self, address: &Address) -> Option<Arc<ExternalBytecode>>;
-    /// Removes the entry the policy would evict next.
-    fn evict_one(&mut self) -> Option<Arc<ExternalBytecode>>;
-    /// Drops entries that must no longer be served (expired ones); returns them.
-    fn purge(&mut self) -> Vec<Arc<ExternalBytecode>>;
-    /// How many entries are held.
+/// One shard's eviction policy over values `V` keyed by address.
+/// Implementations keep at most their capacity and report what they push
+/// out; the shard's mutex serialises calls. Public so that benchmarks and
+/// simulators can replay traces through exactly the code the cache runs.
+pub trait Policy<V>: Send {
+    /// The value for `address`, recording the access. Never an expired one.
+    fn get(&mut self, address: &Address) -> Option<V>;
+    /// Inserts or replaces; returns the values pushed out (a replaced one
+    /// included).
+    fn insert(&mut self, address: Address, value: V) -> Vec<V>;
+    /// Removes `address`'s value.
+    fn remove(&mut self, address: &Address) -> Option<V>;
+    /// Removes the value the policy would evict next.
+    fn evict_one(&mut self) -> Option<V>;
+    /// Drops values that must no longer be served (expired ones); returns them.
+    fn purge(&mut self) -> Vec<V>;
+    /// How many values are held.
     fn len(&self) -> usize;
+    /// True when nothing is held.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A policy of `strategy` holding at most `capacity` values; `ttl` applies
+/// to [`CacheStrategy::Ttl`]. [`CacheStrategy::None`] holds nothing.
+pub fn policy<V: Clone + Send + 'static>(
+    strategy: CacheStrategy,
+    capacity: usize,
+    ttl: std::time::Duration,
+) -> Box<dyn Policy<V>> {
+    match strategy {
+        CacheStrategy::None => Box::new(lru::LruPolicy::new(0)),
+        CacheStrategy::Lru => Box::new(lru::LruPolicy::new(capacity)),
+        CacheStrategy::Lfu => Box::new(lfu::LfuPolicy::new(capacity)),
+        CacheStrategy::Ttl => Box::new(ttl::TtlPolicy::new(capacity, ttl)),
+        CacheStrategy::Adaptive => Box::new(tinylfu::TinyLfuPolicy::new(capacity)),
+    }
 }
 
 /// Counters of one cache, readable at any time.
@@ -101,7 +129,7 @@ impl CodeTable {
 /// The manager's cache. Thread-safe; see the module docs for its layout.
 pub struct Cache {
     strategy: CacheStrategy,
-    shards: Box<[Mutex<Box<dyn Policy>>]>,
+    shards: Box<[Mutex<Box<dyn Policy<Arc<ExternalBytecode>>>>]>,
     codes: Mutex<CodeTable>,
     max_bytes: usize,
     hits: AtomicU64,
@@ -116,19 +144,9 @@ impl Cache {
         // Small caches get one shard so that capacity and order are exact.
         let shard_count = (capacity / 256).clamp(1, 16).next_power_of_two().min(16);
         let per_shard = capacity.div_ceil(shard_count);
-        let make = |_| -> Result<Mutex<Box<dyn Policy>>> {
-            let policy: Box<dyn Policy> = match config.cache_strategy {
-                CacheStrategy::None => Box::new(lru::LruPolicy::new(1)),
-                CacheStrategy::Lru => Box::new(lru::LruPolicy::new(per_shard)),
-                other => {
-                    return Err(Error::InvalidArgument(format!(
-                        "cache strategy {other:?} is not available in this build; use Lru or None"
-                    )));
-                }
-            };
-            Ok(Mutex::new(policy))
-        };
-        let shards = (0..shard_count).map(make).collect::<Result<Vec<_>>>()?;
+        let ttl = std::time::Duration::from_millis(config.cache_ttl_ms);
+        let shards: Vec<_> =
+            (0..shard_count).map(|_| Mutex::new(policy(config.cache_strategy, per_shard, ttl))).collect();
         Ok(Cache {
             strategy: config.cache_strategy,
             shards: shards.into_boxed_slice(),
@@ -141,7 +159,7 @@ impl Cache {
     }
 
     #[inline]
-    fn shard(&self, address: &Address) -> &Mutex<Box<dyn Policy>> {
+    fn shard(&self, address: &Address) -> &Mutex<Box<dyn Policy<Arc<ExternalBytecode>>>> {
         // Real addresses are uniform, but hosts and tests also number them
         // sequentially: mix the low 8 bytes (Fibonacci hashing) and take
         // the top bits, so either kind spreads over every shard.
@@ -188,7 +206,7 @@ impl Cache {
             let address = entry.address();
             let mut codes = self.codes.lock();
             codes.add(&entry);
-            for old in policy.insert(entry) {
+            for old in policy.insert(address, entry) {
                 codes.release(&old);
                 if old.address() != address {
                     self.evictions.fetch_add(1, Ordering::Relaxed);

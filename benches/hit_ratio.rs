@@ -1,0 +1,273 @@
+//! Hit ratios of every strategy on real traces and synthetic Ethereum-like
+//! ones, beside moka, quick_cache and Belady's OPT, in one run.
+//!
+//! `cargo bench --bench hit_ratio` (the default set, a few minutes);
+//! `EBC_TRACES=all cargo bench --bench hit_ratio` adds the 12M-request
+//! ARC traces and the large xz traces.
+//!
+//! Every trace is replayed as: get; on a miss, insert. Keys are mapped to
+//! addresses. Entries have unit size. OPT may bypass (not cache) a key.
+
+use std::collections::{BTreeSet, HashMap};
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+use std::time::Duration;
+
+use ebc::cache::{Policy, policy};
+use ebc::{Address, CacheStrategy};
+
+fn address(key: u64) -> Address {
+    let mut bytes = [0u8; 20];
+    bytes[12..].copy_from_slice(&key.to_be_bytes());
+    // Spread the high bytes too, as real addresses are.
+    bytes[..8].copy_from_slice(&key.wrapping_mul(0x9e37_79b9_7f4a_7c15).to_be_bytes());
+    Address::from(bytes)
+}
+
+fn traces_dir() -> &'static Path {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/traces"))
+}
+
+fn open(name: &str) -> Box<dyn Read> {
+    let file = std::fs::File::open(traces_dir().join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let file = BufReader::new(file);
+    if name.ends_with(".gz") {
+        Box::new(flate2::read::GzDecoder::new(file))
+    } else if name.ends_with(".zst") {
+        Box::new(ruzstd::decoding::StreamingDecoder::new(file).expect("zstd"))
+    } else if name.ends_with(".xz") {
+        let mut out = Vec::new();
+        lzma_rs::xz_decompress(&mut BufReader::new(file), &mut out).expect("xz");
+        Box::new(std::io::Cursor::new(out))
+    } else {
+        Box::new(file)
+    }
+}
+
+/// LIRS format: one integer per line; lines starting with `*` are skipped.
+fn lirs(name: &str) -> Vec<u64> {
+    BufReader::new(open(name))
+        .lines()
+        .map_while(Result::ok)
+        .filter(|l| !l.starts_with('*') && !l.trim().is_empty())
+        .filter_map(|l| l.trim().parse().ok())
+        .collect()
+}
+
+/// ARC format: `start count _ _` expands to start..start+count.
+fn arc(name: &str) -> Vec<u64> {
+    let mut keys = Vec::new();
+    for line in BufReader::new(open(name)).lines().map_while(Result::ok) {
+        let mut f = line.split_whitespace();
+        let (Some(start), Some(count)) = (f.next(), f.next()) else { continue };
+        let (Ok(start), Ok(count)) = (start.parse::<u64>(), count.parse::<u64>()) else { continue };
+        keys.extend(start..start + count);
+    }
+    keys
+}
+
+/// Binary big-endian integers of `width` bytes.
+fn binary_be(name: &str, width: usize) -> Vec<u64> {
+    let mut bytes = Vec::new();
+    open(name).read_to_end(&mut bytes).unwrap();
+    bytes
+        .chunks_exact(width)
+        .map(|c| c.iter().fold(0u64, |acc, b| (acc << 8) | *b as u64))
+        .collect()
+}
+
+/// Binary little-endian 32-bit integers.
+fn binary_le32(name: &str) -> Vec<u64> {
+    let mut bytes = Vec::new();
+    open(name).read_to_end(&mut bytes).unwrap();
+    bytes.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]) as u64).collect()
+}
+
+/// A seeded xorshift generator.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// Ethereum-like: Zipf(alpha) over `keys` popular contracts, a share of
+/// one-hit keys (contracts used in one block only), and occasional scans
+/// (EXTCODECOPY-style sweeps over cold contracts).
+fn synthetic(alpha: f64, keys: usize, requests: usize, seed: u64) -> Vec<u64> {
+    let mut cdf = Vec::with_capacity(keys);
+    let mut total = 0.0;
+    for i in 1..=keys {
+        total += 1.0 / (i as f64).powf(alpha);
+        cdf.push(total);
+    }
+    let mut rng = Rng(seed);
+    let mut one_hit = 1u64 << 40;
+    let mut out = Vec::with_capacity(requests);
+    while out.len() < requests {
+        let r = rng.unit();
+        if r < 0.25 {
+            one_hit += 1;
+            out.push(one_hit);
+        } else if r < 0.2502 {
+            let start = (rng.next() % keys as u64) + (1 << 36);
+            out.extend(start..start + 500);
+        } else {
+            let x = rng.unit() * total;
+            out.push(cdf.partition_point(|c| *c < x) as u64);
+        }
+    }
+    out.truncate(requests);
+    out
+}
+
+fn replay_policy(keys: &[u64], mut p: Box<dyn Policy<()>>) -> f64 {
+    let mut hits = 0usize;
+    for &k in keys {
+        let a = address(k);
+        if p.get(&a).is_some() {
+            hits += 1;
+        } else {
+            p.insert(a, ());
+        }
+    }
+    hits as f64 / keys.len() as f64
+}
+
+fn replay_moka(keys: &[u64], capacity: usize) -> f64 {
+    let cache: moka::sync::Cache<u64, ()> = moka::sync::Cache::new(capacity as u64);
+    let mut hits = 0usize;
+    for &k in keys {
+        if cache.get(&k).is_some() {
+            hits += 1;
+        } else {
+            cache.insert(k, ());
+        }
+    }
+    hits as f64 / keys.len() as f64
+}
+
+fn replay_quick_cache(keys: &[u64], capacity: usize) -> f64 {
+    let mut cache: quick_cache::unsync::Cache<u64, ()> = quick_cache::unsync::Cache::new(capacity);
+    let mut hits = 0usize;
+    for &k in keys {
+        if cache.get(&k).is_some() {
+            hits += 1;
+        } else {
+            cache.insert(k, ());
+        }
+    }
+    hits as f64 / keys.len() as f64
+}
+
+/// Belady's OPT with bypass: evict (or do not admit) what is used furthest
+/// in the future.
+fn replay_opt(keys: &[u64], capacity: usize) -> f64 {
+    let n = keys.len();
+    let mut next_use = vec![usize::MAX; n];
+    let mut last: HashMap<u64, usize> = HashMap::new();
+    for i in (0..n).rev() {
+        next_use[i] = last.insert(keys[i], i).unwrap_or(usize::MAX);
+    }
+    let mut cached: HashMap<u64, usize> = HashMap::new(); // key → its next use
+    let mut by_next: BTreeSet<(usize, u64)> = BTreeSet::new();
+    let mut hits = 0usize;
+    for (i, &k) in keys.iter().enumerate() {
+        let next = next_use[i];
+        if let Some(old) = cached.get_mut(&k) {
+            hits += 1;
+            by_next.remove(&(*old, k));
+            *old = next;
+            by_next.insert((next, k));
+            continue;
+        }
+        if next == usize::MAX {
+            continue; // never used again: bypass
+        }
+        if cached.len() >= capacity {
+            let &(furthest, victim) = by_next.last().unwrap();
+            if furthest <= next {
+                continue; // the newcomer is needed later than everything held
+            }
+            by_next.pop_last();
+            cached.remove(&victim);
+        }
+        cached.insert(k, next);
+        by_next.insert((next, k));
+    }
+    hits as f64 / n as f64
+}
+
+fn main() {
+    let all = std::env::var("EBC_TRACES").as_deref() == Ok("all");
+    let quick = std::env::var("EBC_TRACES").as_deref() == Ok("quick");
+    let mut traces: Vec<(String, Vec<u64>, Vec<usize>)> = Vec::new();
+    for name in ["loop", "2_pools", "sprite", "multi1", "multi2", "multi3", "gli", "cs", "ps"] {
+        let file = format!("{name}.trace.gz");
+        if traces_dir().join(&file).exists() {
+            traces.push((name.into(), lirs(&file), vec![256, 512, 1000]));
+        }
+    }
+    traces.push(("OLTP".into(), arc("OLTP.lis.zst"), vec![1_000, 10_000, 50_000]));
+    if !quick {
+        traces.push(("P3".into(), arc("P3.lis.zst"), vec![1_000, 10_000, 50_000]));
+    }
+    if traces_dir().join("trace_vaultservice.gz").exists() {
+        traces.push(("vaultservice".into(), binary_be("trace_vaultservice.gz", 8), vec![256, 1_024, 4_096]));
+    }
+    for name in ["web07", "web12"] {
+        let file = format!("{name}.trace.xz");
+        if traces_dir().join(&file).exists() {
+            traces.push((name.into(), binary_be(&file, 4), vec![256, 1_024, 4_096]));
+        }
+    }
+    if all {
+        traces.push(("P6".into(), arc("P6.lis.zst"), vec![1_000, 10_000, 100_000]));
+        traces.push(("P12".into(), arc("P12.lis.zst"), vec![1_000, 10_000, 100_000]));
+        traces.push(("scarab".into(), binary_be("scarab-recs.trace.xz", 8), vec![1_000, 10_000, 100_000]));
+        traces.push(("orm-busy".into(), binary_be("orm-busy.trace.xz", 4), vec![1_000, 10_000, 100_000]));
+        traces.push(("w106".into(), binary_le32("w106.trace.xz"), vec![1_000, 10_000, 100_000]));
+    }
+    for (alpha, seed) in if quick { vec![] } else { vec![(1.0, 7), (1.2, 11)] } {
+        traces.push((format!("eth-zipf{alpha}"), synthetic(alpha, 1_200_000, 2_000_000, seed), vec![1_000, 10_000, 100_000]));
+    }
+
+    println!("| trace | requests | capacity | LRU | LFU | Adaptive | moka | quick_cache | OPT | Adaptive ≥ max(LRU,LFU) |");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
+    let ttl = Duration::from_secs(3600);
+    let (mut wins, mut cases) = (0, 0);
+    for (name, keys, capacities) in &traces {
+        for &capacity in capacities {
+            let lru = replay_policy(keys, policy(CacheStrategy::Lru, capacity, ttl));
+            let lfu = replay_policy(keys, policy(CacheStrategy::Lfu, capacity, ttl));
+            let adaptive = replay_policy(keys, policy(CacheStrategy::Adaptive, capacity, ttl));
+            let moka = replay_moka(keys, capacity);
+            let quick = replay_quick_cache(keys, capacity);
+            let opt = replay_opt(keys, capacity);
+            let ok = adaptive + 1e-9 >= lru.max(lfu);
+            wins += ok as usize;
+            cases += 1;
+            let pct = |x: f64| format!("{:.1}", x * 100.0);
+            println!(
+                "| {name} | {} | {capacity} | {} | {} | **{}** | {} | {} | {} | {} |",
+                keys.len(),
+                pct(lru),
+                pct(lfu),
+                pct(adaptive),
+                pct(moka),
+                pct(quick),
+                pct(opt),
+                if ok { "yes" } else { "no" }
+            );
+        }
+    }
+    println!("\nAdaptive ≥ max(LRU, LFU) in {wins} of {cases} cases.");
+}
