@@ -46,6 +46,32 @@ pub struct LoadOptions {
     pub signature: Option<Signature>,
 }
 
+/// How urgently a preloaded address is wanted: higher priorities are
+/// loaded first.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Priority {
+    /// Needed before anything else (system contracts, the hottest code).
+    Critical = 0,
+    /// Wanted soon.
+    High = 1,
+    /// The default.
+    Normal = 2,
+    /// When there is time.
+    Low = 3,
+}
+
+/// One address to preload.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PreloadItem {
+    /// The account.
+    pub address: Address,
+    /// Where its code is; `None` for the default source.
+    pub uri: Option<String>,
+    /// How urgently it is wanted.
+    pub priority: Priority,
+}
+
 /// A snapshot of one cached address, as [`Manager::info`] returns it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct BytecodeInfo {
@@ -478,11 +504,46 @@ impl Manager {
         }
     }
 
-    /// Loads every `(address, uri)` pair, in order; a failure is reported in
-    /// its slot and does not stop the rest.
+    /// Loads every `(address, uri)` pair at normal priority on a pool of up
+    /// to four worker threads; see [`Manager::preload_items`].
     pub fn preload(&self, items: &[(Address, Option<String>)]) -> Vec<Result<Arc<ExternalBytecode>>> {
+        let items: Vec<PreloadItem> = items
+            .iter()
+            .map(|(address, uri)| PreloadItem { address: *address, uri: uri.clone(), priority: Priority::Normal })
+            .collect();
+        self.preload_items(&items, 4)
+    }
+
+    /// Loads `items` on a pool of at most `workers` threads (1 to 64), the
+    /// higher priorities first, and returns one result per item in the
+    /// order given. A failure is reported in its slot and never stops the
+    /// rest. Returns when every item is done.
+    pub fn preload_items(&self, items: &[PreloadItem], workers: usize) -> Vec<Result<Arc<ExternalBytecode>>> {
+        let mut order: Vec<usize> = (0..items.len()).collect();
+        order.sort_by_key(|&i| items[i].priority);
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let results: Vec<Mutex<Option<Result<Arc<ExternalBytecode>>>>> =
+            items.iter().map(|_| Mutex::new(None)).collect();
         let options = LoadOptions::default();
-        items.iter().map(|(address, uri)| self.load(address, uri.as_deref(), &options)).collect()
+        let work = || {
+            loop {
+                let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(&i) = order.get(k) else { break };
+                let item = &items[i];
+                *results[i].lock() = Some(self.load(&item.address, item.uri.as_deref(), &options));
+            }
+        };
+        let threads = workers.clamp(1, 64).min(items.len().max(1));
+        std::thread::scope(|scope| {
+            for _ in 1..threads {
+                scope.spawn(work);
+            }
+            work();
+        });
+        results
+            .into_iter()
+            .map(|r| r.into_inner().unwrap_or_else(|| Err(Error::Panic("a preload worker panicked".into()))))
+            .collect()
     }
 
     /// Routes URIs with `scheme` to `loader`. A loader registered before for
@@ -536,5 +597,10 @@ impl Manager {
     /// The performance counters.
     pub fn metrics(&self) -> MetricsSnapshot {
         self.metrics.snapshot()
+    }
+
+    /// The performance counters and cache statistics as Prometheus text.
+    pub fn metrics_prometheus(&self) -> String {
+        crate::metrics::prometheus(&self.metrics.snapshot(), &self.cache.stats())
     }
 }

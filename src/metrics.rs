@@ -44,6 +44,31 @@ impl MetricsSnapshot {
     }
 }
 
+/// Renders the counters and cache statistics in the Prometheus text
+/// exposition format (version 0.0.4), every name prefixed `ebc_`.
+pub fn prometheus(metrics: &MetricsSnapshot, cache: &crate::cache::CacheStats) -> String {
+    let rows: [(&str, &str, &str, u64); 13] = [
+        ("loads_total", "counter", "Fetches that produced accepted code.", metrics.loads),
+        ("load_failures_total", "counter", "Loads that failed.", metrics.load_failures),
+        ("unloads_total", "counter", "Addresses removed by unload.", metrics.unloads),
+        ("verifications_total", "counter", "Codes analysed and checked against the policy.", metrics.verifications),
+        ("verification_failures_total", "counter", "Codes the policy rejected.", metrics.verification_failures),
+        ("bytes_loaded_total", "counter", "Code bytes accepted from sources.", metrics.bytes_loaded),
+        ("load_time_nanoseconds_total", "counter", "Time spent in successful loads.", metrics.load_time_ns),
+        ("load_time_max_nanoseconds", "gauge", "The slowest successful load.", metrics.max_load_time_ns),
+        ("cache_hits_total", "counter", "Cache lookups that found an entry.", cache.hits),
+        ("cache_misses_total", "counter", "Cache lookups that found none.", cache.misses),
+        ("cache_evictions_total", "counter", "Entries removed to make room.", cache.evictions),
+        ("cache_entries", "gauge", "Addresses cached now.", cache.entries),
+        ("cache_bytes", "gauge", "Bytes held by the cache now.", cache.bytes),
+    ];
+    let mut out = String::new();
+    for (name, kind, help, value) in rows {
+        out.push_str(&format!("# HELP ebc_{name} {help}\n# TYPE ebc_{name} {kind}\nebc_{name} {value}\n"));
+    }
+    out
+}
+
 impl Metrics {
     /// Records a successful load of `bytes` code bytes that took `elapsed`.
     pub fn record_load(&self, bytes: usize, elapsed: Duration) {
@@ -85,5 +110,23 @@ impl Metrics {
             load_time_ns: get(&self.load_time_ns),
             max_load_time_ns: get(&self.max_load_time_ns),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prometheus_text_has_help_type_and_value_for_each_metric() {
+        let m = Metrics::default();
+        m.record_load(100, Duration::from_micros(3));
+        m.record_failure();
+        let cache = crate::cache::CacheStats { hits: 7, entries: 2, ..Default::default() };
+        let text = prometheus(&m.snapshot(), &cache);
+        assert!(text.contains("# TYPE ebc_loads_total counter\nebc_loads_total 1\n"), "{text}");
+        assert!(text.contains("ebc_load_time_nanoseconds_total 3000\n"));
+        assert!(text.contains("ebc_cache_hits_total 7\n") && text.contains("ebc_cache_entries 2\n"));
+        assert_eq!(text.lines().filter(|l| l.starts_with("# HELP")).count(), 13);
     }
 }

@@ -356,3 +356,39 @@ fn mixed_operations(strategy: CacheStrategy) {
     m.clear();
     assert_eq!(m.cache_stats().bytes, 0, "{strategy:?}: every byte accounted for");
 }
+
+#[test]
+fn preload_runs_in_parallel_by_priority_and_reports_each_failure() {
+    let m = Arc::new(testing());
+    let order = Arc::new(parking_lot::Mutex::new(Vec::new()));
+    let (running, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let (seen, now, peak) = (order.clone(), running.clone(), most.clone());
+    let loader = FnLoader::new(LoaderType::Custom, move |req, sink| {
+        seen.lock().push(req.location.to_owned());
+        peak.fetch_max(now.fetch_add(1, Ordering::SeqCst) + 1, Ordering::SeqCst);
+        std::thread::sleep(Duration::from_millis(20));
+        now.fetch_sub(1, Ordering::SeqCst);
+        if req.location.starts_with("bad") {
+            return Err(ebc::Error::NotFound(format!("{} is gone", req.location)));
+        }
+        sink.write(b"0x6001")
+    });
+    m.register_loader("slow", Arc::new(loader)).unwrap();
+    let item = |i: u8, name: &str, priority| ebc::PreloadItem { address: addr(i), uri: Some(format!("slow:{name}")), priority };
+    let items = vec![
+        item(1, "low", ebc::Priority::Low),
+        item(2, "bad", ebc::Priority::Normal),
+        item(3, "critical", ebc::Priority::Critical),
+        item(4, "normal", ebc::Priority::Normal),
+    ];
+    let results = m.preload_items(&items, 1);
+    assert_eq!(order.lock().first().map(String::as_str), Some("critical"));
+    assert_eq!(order.lock().last().map(String::as_str), Some("low"));
+    assert_eq!(results.iter().map(|r| r.is_ok()).collect::<Vec<_>>(), vec![true, false, true, true]);
+    assert_eq!(results[1].as_ref().unwrap_err().status(), Status::NotFound);
+    assert_eq!(most.load(Ordering::SeqCst), 1, "one worker fetches one at a time");
+    // Four workers overlap their fetches (addresses 5..12 are new).
+    let items: Vec<_> = (5..13).map(|i| item(i, &format!("n{i}"), ebc::Priority::Normal)).collect();
+    assert!(m.preload_items(&items, 4).iter().all(|r| r.is_ok()));
+    assert!(most.load(Ordering::SeqCst) >= 2, "fetches overlapped: {}", most.load(Ordering::SeqCst));
+}
