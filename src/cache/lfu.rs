@@ -4,7 +4,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use revm::primitives::Address;
 
-use super::Policy;
+use super::{AddressHash, Policy};
 
 /// Evicts the entry with the fewest accesses, the least recent among equals.
 /// Every `8 × capacity` accesses all counts are halved, so a burst of
@@ -13,7 +13,7 @@ use super::Policy;
 /// `order` holds `(count, last tick, address)` for every entry, so the
 /// victim is its first element; a hit is two `BTreeSet` updates.
 pub(crate) struct LfuPolicy<V> {
-    entries: HashMap<Address, (V, u32, u64)>,
+    entries: HashMap<Address, (V, u32, u64), AddressHash>,
     order: BTreeSet<(u32, u64, Address)>,
     capacity: usize,
     tick: u64,
@@ -23,7 +23,7 @@ pub(crate) struct LfuPolicy<V> {
 impl<V> LfuPolicy<V> {
     /// An empty policy holding at most `capacity` values.
     pub(crate) fn new(capacity: usize) -> LfuPolicy<V> {
-        LfuPolicy { entries: HashMap::new(), order: BTreeSet::new(), capacity, tick: 0, accesses: 0 }
+        LfuPolicy { entries: HashMap::default(), order: BTreeSet::new(), capacity, tick: 0, accesses: 0 }
     }
 
     fn age_if_due(&mut self) {

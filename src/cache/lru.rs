@@ -2,7 +2,7 @@
 
 use revm::primitives::Address;
 
-use super::Policy;
+use super::{AddressHash, Policy};
 
 /// An LRU list of at most `capacity` values. A hit moves the entry to the
 /// front; the back is evicted first.
@@ -10,14 +10,14 @@ use super::Policy;
 /// The list grows as entries come instead of reserving `capacity` slots up
 /// front: a host may configure a bound far above what it ever caches.
 pub(crate) struct LruPolicy<V> {
-    entries: lru::LruCache<Address, V>,
+    entries: lru::LruCache<Address, V, AddressHash>,
     capacity: usize,
 }
 
 impl<V> LruPolicy<V> {
     /// An empty list holding at most `capacity` values (0: holds nothing).
     pub(crate) fn new(capacity: usize) -> LruPolicy<V> {
-        LruPolicy { entries: lru::LruCache::unbounded(), capacity }
+        LruPolicy { entries: lru::LruCache::unbounded_with_hasher(Default::default()), capacity }
     }
 }
 

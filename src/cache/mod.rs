@@ -24,7 +24,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
 use revm::primitives::{Address, B256};
 
 use crate::bytecode::{Code, ExternalBytecode};
@@ -126,14 +126,125 @@ impl CodeTable {
     }
 }
 
+/// Hits a shard buffers before it tells its policy.
+const READ_BUFFER: usize = 32;
+
+/// A fast hasher for addresses: the bytes are folded into one word and
+/// finished with the SplitMix64 mixer, so every output bit depends on every
+/// input bit (hash tables index by the low bits, and hosts often number
+/// addresses sequentially). Not collision-resistant against chosen keys;
+/// addresses are hashes already and a shard holds a bounded number.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct AddressHasher(u64);
+
+impl std::hash::Hasher for AddressHasher {
+    fn finish(&self) -> u64 {
+        let mut x = self.0;
+        x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        x ^ (x >> 31)
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.0 = (self.0.rotate_left(26) ^ u64::from_le_bytes(word)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+}
+
+/// Builds [`AddressHasher`]s.
+pub(crate) type AddressHash = std::hash::BuildHasherDefault<AddressHasher>;
+
+type AddressMap<V> = HashMap<Address, V, AddressHash>;
+
+#[cfg(test)]
+mod hasher_tests {
+    use std::hash::BuildHasher;
+
+    use super::*;
+
+    #[test]
+    fn sequential_addresses_spread_over_the_low_bits() {
+        let build = std::hash::BuildHasherDefault::<AddressHasher>::default();
+        let buckets: std::collections::HashSet<u64> = (0..1024u64)
+            .map(|k| {
+                let mut b = [0u8; 20];
+                b[12..].copy_from_slice(&k.to_be_bytes());
+                build.hash_one(Address::from(b)) & 1023
+            })
+            .collect();
+        assert!(buckets.len() > 600, "{} distinct buckets of 1024", buckets.len());
+    }
+}
+
+/// One cached address: the shared bytecode and, under TTL, when it expires.
+struct Slot {
+    value: Arc<ExternalBytecode>,
+    expires: Option<std::time::Instant>,
+}
+
+impl Slot {
+    #[inline]
+    fn live(&self) -> bool {
+        self.expires.is_none_or(|at| std::time::Instant::now() < at)
+    }
+}
+
+/// One shard: the entries behind a read-write lock, the policy (which
+/// keeps only addresses) behind its own mutex, and a lossy buffer of hits
+/// not yet told to the policy.
+///
+/// A hit takes the read lock, clones the `Arc`, and appends its address to
+/// `reads` if that buffer's lock is free at once (`try_lock`, never a
+/// wait); when the buffer is full, the hit also tries to hand it to the
+/// policy, and drops the batch if the policy is busy. Lost hits only make
+/// the policy's picture of recency and frequency a little less sharp.
+/// Writes take the policy lock, drain the buffer, then the map's write
+/// lock: lock order policy → map → code table.
+#[repr(align(128))]
+struct Shard {
+    map: RwLock<AddressMap<Slot>>,
+    policy: Mutex<Box<dyn Policy<Address>>>,
+    reads: Mutex<Vec<Address>>,
+    hits: AtomicU64,
+    misses: AtomicU64,
+}
+
+impl Shard {
+    /// Tells the policy about buffered hits; the caller holds the policy.
+    fn drain(&self, policy: &mut Box<dyn Policy<Address>>) {
+        let mut reads = self.reads.lock();
+        for address in reads.drain(..) {
+            policy.get(&address);
+        }
+    }
+
+    #[inline]
+    fn record_read(&self, address: &Address) {
+        let Some(mut reads) = self.reads.try_lock() else { return };
+        reads.push(*address);
+        if reads.len() < READ_BUFFER {
+            return;
+        }
+        if let Some(mut policy) = self.policy.try_lock() {
+            for address in reads.drain(..) {
+                policy.get(&address);
+            }
+        } else {
+            reads.clear();
+        }
+    }
+}
+
 /// The manager's cache. Thread-safe; see the module docs for its layout.
 pub struct Cache {
     strategy: CacheStrategy,
-    shards: Box<[Mutex<Box<dyn Policy<Arc<ExternalBytecode>>>>]>,
+    shards: Box<[Shard]>,
     codes: Mutex<CodeTable>,
     max_bytes: usize,
-    hits: AtomicU64,
-    misses: AtomicU64,
+    ttl: Option<std::time::Duration>,
     evictions: AtomicU64,
 }
 
@@ -145,21 +256,27 @@ impl Cache {
         let shard_count = (capacity / 256).clamp(1, 16).next_power_of_two().min(16);
         let per_shard = capacity.div_ceil(shard_count);
         let ttl = std::time::Duration::from_millis(config.cache_ttl_ms);
-        let shards: Vec<_> =
-            (0..shard_count).map(|_| Mutex::new(policy(config.cache_strategy, per_shard, ttl))).collect();
+        let shards: Vec<_> = (0..shard_count)
+            .map(|_| Shard {
+                map: RwLock::new(AddressMap::default()),
+                policy: Mutex::new(policy(config.cache_strategy, per_shard, ttl)),
+                reads: Mutex::new(Vec::with_capacity(READ_BUFFER)),
+                hits: AtomicU64::new(0),
+                misses: AtomicU64::new(0),
+            })
+            .collect();
         Ok(Cache {
             strategy: config.cache_strategy,
             shards: shards.into_boxed_slice(),
             codes: Mutex::new(CodeTable::default()),
             max_bytes: config.max_cache_bytes,
-            hits: AtomicU64::new(0),
-            misses: AtomicU64::new(0),
+            ttl: (config.cache_strategy == CacheStrategy::Ttl).then_some(ttl),
             evictions: AtomicU64::new(0),
         })
     }
 
     #[inline]
-    fn shard(&self, address: &Address) -> &Mutex<Box<dyn Policy<Arc<ExternalBytecode>>>> {
+    fn shard(&self, address: &Address) -> &Shard {
         // Real addresses are uniform, but hosts and tests also number them
         // sequentially: mix the low 8 bytes (Fibonacci hashing) and take
         // the top bits, so either kind spreads over every shard.
@@ -169,23 +286,35 @@ impl Cache {
         &self.shards[(mixed >> 32) as usize & (self.shards.len() - 1)]
     }
 
-    /// The cached entry for `address`, counted as a hit or a miss.
+    /// The cached entry for `address`, counted as a hit or a miss. Takes
+    /// only the shard's read lock.
     #[inline]
     pub fn get(&self, address: &Address) -> Option<Arc<ExternalBytecode>> {
-        let found = self.peek(address);
-        let counter = if found.is_some() { &self.hits } else { &self.misses };
+        if self.strategy == CacheStrategy::None {
+            return None;
+        }
+        let shard = self.shard(address);
+        let found = self.lookup(shard, address);
+        let counter = if found.is_some() { &shard.hits } else { &shard.misses };
         counter.fetch_add(1, Ordering::Relaxed);
         found
     }
 
-    /// The cached entry for `address`, recorded with the policy but not in
-    /// the hit/miss counters (for re-checks inside the load path).
+    /// As [`Cache::get`], without touching the hit/miss counters (for
+    /// re-checks inside the load path).
     #[inline]
     pub fn peek(&self, address: &Address) -> Option<Arc<ExternalBytecode>> {
         if self.strategy == CacheStrategy::None {
             return None;
         }
-        self.shard(address).lock().get(address)
+        self.lookup(self.shard(address), address)
+    }
+
+    #[inline]
+    fn lookup(&self, shard: &Shard, address: &Address) -> Option<Arc<ExternalBytecode>> {
+        let found = shard.map.read().get(address).filter(|slot| slot.live()).map(|slot| slot.value.clone())?;
+        shard.record_read(address);
+        Some(found)
     }
 
     /// Code already cached under `hash`, to share instead of analysing again.
@@ -199,25 +328,35 @@ impl Cache {
         if self.strategy == CacheStrategy::None {
             return;
         }
-        let shard = self.shard(&entry.address());
+        let address = entry.address();
+        let shard = self.shard(&address);
         let mut out = Vec::new();
         {
-            let mut policy = shard.lock();
-            let address = entry.address();
+            let mut policy = shard.policy.lock();
+            shard.drain(&mut policy);
+            let pushed_out = policy.insert(address, address);
+            let mut map = shard.map.write();
             let mut codes = self.codes.lock();
             codes.add(&entry);
-            for old in policy.insert(address, entry) {
-                codes.release(&old);
-                if old.address() != address {
+            let expires = self.ttl.map(|ttl| std::time::Instant::now() + ttl);
+            if let Some(old) = map.insert(address, Slot { value: entry, expires }) {
+                codes.release(&old.value);
+                out.push(old.value);
+            }
+            for gone in pushed_out.into_iter().filter(|a| *a != address) {
+                if let Some(old) = map.remove(&gone) {
+                    codes.release(&old.value);
                     self.evictions.fetch_add(1, Ordering::Relaxed);
+                    out.push(old.value);
                 }
-                out.push(old);
             }
             while self.max_bytes > 0 && codes.bytes > self.max_bytes {
-                let Some(old) = policy.evict_one() else { break };
-                codes.release(&old);
-                self.evictions.fetch_add(1, Ordering::Relaxed);
-                out.push(old);
+                let Some(gone) = policy.evict_one() else { break };
+                if let Some(old) = map.remove(&gone) {
+                    codes.release(&old.value);
+                    self.evictions.fetch_add(1, Ordering::Relaxed);
+                    out.push(old.value);
+                }
             }
         }
         drop(out);
@@ -225,10 +364,13 @@ impl Cache {
 
     /// Removes `address`'s entry; other addresses sharing its code keep it.
     pub fn remove(&self, address: &Address) -> Option<Arc<ExternalBytecode>> {
-        let mut policy = self.shard(address).lock();
-        let old = policy.remove(address)?;
-        self.codes.lock().release(&old);
-        Some(old)
+        let shard = self.shard(address);
+        let mut policy = shard.policy.lock();
+        shard.drain(&mut policy);
+        policy.remove(address);
+        let old = shard.map.write().remove(address)?;
+        self.codes.lock().release(&old.value);
+        Some(old.value)
     }
 
     /// Drops entries that must no longer be served and frees spare memory;
@@ -236,16 +378,19 @@ impl Cache {
     pub fn compact(&self) -> usize {
         let mut removed = Vec::new();
         for shard in self.shards.iter() {
-            let mut policy = shard.lock();
+            let mut policy = shard.policy.lock();
+            shard.drain(&mut policy);
             let expired = policy.purge();
+            let mut map = shard.map.write();
             let mut codes = self.codes.lock();
-            for old in &expired {
-                codes.release(old);
+            for gone in expired {
+                if let Some(old) = map.remove(&gone) {
+                    codes.release(&old.value);
+                    removed.push(old.value);
+                }
             }
+            map.shrink_to_fit();
             codes.codes.shrink_to_fit();
-            drop(codes);
-            drop(policy);
-            removed.extend(expired);
         }
         removed.len()
     }
@@ -253,12 +398,15 @@ impl Cache {
     /// Empties the cache.
     pub fn clear(&self) {
         for shard in self.shards.iter() {
-            let mut policy = shard.lock();
-            let mut dropped = Vec::new();
-            while let Some(old) = policy.evict_one() {
-                self.codes.lock().release(&old);
-                dropped.push(old);
+            let mut policy = shard.policy.lock();
+            shard.reads.lock().clear();
+            while policy.evict_one().is_some() {}
+            let dropped: Vec<Slot> = shard.map.write().drain().map(|(_, slot)| slot).collect();
+            let mut codes = self.codes.lock();
+            for slot in &dropped {
+                codes.release(&slot.value);
             }
+            drop(codes);
             drop(policy);
             drop(dropped);
         }
@@ -266,12 +414,12 @@ impl Cache {
 
     /// The counters now.
     pub fn stats(&self) -> CacheStats {
-        let entries: usize = self.shards.iter().map(|s| s.lock().len()).sum();
+        let sum = |f: fn(&Shard) -> u64| self.shards.iter().map(f).sum::<u64>();
         CacheStats {
-            hits: self.hits.load(Ordering::Relaxed),
-            misses: self.misses.load(Ordering::Relaxed),
+            hits: sum(|s| s.hits.load(Ordering::Relaxed)),
+            misses: sum(|s| s.misses.load(Ordering::Relaxed)),
             evictions: self.evictions.load(Ordering::Relaxed),
-            entries: entries as u64,
+            entries: sum(|s| s.map.read().len() as u64),
             bytes: self.codes.lock().bytes as u64,
         }
     }

@@ -18,7 +18,7 @@
 use lru::LruCache;
 use revm::primitives::Address;
 
-use super::{FrequencySketch, Policy};
+use super::{AddressHash, FrequencySketch, Policy};
 
 /// Share of the capacity the window starts with.
 const INITIAL_WINDOW: f64 = 0.01;
@@ -32,9 +32,9 @@ const STEP_DECAY: f64 = 0.98;
 const RESTART_THRESHOLD: f64 = 0.05;
 
 pub(crate) struct TinyLfuPolicy<V> {
-    window: LruCache<Address, V>,
-    probation: LruCache<Address, V>,
-    protected: LruCache<Address, V>,
+    window: LruCache<Address, V, AddressHash>,
+    probation: LruCache<Address, V, AddressHash>,
+    protected: LruCache<Address, V, AddressHash>,
     sketch: FrequencySketch,
     capacity: usize,
     /// The window's target size; the main space has the rest.
@@ -85,9 +85,9 @@ impl<V> TinyLfuPolicy<V> {
     pub(crate) fn new(capacity: usize) -> TinyLfuPolicy<V> {
         let window_cap = ((capacity as f64 * INITIAL_WINDOW).round() as usize).clamp(1, capacity.max(1));
         TinyLfuPolicy {
-            window: LruCache::unbounded(),
-            probation: LruCache::unbounded(),
-            protected: LruCache::unbounded(),
+            window: LruCache::unbounded_with_hasher(Default::default()),
+            probation: LruCache::unbounded_with_hasher(Default::default()),
+            protected: LruCache::unbounded_with_hasher(Default::default()),
             sketch: FrequencySketch::new(capacity),
             capacity,
             window_cap,
@@ -169,6 +169,15 @@ impl<V> TinyLfuPolicy<V> {
         self.demote_overflow();
     }
 
+    /// Counts an access in the sketch and the climber. A new window size
+    /// takes effect at the next insert, where the policy may report what
+    /// it pushes out.
+    fn record(&mut self, address: &Address, hit: bool) {
+        self.sketch.increment(address);
+        let delta = self.climber.record(hit, self.capacity);
+        self.resize_window(delta);
+    }
+
     fn resize_window(&mut self, delta: isize) {
         if delta == 0 || self.capacity < 2 {
             return;
@@ -180,7 +189,6 @@ impl<V> TinyLfuPolicy<V> {
 
 impl<V: Clone + Send> Policy<V> for TinyLfuPolicy<V> {
     fn get(&mut self, address: &Address) -> Option<V> {
-        self.sketch.increment(address);
         let found = if let Some(v) = self.window.get(address) {
             Some(v.clone())
         } else if let Some(v) = self.probation.pop(address) {
@@ -190,10 +198,12 @@ impl<V: Clone + Send> Policy<V> for TinyLfuPolicy<V> {
         } else {
             self.protected.get(address).cloned()
         };
-        // A new window size takes effect at the next insert, which is
-        // where the policy may report what it pushes out.
-        let delta = self.climber.record(found.is_some(), self.capacity);
-        self.resize_window(delta);
+        // A miss is recorded by the insert that follows it, so that a cache
+        // which tells the policy only about hits and inserts counts each
+        // access once.
+        if found.is_some() {
+            self.record(address, true);
+        }
         found
     }
 
@@ -209,6 +219,7 @@ impl<V: Clone + Send> Policy<V> for TinyLfuPolicy<V> {
                 return out;
             }
         }
+        self.record(&address, false);
         self.window.push(address, value);
         self.rebalance(&mut out);
         out

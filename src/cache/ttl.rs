@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use revm::primitives::Address;
 
-use super::Policy;
+use super::{AddressHash, Policy};
 
 /// LRU with a fixed lifetime per entry, counted from insertion. An expired
 /// entry is never served: `get` treats it as absent, and inserts and
@@ -15,7 +15,7 @@ use super::Policy;
 /// from its front in amortised constant time; a record whose entry was
 /// replaced or removed since is skipped.
 pub(crate) struct TtlPolicy<V> {
-    entries: lru::LruCache<Address, (V, Instant)>,
+    entries: lru::LruCache<Address, (V, Instant), AddressHash>,
     expiry: VecDeque<(Instant, Address)>,
     capacity: usize,
     ttl: Duration,
@@ -24,7 +24,7 @@ pub(crate) struct TtlPolicy<V> {
 impl<V> TtlPolicy<V> {
     /// An empty policy holding at most `capacity` values for `ttl` each.
     pub(crate) fn new(capacity: usize, ttl: Duration) -> TtlPolicy<V> {
-        TtlPolicy { entries: lru::LruCache::unbounded(), expiry: VecDeque::new(), capacity, ttl }
+        TtlPolicy { entries: lru::LruCache::unbounded_with_hasher(Default::default()), expiry: VecDeque::new(), capacity, ttl }
     }
 }
 
