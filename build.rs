@@ -14,17 +14,9 @@ fn main() {
     let out_dir = PathBuf::from(std::env::var("OUT_DIR").unwrap());
     let config = cbindgen::Config::from_file(crate_dir.join("cbindgen.toml"))
         .expect("cbindgen.toml is readable and valid");
-    // Only src/ffi is the C ABI: public Rust items elsewhere stay out.
-    let mut builder = cbindgen::Builder::new().with_config(config);
-    let mut files: Vec<PathBuf> = std::fs::read_dir(crate_dir.join("src/ffi"))
-        .expect("src/ffi exists")
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "rs"))
-        .collect();
-    files.sort();
-    for file in files {
-        builder = builder.with_src(file);
-    }
+    // Only src/ffi is the C ABI: cbindgen reads its mod.rs and follows the
+    // `mod` lines from there, so public Rust items elsewhere stay out.
+    let builder = cbindgen::Builder::new().with_config(config).with_src(crate_dir.join("src/ffi/mod.rs"));
     let bindings = builder
         .generate()
         .expect("cbindgen can generate the header from src/ffi");

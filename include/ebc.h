@@ -40,26 +40,6 @@
 #include <stdint.h>
 
 /**
- * Flag: external bytecode on at all (off: every load is `EBC_DISABLED`).
- */
-#define EBC_FLAG_EXTERNAL_BYTECODE 0
-
-/**
- * Flag: fetch uncached addresses from the default source on first use.
- */
-#define EBC_FLAG_LAZY_LOADING 1
-
-/**
- * Flag: require signatures from the trust store.
- */
-#define EBC_FLAG_CODE_SIGNING 2
-
-/**
- * Flag: analyse code and apply the security level's policy.
- */
-#define EBC_FLAG_BYTECODE_VERIFICATION 3
-
-/**
  * The version of the C ABI this library implements. Bumped only on a
  * breaking change; additions keep it.
  */
@@ -166,6 +146,207 @@
 #define EBC_LOADER_JSONRPC 6
 
 /**
+ * Flag: external bytecode on at all (off: every load is `EBC_DISABLED`).
+ */
+#define EBC_FLAG_EXTERNAL_BYTECODE 0
+
+/**
+ * Flag: fetch uncached addresses from the default source on first use.
+ */
+#define EBC_FLAG_LAZY_LOADING 1
+
+/**
+ * Flag: require signatures from the trust store.
+ */
+#define EBC_FLAG_CODE_SIGNING 2
+
+/**
+ * Flag: analyse code and apply the security level's policy.
+ */
+#define EBC_FLAG_BYTECODE_VERIFICATION 3
+
+/**
+ * Trust level: nothing vouches for the code.
+ */
+#define EBC_TRUST_UNTRUSTED 0
+
+/**
+ * Trust level: a remote source without proof. May call other accounts.
+ */
+#define EBC_TRUST_LOW 1
+
+/**
+ * Trust level: integrity checked against an expected hash. May also
+ * change state and emit logs.
+ */
+#define EBC_TRUST_MEDIUM 2
+
+/**
+ * Trust level: the host's own store. May also create contracts.
+ */
+#define EBC_TRUST_HIGH 3
+
+/**
+ * Trust level: signed by a fully trusted publisher, or loaded at
+ * `EBC_SECURITY_NONE`.
+ */
+#define EBC_TRUST_FULLY_TRUSTED 4
+
+/**
+ * Signature scheme: Ed25519 (RFC 8032); 32-byte secret and public keys,
+ * 64-byte signatures.
+ */
+#define EBC_SCHEME_ED25519 0
+
+/**
+ * Signature scheme: secp256k1 ECDSA in Ethereum's EIP-191
+ * `personal_sign` form; 32-byte secret keys, 65-byte signatures (r, s, v),
+ * the signer identified by its 20-byte address.
+ */
+#define EBC_SCHEME_SECP256K1_EIP191 1
+
+/**
+ * The longest signature of any scheme, in bytes: room for `ebc_sign`.
+ */
+#define EBC_SIGNATURE_MAX_LEN 65
+
+/**
+ * The longest signer identity of any scheme, in bytes: room for
+ * `ebc_signer_identity`.
+ */
+#define EBC_SIGNER_IDENTITY_MAX_LEN 32
+
+/**
+ * Capability: SELFDESTRUCT in reachable code.
+ */
+#define EBC_CAP_SELFDESTRUCT (1 << 0)
+
+/**
+ * Capability: DELEGATECALL.
+ */
+#define EBC_CAP_DELEGATECALL (1 << 1)
+
+/**
+ * Capability: CALLCODE.
+ */
+#define EBC_CAP_CALLCODE (1 << 2)
+
+/**
+ * Capability: CREATE.
+ */
+#define EBC_CAP_CREATE (1 << 3)
+
+/**
+ * Capability: CREATE2.
+ */
+#define EBC_CAP_CREATE2 (1 << 4)
+
+/**
+ * Capability: SSTORE.
+ */
+#define EBC_CAP_SSTORE (1 << 5)
+
+/**
+ * Capability: LOG0 to LOG4.
+ */
+#define EBC_CAP_LOG (1 << 6)
+
+/**
+ * Capability: a CALL whose value is not provably zero.
+ */
+#define EBC_CAP_CALL_WITH_VALUE (1 << 7)
+
+/**
+ * Capability: a CALL whose value is provably zero.
+ */
+#define EBC_CAP_CALL (1 << 8)
+
+/**
+ * Capability: STATICCALL.
+ */
+#define EBC_CAP_STATICCALL (1 << 9)
+
+/**
+ * Capability: TSTORE.
+ */
+#define EBC_CAP_TSTORE (1 << 10)
+
+/**
+ * Fork: Frontier (2015), the original instruction set.
+ */
+#define EBC_FORK_FRONTIER 0
+
+/**
+ * Fork: Homestead (DELEGATECALL).
+ */
+#define EBC_FORK_HOMESTEAD 1
+
+/**
+ * Fork: Tangerine Whistle (gas repricing only).
+ */
+#define EBC_FORK_TANGERINE_WHISTLE 2
+
+/**
+ * Fork: Spurious Dragon (EIP-170 code size limit).
+ */
+#define EBC_FORK_SPURIOUS_DRAGON 3
+
+/**
+ * Fork: Byzantium (REVERT, RETURNDATASIZE, RETURNDATACOPY, STATICCALL).
+ */
+#define EBC_FORK_BYZANTIUM 4
+
+/**
+ * Fork: Constantinople (SHL, SHR, SAR, EXTCODEHASH, CREATE2).
+ */
+#define EBC_FORK_CONSTANTINOPLE 5
+
+/**
+ * Fork: Petersburg.
+ */
+#define EBC_FORK_PETERSBURG 6
+
+/**
+ * Fork: Istanbul (CHAINID, SELFBALANCE).
+ */
+#define EBC_FORK_ISTANBUL 7
+
+/**
+ * Fork: Berlin.
+ */
+#define EBC_FORK_BERLIN 8
+
+/**
+ * Fork: London (BASEFEE).
+ */
+#define EBC_FORK_LONDON 9
+
+/**
+ * Fork: Paris, the Merge (PREVRANDAO).
+ */
+#define EBC_FORK_PARIS 10
+
+/**
+ * Fork: Shanghai (PUSH0).
+ */
+#define EBC_FORK_SHANGHAI 11
+
+/**
+ * Fork: Cancun (TLOAD, TSTORE, MCOPY, BLOBHASH, BLOBBASEFEE).
+ */
+#define EBC_FORK_CANCUN 12
+
+/**
+ * Fork: Prague (EIP-7702 delegations).
+ */
+#define EBC_FORK_PRAGUE 13
+
+/**
+ * Fork: Osaka (CLZ); the newest this version knows, and the presets' fork.
+ */
+#define EBC_FORK_OSAKA 14
+
+/**
  * Code of one address: immutable, reference-counted, thread-safe. Every
  * `ebc_load`, `ebc_get` and `ebc_retain` gives the caller one reference,
  * which it returns with `ebc_release`. Any thread may read it and release
@@ -206,6 +387,12 @@ typedef struct ebc_manager ebc_manager;
  * text). Valid only during the callback, on the thread that called it.
  */
 typedef struct ebc_sink ebc_sink;
+
+/**
+ * A status code: `EBC_OK` (0) or the reason a call failed. More values may
+ * be added; a host should treat an unknown value as a failure.
+ */
+typedef uint32_t ebc_status;
 
 /**
  * A 32-byte hash (keccak256 or SHA-256).
@@ -276,12 +463,6 @@ typedef struct ebc_permissions {
    */
   double gas_limit_multiplier;
 } ebc_permissions;
-
-/**
- * A status code: `EBC_OK` (0) or the reason a call failed. More values may
- * be added; a host should treat an unknown value as a failure.
- */
-typedef uint32_t ebc_status;
 
 /**
  * One fetch, as a callback loader sees it. Valid only during the callback.
@@ -460,376 +641,6 @@ typedef struct ebc_metrics {
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
-
-/**
- * Adds a reference to `b` and returns `b`; NULL gives NULL. Release each
- * reference once. Any thread.
- */
-const struct ebc_bytecode *ebc_retain(const struct ebc_bytecode *b);
-
-/**
- * Returns one reference to `b`; the code is freed with its last reference.
- * NULL is fine; releasing a reference twice is not. Any thread.
- */
-void ebc_release(const struct ebc_bytecode *b);
-
-/**
- * The code bytes (unpadded), with their count in `*len` (when `len` is
- * not NULL). Valid while the caller holds a reference to `b`. NULL when
- * `b` is NULL (and `*len` untouched). Any thread.
- */
-const uint8_t *ebc_bytecode_code(const struct ebc_bytecode *b,
-                                 size_t *len);
-
-/**
- * Writes keccak256 of the code (the Ethereum code hash) to `*out`.
- * Does nothing when either pointer is NULL. Any thread.
- */
-void ebc_bytecode_code_hash(const struct ebc_bytecode *b,
-                            struct ebc_hash *out);
-
-/**
- * Writes SHA-256 of the code to `*out`. Does nothing when either pointer
- * is NULL. Any thread.
- */
-void ebc_bytecode_sha256(const struct ebc_bytecode *b,
-                         struct ebc_hash *out);
-
-/**
- * Writes the address the code was loaded for to `*out`. Does nothing when
- * either pointer is NULL. Any thread.
- */
-void ebc_bytecode_address(const struct ebc_bytecode *b,
-                          struct ebc_address *out);
-
-/**
- * True when `pc` is the offset of a JUMPDEST opcode (not a byte of PUSH
- * data) in the code; false past the end and for a NULL `b`. Any thread.
- */
-bool ebc_bytecode_is_jumpdest(const struct ebc_bytecode *b,
-                              size_t pc);
-
-/**
- * How many JUMPDEST opcodes the code has; 0 for a NULL `b`.
- */
-size_t ebc_bytecode_jumpdest_count(const struct ebc_bytecode *b);
-
-/**
- * Verification status: 0 unverified (verification off), 1 verified,
- * 2 verified with findings. 0 for a NULL `b`.
- */
-uint32_t ebc_bytecode_verification_status(const struct ebc_bytecode *b);
-
-/**
- * How many findings verification recorded; 0 for a NULL `b`.
- */
-size_t ebc_bytecode_findings_count(const struct ebc_bytecode *b);
-
-/**
- * Writes finding `index` (0-based, below `ebc_bytecode_findings_count`) to
- * `*out` and returns true; false (and `*out` untouched) when `b` or `out`
- * is NULL or `index` is out of range. Any thread.
- */
-bool ebc_bytecode_finding(const struct ebc_bytecode *b,
-                          size_t index,
-                          struct ebc_finding *out);
-
-/**
- * The URI the code was loaded from: NUL-terminated, valid while a
- * reference to `b` is held. An empty string for a NULL `b`.
- */
-const char *ebc_bytecode_source_uri(const struct ebc_bytecode *b);
-
-/**
- * The kind of source it came from (`EBC_LOADER_*`); `EBC_LOADER_CUSTOM` for a NULL `b`.
- */
-uint32_t ebc_bytecode_load_method(const struct ebc_bytecode *b);
-
-/**
- * How often the code was handed out (loads and cache hits); 0 for NULL.
- */
-uint64_t ebc_bytecode_access_count(const struct ebc_bytecode *b);
-
-/**
- * Writes the code's trust level and execution permissions to `*out`.
- * Does nothing when either pointer is NULL. Any thread.
- */
-void ebc_bytecode_permissions(const struct ebc_bytecode *b,
-                              struct ebc_permissions *out);
-
-/**
- * A new configuration from a preset (`EBC_PRESET_*`). NULL for an unknown
- * preset. The caller owns the result and frees it with `ebc_config_free`.
- * Any thread.
- */
-struct ebc_config *ebc_config_new(uint32_t preset);
-
-/**
- * Frees `c`. NULL is fine; freeing the same config twice is not. Managers
- * made from it keep their own copy.
- */
-void ebc_config_free(struct ebc_config *c);
-
-/**
- * Sets the cache strategy (`EBC_CACHE_*`). `EBC_INVALID_ARGUMENT` for an
- * unknown value, `EBC_NULL_PARAMETER` for a NULL `c`.
- */
-ebc_status ebc_config_set_cache_strategy(struct ebc_config *c,
-                                         uint32_t strategy);
-
-/**
- * Sets the security level (`EBC_SECURITY_*`). `EBC_INVALID_ARGUMENT` for
- * an unknown value.
- */
-ebc_status ebc_config_set_security_level(struct ebc_config *c,
-                                         uint32_t level);
-
-/**
- * Sets the most addresses the cache holds. 0 is allowed only with
- * `EBC_CACHE_NONE` (checked by `ebc_manager_new`).
- */
-ebc_status ebc_config_set_max_cached_contracts(struct ebc_config *c,
-                                               uint32_t n);
-
-/**
- * Sets the largest accepted code in bytes, 1 to 16 MiB;
- * `EBC_INVALID_ARGUMENT` outside that range.
- */
-ebc_status ebc_config_set_max_contract_size(struct ebc_config *c,
-                                            size_t bytes);
-
-/**
- * Sets the most bytes the cache holds (code, analysis, bookkeeping);
- * 0 means no byte bound.
- */
-ebc_status ebc_config_set_max_cache_bytes(struct ebc_config *c,
-                                          size_t bytes);
-
-/**
- * Turns the boolean setting `which` (`EBC_FLAG_*`) on or off.
- * `EBC_INVALID_ARGUMENT` for an unknown flag.
- */
-ebc_status ebc_config_set_flag(struct ebc_config *c,
-                               uint32_t which,
-                               bool on);
-
-/**
- * Sets the time limit for one fetch from a source, in milliseconds
- * (0 = none).
- */
-ebc_status ebc_config_set_loader_timeout_ms(struct ebc_config *c,
-                                            uint64_t ms);
-
-/**
- * Sets the lifetime of cache entries under `EBC_CACHE_TTL`, in milliseconds.
- */
-ebc_status ebc_config_set_cache_ttl_ms(struct ebc_config *c,
-                                       uint64_t ms);
-
-/**
- * Sets the URI used by loads that name none. `{address}` in it is
- * replaced by the address as `0x` + 40 lower-case hex digits, e.g.
- * "file:/var/code/{address}.hex". `uri` is UTF-8, `uri_len` bytes, no NUL
- * needed, copied. NULL with `uri_len` 0 removes the default source.
- */
-ebc_status ebc_config_set_default_source(struct ebc_config *c,
-                                         const char *uri,
-                                         size_t uri_len,
-                                         struct ebc_error **err);
-
-/**
- * The status of the failed call that produced `e`. `EBC_NULL_PARAMETER`
- * when `e` is NULL. Any thread.
- */
-ebc_status ebc_error_status(const struct ebc_error *e);
-
-/**
- * The message of `e`: NUL-terminated UTF-8 that names what failed and the
- * context (URI, limit, offset). Owned by `e`: valid until
- * `ebc_error_free(e)`. An empty string when `e` is NULL. Any thread.
- */
-const char *ebc_error_message(const struct ebc_error *e);
-
-/**
- * Frees `e`. NULL is fine; freeing the same error twice is not.
- */
-void ebc_error_free(struct ebc_error *e);
-
-/**
- * Appends `len` bytes at `data` to what the loader fetched. NULL `data`
- * is fine with `len` 0. `EBC_TOO_LARGE` when the total would pass the size
- * cap, `EBC_TIMEOUT` after the request's time limit: the loader should
- * stop then, and the load fails whatever it returns. Only during the
- * callback that received `sink`, on its thread.
- */
-ebc_status ebc_sink_write(struct ebc_sink *sink,
-                          const uint8_t *data,
-                          size_t len);
-
-/**
- * Routes URIs `"<scheme>:..."` to `fn`, with `user_data` passed to every
- * call. `scheme` is `scheme_len` bytes (a letter, then letters, digits,
- * `+`, `-`, `.`; at least two; case-insensitive). Registering a scheme
- * again replaces the loader, built-in `file` and `mem` included.
- *
- * `user_data_free` (may be NULL) runs once on `user_data`: when the
- * manager is freed or the scheme is registered again, after the last load
- * using it has returned. It also runs, before this returns, when
- * registration fails for a reason other than NULL `m` or `fn`. `fn` may
- * run on any thread, several calls at once (see `ebc_loader_fn`).
- */
-ebc_status ebc_register_loader(struct ebc_manager *m,
-                               const char *scheme,
-                               size_t scheme_len,
-                               ebc_loader_fn fn,
-                               void *user_data,
-                               ebc_user_data_free_fn user_data_free,
-                               struct ebc_error **err);
-
-/**
- * Creates a manager from `config` (copied; NULL means the development
- * preset) into `*out`. The caller owns the manager and frees it with
- * `ebc_manager_free`. `EBC_INVALID_ARGUMENT` (with a message) when the
- * configuration is inconsistent. Any thread.
- */
-ebc_status ebc_manager_new(const struct ebc_config *config,
-                           struct ebc_manager **out,
-                           struct ebc_error **err);
-
-/**
- * Frees `m`, its cache and its loaders (running their `user_data_free`).
- * NULL is fine; a second free is not. No other call on `m` may be running
- * or follow. Bytecode references obtained from `m` stay valid until
- * released.
- */
-void ebc_manager_free(struct ebc_manager *m);
-
-/**
- * The code of `address`: from the cache, or fetched from the URI (`uri`,
- * `uri_len` bytes of UTF-8; NULL and 0 for the manager's default source),
- * decoded, checked, verified and cached.
- *
- * On success `*out` receives a new reference the caller releases with
- * `ebc_release`. `options` may be NULL (defaults). Concurrent loads of one
- * uncached address fetch once; the others wait for that result. A failed
- * load is never cached. Any thread, concurrently.
- */
-ebc_status ebc_load(struct ebc_manager *m,
-                    const struct ebc_address *address,
-                    const char *uri,
-                    size_t uri_len,
-                    const struct ebc_load_options *options,
-                    const struct ebc_bytecode **out,
-                    struct ebc_error **err);
-
-/**
- * The cached code of `address`, or NULL when it is not cached (or `m` or
- * `address` is NULL). Never fetches. A non-NULL result is a new reference
- * the caller releases with `ebc_release`. Any thread, concurrently.
- */
-const struct ebc_bytecode *ebc_get(struct ebc_manager *m,
-                                   const struct ebc_address *address);
-
-/**
- * Removes `address` from the cache; `EBC_NOT_FOUND` when it was not
- * cached. References already handed out stay valid. Any thread.
- */
-ebc_status ebc_unload(struct ebc_manager *m,
-                      const struct ebc_address *address);
-
-/**
- * Loads `count` addresses, `addresses[i]` from the default source, in
- * order; a failure does not stop the rest. When `statuses_out` is not
- * NULL it receives `count` statuses. `*loaded_out` (may be NULL) receives
- * how many succeeded. Returns `EBC_OK` when the arguments were usable,
- * whatever the loads did. Any thread.
- */
-ebc_status ebc_preload(struct ebc_manager *m,
-                       const struct ebc_address *addresses,
-                       size_t count,
-                       ebc_status *statuses_out,
-                       size_t *loaded_out,
-                       struct ebc_error **err);
-
-/**
- * Stores `len` bytes at `data` (raw code or hex text; copied) as the
- * in-process entry `mem:<name>`, replacing one of the same name.
- * `name` is UTF-8, `name_len` bytes. Any thread.
- */
-ebc_status ebc_manager_put_memory(struct ebc_manager *m,
-                                  const char *name,
-                                  size_t name_len,
-                                  const uint8_t *data,
-                                  size_t len,
-                                  struct ebc_error **err);
-
-/**
- * Writes `m`'s cache counters to `*out`. Does nothing when either is NULL.
- * Any thread.
- */
-void ebc_manager_cache_stats(const struct ebc_manager *m,
-                             struct ebc_cache_stats *out);
-
-/**
- * Writes `m`'s performance counters to `*out`. Does nothing when either
- * is NULL. Any thread.
- */
-void ebc_manager_metrics(const struct ebc_manager *m,
-                         struct ebc_metrics *out);
-
-/**
- * Drops cache entries that must no longer be served and frees spare
- * memory. `*removed_out` (may be NULL) receives how many entries went.
- * Any thread.
- */
-ebc_status ebc_manager_compact(struct ebc_manager *m,
-                               size_t *removed_out);
-
-/**
- * New load options with every choice at its default. The caller owns them
- * and frees them with `ebc_load_options_free`. NULL only if out of memory.
- */
-struct ebc_load_options *ebc_load_options_new(void);
-
-/**
- * Frees `o`. NULL is fine; a second free is not.
- */
-void ebc_load_options_free(struct ebc_load_options *o);
-
-/**
- * The load fails with `EBC_CHECKSUM_MISMATCH` unless the code's keccak256
- * equals `*hash` (copied); checked on cache hits too. NULL `hash` clears it.
- */
-ebc_status ebc_load_options_set_expected_code_hash(struct ebc_load_options *o,
-                                                   const struct ebc_hash *hash);
-
-/**
- * The load fails with `EBC_CHECKSUM_MISMATCH` unless the code's SHA-256
- * equals `*hash` (copied). NULL `hash` clears it.
- */
-ebc_status ebc_load_options_set_expected_sha256(struct ebc_load_options *o,
-                                                const struct ebc_hash *hash);
-
-/**
- * Overrides the configuration's loader timeout for loads with these
- * options, in milliseconds (0 = none).
- */
-ebc_status ebc_load_options_set_timeout_ms(struct ebc_load_options *o,
-                                           uint64_t ms);
-
-/**
- * When `reload` is true the load fetches from the source even if the
- * address is cached, and replaces the cached entry.
- */
-ebc_status ebc_load_options_set_reload(struct ebc_load_options *o,
-                                       bool reload);
-
-/**
- * Uses the loader of `loader_type` (`EBC_LOADER_*`) instead of choosing by
- * URI scheme. `EBC_INVALID_ARGUMENT` for an unknown value.
- */
-ebc_status ebc_load_options_set_loader_type(struct ebc_load_options *o,
-                                            uint32_t loader_type);
 
 /**
  * The version of the C ABI: always `EBC_ABI_VERSION`. Any thread.
@@ -1024,6 +835,46 @@ ebc_status ebc_config_set_default_source(struct ebc_config *c,
                                          struct ebc_error **err);
 
 /**
+ * Sets the hardfork whose instruction set analysis uses (`EBC_FORK_*`;
+ * the presets use the newest, `EBC_FORK_OSAKA`). `EBC_INVALID_ARGUMENT`
+ * for an unknown value, `EBC_NULL_PARAMETER` for a NULL `c`.
+ */
+ebc_status ebc_config_set_fork(struct ebc_config *c,
+                               uint32_t fork);
+
+/**
+ * Appends a directory to the allowed file roots: from
+ * `EBC_SECURITY_STANDARD` up, `file:` loads (and plain paths) must then
+ * resolve, symlinks and `..` followed, to a path under one of the roots,
+ * or fail with `EBC_SECURITY_VIOLATION`. With no roots any path is
+ * allowed; below Standard the roots are ignored.
+ *
+ * `path` is UTF-8, `path_len` bytes, no NUL needed, copied; an empty path
+ * or one containing a NUL byte is `EBC_INVALID_ARGUMENT`. The directory
+ * is resolved by `ebc_manager_new`, which fails with `EBC_IO` when it
+ * does not exist. One thread at a time per config.
+ */
+ebc_status ebc_config_add_file_root(struct ebc_config *c,
+                                    const char *path,
+                                    size_t path_len,
+                                    struct ebc_error **err);
+
+/**
+ * Appends a host to the allowed hosts: from `EBC_SECURITY_STANDARD` up, a
+ * URI naming a host (`scheme://host/...`, any loader but the file system)
+ * must name one of them (compared without case, port ignored), or the
+ * load fails with `EBC_SECURITY_VIOLATION`. With no hosts any host is
+ * allowed.
+ *
+ * `host` is UTF-8, `host_len` bytes, no NUL needed, copied; empty or with
+ * a NUL byte is `EBC_INVALID_ARGUMENT`. One thread at a time per config.
+ */
+ebc_status ebc_config_add_allowed_host(struct ebc_config *c,
+                                       const char *host,
+                                       size_t host_len,
+                                       struct ebc_error **err);
+
+/**
  * The status of the failed call that produced `e`. `EBC_NULL_PARAMETER`
  * when `e` is NULL. Any thread.
  */
@@ -1216,6 +1067,178 @@ ebc_status ebc_load_options_set_reload(struct ebc_load_options *o,
  */
 ebc_status ebc_load_options_set_loader_type(struct ebc_load_options *o,
                                             uint32_t loader_type);
+
+/**
+ * Trusts code signed with the Ed25519 key `public_key` (exactly 32 bytes,
+ * copied) by a publisher called `name` (UTF-8, `name_len` bytes, copied;
+ * may be empty, NULL only with 0), whose signatures grant trust level
+ * `trust` (`EBC_TRUST_*`). Trusting the same key again replaces its name
+ * and level.
+ *
+ * Loads through `m` that carry a signature (`ebc_load_options_set_signature`)
+ * succeed only if a trusted key made it; from `EBC_SECURITY_STRICT` up a
+ * load must carry one. The signed code runs at the granted level (see
+ * `ebc_bytecode_permissions`); at `EBC_SECURITY_PARANOID` what the level
+ * does not permit is refused with `EBC_SECURITY_VIOLATION`.
+ *
+ * Errors: `EBC_NULL_PARAMETER` for a NULL `m` or `public_key`;
+ * `EBC_INVALID_ARGUMENT` for an unknown trust level, a name that is not
+ * UTF-8, or 32 bytes that are not an Ed25519 public key. Any thread,
+ * concurrently with loads (a load in progress sees the store before or
+ * after the change).
+ */
+ebc_status ebc_manager_trust_ed25519(struct ebc_manager *m,
+                                     const uint8_t *public_key,
+                                     const char *name,
+                                     size_t name_len,
+                                     uint32_t trust,
+                                     struct ebc_error **err);
+
+/**
+ * Trusts code signed in EIP-191 form (`EBC_SCHEME_SECP256K1_EIP191`) by the
+ * Ethereum account `*signer` (copied), a publisher called `name` (UTF-8,
+ * `name_len` bytes, copied; may be empty, NULL only with 0), whose
+ * signatures grant trust level `trust` (`EBC_TRUST_*`). Trusting the same
+ * address again replaces its name and level. What trust means for loads is
+ * as for `ebc_manager_trust_ed25519`.
+ *
+ * Errors: `EBC_NULL_PARAMETER` for a NULL `m` or `signer`;
+ * `EBC_INVALID_ARGUMENT` for an unknown trust level or a name that is not
+ * UTF-8. Any thread, concurrently with loads.
+ */
+ebc_status ebc_manager_trust_ethereum(struct ebc_manager *m,
+                                      const struct ebc_address *signer,
+                                      const char *name,
+                                      size_t name_len,
+                                      uint32_t trust,
+                                      struct ebc_error **err);
+
+/**
+ * Attaches a publisher's signature to loads with these options: the
+ * signature (`signature_len` bytes at `signature`, copied) made with
+ * `scheme` (`EBC_SCHEME_*`) over the loaded code's keccak256 hash and the
+ * version label `version` (UTF-8, `version_len` bytes, copied; may be
+ * empty, NULL only with 0), as `ebc_sign` makes it. The load checks it
+ * against the manager's trusted publishers before it accepts the code and
+ * fails with `EBC_SIGNATURE_INVALID` when it is malformed (wrong length),
+ * does not match the code or was made by no trusted key. It is not checked
+ * on a cache hit, and ignored at `EBC_SECURITY_NONE`.
+ *
+ * `signature_len` 0 (`signature` may then be NULL) removes the signature.
+ *
+ * Errors: `EBC_NULL_PARAMETER` for a NULL `o`, or a NULL `signature` or
+ * `version` with a non-zero length; `EBC_INVALID_ARGUMENT` for an unknown
+ * scheme (also when removing) or a version that is not UTF-8. The options
+ * are unchanged on failure. One thread at a time per options object.
+ */
+ebc_status ebc_load_options_set_signature(struct ebc_load_options *o,
+                                          uint32_t scheme,
+                                          const uint8_t *signature,
+                                          size_t signature_len,
+                                          const char *version,
+                                          size_t version_len,
+                                          struct ebc_error **err);
+
+/**
+ * Signs `*code_hash` (the code's keccak256, as `ebc_bytecode_code_hash`
+ * gives it) and the version label `version` (UTF-8, `version_len` bytes;
+ * may be empty, NULL only with 0) with `secret_key` (exactly 32 bytes;
+ * read during the call only, never kept) under `scheme` (`EBC_SCHEME_*`),
+ * for publishers and tests. Pass the result to
+ * `ebc_load_options_set_signature` with the same scheme and version.
+ *
+ * Writes the signature, 64 bytes for Ed25519 or 65 for secp256k1
+ * (`EBC_SIGNATURE_MAX_LEN` always suffices), to `signature_out` (room for
+ * `signature_capacity` bytes) and its length to `*signature_len_out`.
+ * Nothing is written on failure.
+ *
+ * Errors: `EBC_NULL_PARAMETER` for a NULL `code_hash`, `signature_out` or
+ * `signature_len_out`, or a NULL `secret_key` or `version` with a non-zero
+ * length; `EBC_INVALID_ARGUMENT` for an unknown scheme, a key that is not
+ * 32 bytes or not a valid secp256k1 secret, or a version that is not UTF-8;
+ * `EBC_TOO_LARGE` when the signature does not fit in `signature_capacity`.
+ * Any thread, concurrently.
+ */
+ebc_status ebc_sign(uint32_t scheme,
+                    const uint8_t *secret_key,
+                    size_t secret_key_len,
+                    const struct ebc_hash *code_hash,
+                    const char *version,
+                    size_t version_len,
+                    uint8_t *signature_out,
+                    size_t signature_capacity,
+                    size_t *signature_len_out,
+                    struct ebc_error **err);
+
+/**
+ * The identity that trusts the signer of `secret_key` (exactly `len` = 32
+ * bytes; read during the call only, never kept) under `scheme`
+ * (`EBC_SCHEME_*`): for Ed25519 the 32-byte public key, for
+ * `ebc_manager_trust_ed25519`; for secp256k1 the 20-byte Ethereum address,
+ * the bytes of an `ebc_address` for `ebc_manager_trust_ethereum`.
+ *
+ * Writes it to `out` (room for `capacity` bytes;
+ * `EBC_SIGNER_IDENTITY_MAX_LEN` always suffices) and its length to
+ * `*len_out`. Nothing is written on failure.
+ *
+ * Errors: `EBC_NULL_PARAMETER` for a NULL `out` or `len_out`, or a NULL
+ * `secret_key` with a non-zero `len`; `EBC_INVALID_ARGUMENT` for an
+ * unknown scheme or a key that is not 32 bytes or not a valid secp256k1
+ * secret; `EBC_TOO_LARGE` when the identity does not fit in `capacity`.
+ * Any thread, concurrently.
+ */
+ebc_status ebc_signer_identity(uint32_t scheme,
+                               const uint8_t *secret_key,
+                               size_t len,
+                               uint8_t *out,
+                               size_t capacity,
+                               size_t *len_out,
+                               struct ebc_error **err);
+
+/**
+ * What the code's reachable instructions can do: a set of `EBC_CAP_*`
+ * bits. 0 for a NULL `b`, and for code verified below
+ * `EBC_SECURITY_STANDARD` or with verification switched off (the analysis
+ * that finds capabilities does not run there). Any thread.
+ */
+uint32_t ebc_bytecode_capabilities(const struct ebc_bytecode *b);
+
+/**
+ * Verifies code the caller holds, without a manager: decodes `code_len`
+ * bytes at `code` (raw code, or hex text as `ebc_load` accepts it; read
+ * during the call only) and runs every stage a load runs after its source,
+ * at security level `level` (`EBC_SECURITY_*`) with the instruction set of
+ * `fork` (`EBC_FORK_*`). `max_code_size` is the largest accepted code in
+ * bytes, 1 to 16 MiB; 0 means the EIP-170 limit, 24576. At
+ * `EBC_SECURITY_NONE` only the 16 MiB ceiling applies.
+ *
+ * On success `*out` receives a new reference the caller releases with
+ * `ebc_release`. Its getters describe the code: `ebc_bytecode_code`, the
+ * hashes, jump destinations, verification status, findings and (from
+ * `EBC_SECURITY_STANDARD` up) `ebc_bytecode_capabilities`. Its address is
+ * all zeros, its source URI "(bytes)" and its load method
+ * `EBC_LOADER_MEMORY`. Nothing is cached.
+ *
+ * Errors: `EBC_NULL_PARAMETER` for a NULL `out`, or a NULL `code` with a
+ * non-zero `code_len`; `EBC_INVALID_ARGUMENT` for an unknown level or fork,
+ * a `max_code_size` above 16 MiB, or malformed hex text; `EBC_NOT_FOUND`
+ * for empty code; `EBC_TOO_LARGE` past the size limit;
+ * `EBC_VERIFICATION_FAILED` when the level's policy rejects the code (from
+ * `EBC_SECURITY_BASIC`: 0xEF-prefixed code that is not an EIP-7702
+ * delegation). There is no trust store here, so `EBC_SECURITY_STRICT` and
+ * `EBC_SECURITY_PARANOID`, which require a trusted signature, always fail
+ * with `EBC_SIGNATURE_INVALID`; verify through a manager
+ * (`ebc_manager_trust_*`, `ebc_load_options_set_signature`) for those.
+ *
+ * Any thread, concurrently.
+ */
+ebc_status ebc_verify(const uint8_t *code,
+                      size_t code_len,
+                      uint32_t level,
+                      uint32_t fork,
+                      size_t max_code_size,
+                      const struct ebc_bytecode **out,
+                      struct ebc_error **err);
 
 #ifdef __cplusplus
 }  // extern "C"

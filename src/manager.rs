@@ -160,7 +160,7 @@ impl Drop for FlightGuard<'_> {
 /// manager.put_memory("proxy", b"0x363d3d373d3d3d363d73");
 /// let address = ebc::Address::repeat_byte(0x11);
 /// let code = manager.load(&address, Some("mem:proxy"), &LoadOptions::default()).unwrap();
-/// assert_eq!(code.code().len(), 11);
+/// assert_eq!(code.code().len(), 10);
 /// assert!(manager.get(&address).is_some());
 /// ```
 pub struct Manager {

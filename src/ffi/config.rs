@@ -151,6 +151,77 @@ pub extern "C" fn ebc_config_set_default_source(
     })
 }
 
+/// Sets the hardfork whose instruction set analysis uses (`EBC_FORK_*`;
+/// the presets use the newest, `EBC_FORK_OSAKA`). `EBC_INVALID_ARGUMENT`
+/// for an unknown value, `EBC_NULL_PARAMETER` for a NULL `c`.
+#[unsafe(no_mangle)]
+pub extern "C" fn ebc_config_set_fork(c: *mut ebc_config, fork: u32) -> ebc_status {
+    update(c, |c| {
+        c.fork = super::verify::fork_from_u32(fork)?;
+        Ok(())
+    })
+}
+
+/// Appends a directory to the allowed file roots: from
+/// `EBC_SECURITY_STANDARD` up, `file:` loads (and plain paths) must then
+/// resolve, symlinks and `..` followed, to a path under one of the roots,
+/// or fail with `EBC_SECURITY_VIOLATION`. With no roots any path is
+/// allowed; below Standard the roots are ignored.
+///
+/// `path` is UTF-8, `path_len` bytes, no NUL needed, copied; an empty path
+/// or one containing a NUL byte is `EBC_INVALID_ARGUMENT`. The directory
+/// is resolved by `ebc_manager_new`, which fails with `EBC_IO` when it
+/// does not exist. One thread at a time per config.
+#[unsafe(no_mangle)]
+pub extern "C" fn ebc_config_add_file_root(
+    c: *mut ebc_config,
+    path: *const c_char,
+    path_len: usize,
+    err: *mut *mut ebc_error,
+) -> ebc_status {
+    guard_status(err, || {
+        let config = arg_mut(c.cast::<Config>(), "config")?;
+        let path = nonempty_str_arg(path, path_len, "path")?;
+        config.allowed_file_roots.push(std::path::PathBuf::from(path));
+        Ok(())
+    })
+}
+
+/// Appends a host to the allowed hosts: from `EBC_SECURITY_STANDARD` up, a
+/// URI naming a host (`scheme://host/...`, any loader but the file system)
+/// must name one of them (compared without case, port ignored), or the
+/// load fails with `EBC_SECURITY_VIOLATION`. With no hosts any host is
+/// allowed.
+///
+/// `host` is UTF-8, `host_len` bytes, no NUL needed, copied; empty or with
+/// a NUL byte is `EBC_INVALID_ARGUMENT`. One thread at a time per config.
+#[unsafe(no_mangle)]
+pub extern "C" fn ebc_config_add_allowed_host(
+    c: *mut ebc_config,
+    host: *const c_char,
+    host_len: usize,
+    err: *mut *mut ebc_error,
+) -> ebc_status {
+    guard_status(err, || {
+        let config = arg_mut(c.cast::<Config>(), "config")?;
+        let host = nonempty_str_arg(host, host_len, "host")?;
+        config.allowed_hosts.push(host.to_owned());
+        Ok(())
+    })
+}
+
+/// A pointer + length pair as UTF-8 text that is neither empty nor holds a NUL.
+fn nonempty_str_arg<'a>(ptr: *const c_char, len: usize, name: &'static str) -> Result<&'a str> {
+    let text = str_arg(ptr, len, name)?;
+    if text.is_empty() {
+        return Err(Error::InvalidArgument(format!("{name} is empty")));
+    }
+    if text.contains('\0') {
+        return Err(Error::InvalidArgument(format!("{name} {text:?} contains a NUL byte")));
+    }
+    Ok(text)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -33,7 +33,7 @@ pub(crate) fn manager<'a>(m: *const ebc_manager) -> Result<&'a Manager, Error> {
     arg(m.cast::<Manager>(), "manager")
 }
 
-fn options_mut<'a>(o: *mut ebc_load_options) -> Result<&'a mut LoadOptions, Error> {
+pub(crate) fn options_mut<'a>(o: *mut ebc_load_options) -> Result<&'a mut LoadOptions, Error> {
     arg_mut(o.cast::<LoadOptions>(), "options")
 }
 

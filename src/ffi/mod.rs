@@ -17,6 +17,8 @@ mod config;
 mod error;
 mod loader;
 mod manager;
+mod signing;
+mod verify;
 
 use std::ffi::c_char;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -28,6 +30,8 @@ pub use self::config::*;
 pub use self::error::{ebc_error, ebc_error_free, ebc_error_message, ebc_error_status};
 pub use self::loader::*;
 pub use self::manager::*;
+pub use self::signing::*;
+pub use self::verify::*;
 
 /// The version of the C ABI this library implements. Bumped only on a
 /// breaking change; additions keep it.
