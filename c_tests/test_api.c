@@ -660,6 +660,27 @@ static void test_stats_metrics_compact(void) {
     ebc_manager_metrics(NULL, &mt);
     CHECK(mt.loads == 0x5a5a5a5a5a5a5a5aull);
     ebc_manager_metrics(m, NULL);
+
+    /* Prometheus text: size query, too small, then the text itself. */
+    {
+        size_t need = 0, len = 0;
+        char small[8];
+        char *text;
+        CHECK_OK(ebc_manager_metrics_prometheus(m, NULL, 0, &need), NULL);
+        CHECK(need > 100);
+        CHECK_FAIL_NOERR(ebc_manager_metrics_prometheus(m, small, sizeof small, &len), EBC_TOO_LARGE);
+        CHECK(len == 0);
+        text = (char *)malloc(need);
+        CHECK(text != NULL);
+        CHECK_OK(ebc_manager_metrics_prometheus(m, text, need, &len), NULL);
+        CHECK(len == need - 1 && text[len] == '\0' && strlen(text) == len);
+        CHECK(strstr(text, "# TYPE ebc_loads_total counter\nebc_loads_total 3\n") != NULL);
+        CHECK(strstr(text, "ebc_unloads_total 2\n") != NULL);
+        free(text);
+        CHECK_FAIL_NOERR(ebc_manager_metrics_prometheus(NULL, NULL, 0, &need), EBC_NULL_PARAMETER);
+        CHECK_FAIL_NOERR(ebc_manager_metrics_prometheus(m, NULL, 0, NULL), EBC_NULL_PARAMETER);
+        CHECK_FAIL_NOERR(ebc_manager_metrics_prometheus(m, NULL, 16, &len), EBC_NULL_PARAMETER);
+    }
     ebc_manager_free(m);
 }
 

@@ -1015,6 +1015,21 @@ void ebc_manager_metrics(const struct ebc_manager *m,
                          struct ebc_metrics *out);
 
 /**
+ * Writes `m`'s counters and cache statistics as Prometheus text
+ * (exposition format 0.0.4, every name prefixed `ebc_`) into `buf`.
+ *
+ * With `buf` NULL and `capacity` 0, only `*len_out` is written: the bytes
+ * needed, NUL included. Otherwise the text and a NUL are copied and
+ * `*len_out` receives the text's length without the NUL;
+ * `EBC_TOO_LARGE` (nothing written) when `capacity` is smaller than
+ * that length + 1. The caller owns `buf`. Any thread.
+ */
+ebc_status ebc_manager_metrics_prometheus(const struct ebc_manager *m,
+                                          char *buf,
+                                          size_t capacity,
+                                          size_t *len_out);
+
+/**
  * Drops cache entries that must no longer be served and frees spare
  * memory. `*removed_out` (may be NULL) receives how many entries went.
  * Any thread.

@@ -265,6 +265,47 @@ pub extern "C" fn ebc_manager_metrics(m: *const ebc_manager, out: *mut ebc_metri
     })
 }
 
+/// Writes `m`'s counters and cache statistics as Prometheus text
+/// (exposition format 0.0.4, every name prefixed `ebc_`) into `buf`.
+///
+/// With `buf` NULL and `capacity` 0, only `*len_out` is written: the bytes
+/// needed, NUL included. Otherwise the text and a NUL are copied and
+/// `*len_out` receives the text's length without the NUL;
+/// `EBC_TOO_LARGE` (nothing written) when `capacity` is smaller than
+/// that length + 1. The caller owns `buf`. Any thread.
+#[unsafe(no_mangle)]
+pub extern "C" fn ebc_manager_metrics_prometheus(
+    m: *const ebc_manager,
+    buf: *mut c_char,
+    capacity: usize,
+    len_out: *mut usize,
+) -> ebc_status {
+    guard_status(std::ptr::null_mut(), || {
+        let text = manager(m)?.metrics_prometheus();
+        arg_mut(len_out, "len_out")?;
+        if buf.is_null() && capacity == 0 {
+            return write_out(len_out, "len_out", text.len() + 1);
+        }
+        if buf.is_null() {
+            return Err(Error::NullParameter("buf"));
+        }
+        if capacity < text.len() + 1 {
+            return Err(Error::TooLarge {
+                what: "the Prometheus text".into(),
+                limit: capacity as u64,
+                size: Some(text.len() as u64 + 1),
+            });
+        }
+        // SAFETY: `buf` is not NULL and the header requires `capacity`
+        // writable bytes there; text.len() + 1 <= capacity.
+        unsafe {
+            std::ptr::copy_nonoverlapping(text.as_ptr(), buf.cast::<u8>(), text.len());
+            *buf.add(text.len()) = 0;
+        }
+        write_out(len_out, "len_out", text.len())
+    })
+}
+
 /// Drops cache entries that must no longer be served and frees spare
 /// memory. `*removed_out` (may be NULL) receives how many entries went.
 /// Any thread.
