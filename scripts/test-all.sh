@@ -12,11 +12,20 @@ command -v cmake >/dev/null || need+=(cmake)
 command -v clang >/dev/null || need+=(clang)
 command -v valgrind >/dev/null || need+=(valgrind)
 command -v g++ >/dev/null || need+=(g++)
+export DEBIAN_FRONTEND=noninteractive
+updated=
+install() {
+  echo "== installing $*"
+  [ -n "$updated" ] || { apt-get update -qq; updated=1; }
+  apt-get install -y -qq "$@" >/dev/null
+}
 if [ ${#need[@]} -gt 0 ]; then
-  echo "== installing ${need[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq "${need[@]}" >/dev/null
+  install "${need[@]}"
+fi
+# clang's sanitizer runtimes come in their own package on Debian 12.
+if ! ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.asan*.a >/dev/null 2>&1; then
+  major=$(clang --version | sed -n 's/.*clang version \([0-9]*\).*/\1/p' | head -1)
+  install "libclang-rt-${major}-dev"
 fi
 
 if [ ! -d ../shared/corpus/mainnet ]; then
