@@ -198,6 +198,10 @@ struct Block {
     falls_through: bool,
     /// An undefined opcode ends the block: (offset, byte).
     undefined: Option<(usize, u8)>,
+    /// Capabilities of the block's instructions (CALL's value not yet judged).
+    caps: u32,
+    /// The block contains a CALL, whose value needs the abstract stack.
+    has_call: bool,
 }
 
 /// The immediate as an offset, when it fits comfortably.
@@ -231,6 +235,8 @@ fn blocks(code: &[u8], fork: Fork, truncated: &mut Option<(usize, usize)>) -> Ve
             height = 0;
         }
         b.last = (op, pc);
+        b.caps |= Capabilities::of(op);
+        b.has_call |= op == CALL;
         let Some(op_info) = info(op, fork) else {
             b.undefined = Some((pc, op));
             close(&mut b, &mut blocks, pc + 1, height);
@@ -302,10 +308,17 @@ impl Findings {
 /// Walks one reachable block with an abstract stack of known constants,
 /// for capabilities (a CALL's value proven zero or not) and, when the
 /// entry height is known, stack underflow and overflow.
-fn simulate(code: &[u8], b: &Block, fork: Fork, entry: Option<usize>, findings: &mut Findings) -> u32 {
+fn simulate(
+    code: &[u8],
+    b: &Block,
+    fork: Fork,
+    entry: Option<usize>,
+    findings: &mut Findings,
+    known: &mut Vec<Option<bool>>,
+) -> u32 {
     let mut caps = 0;
     // Known values on top of the block's entry stack: Some(true) = zero.
-    let mut known: Vec<Option<bool>> = Vec::new();
+    known.clear();
     let mut height = entry.map(|h| h as isize);
     let mut pc = b.start;
     while pc < b.end {
@@ -444,6 +457,7 @@ pub fn inspect(code: &[u8], analysis: &Analysis, fork: Fork) -> Inspection {
         }
     }
 
+    let mut known = Vec::new();
     for (i, b) in blocks.iter().enumerate() {
         if !reachable[i] {
             continue;
@@ -455,10 +469,17 @@ pub fn inspect(code: &[u8], analysis: &Analysis, fork: Fork) -> Inspection {
             });
         }
         let h = entry[i].flatten();
+        let stack_trouble = h.is_some_and(|h| h < b.needs || h as isize + b.peak > STACK_LIMIT as isize);
         if let Some(h) = h {
             out.max_stack_height = out.max_stack_height.max((h as isize + b.peak).max(0) as usize);
         }
-        out.capabilities.0 |= simulate(code, b, fork, h, &mut findings);
+        // Most blocks need no second walk: their capabilities were collected
+        // when they were cut, and their stack provably fits.
+        if b.has_call || stack_trouble {
+            out.capabilities.0 |= simulate(code, b, fork, h.filter(|_| stack_trouble), &mut findings, &mut known);
+        } else {
+            out.capabilities.0 |= b.caps;
+        }
     }
     findings.list.sort_by_key(|f| (f.offset, f.kind as u32));
     out.findings = findings.list;
