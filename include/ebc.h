@@ -755,6 +755,14 @@ void ebc_bytecode_permissions(const struct ebc_bytecode *b,
                               struct ebc_permissions *out);
 
 /**
+ * How many bytecode objects are alive in this process: in every manager's
+ * cache and in every reference a host holds. It returns to its earlier
+ * value once every manager is freed and every reference released, so a
+ * host can check itself for leaked references. Any thread.
+ */
+size_t ebc_live_bytecodes(void);
+
+/**
  * A new configuration from a preset (`EBC_PRESET_*`). NULL for an unknown
  * preset. The caller owns the result and frees it with `ebc_config_free`.
  * Any thread.

@@ -7,7 +7,7 @@
 
 use std::ffi::CString;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use revm::primitives::{Address, B256};
@@ -128,6 +128,22 @@ pub struct ExternalBytecode {
     last_access_ms: AtomicU64,
 }
 
+/// How many `ExternalBytecode` objects exist in this process.
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+
+/// How many bytecode objects are alive in this process right now, in every
+/// manager and every reference a host holds: a leak check for hosts and
+/// tests (it returns to its old value once everything is released).
+pub fn live_bytecodes() -> usize {
+    LIVE.load(Ordering::Relaxed)
+}
+
+impl Drop for ExternalBytecode {
+    fn drop(&mut self) {
+        LIVE.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 impl ExternalBytecode {
     /// Binds `code` to `address`. `metadata.source_uri` must not contain NUL
     /// (URIs are checked for that when a load starts); a NUL cuts it short in
@@ -140,6 +156,7 @@ impl ExternalBytecode {
     ) -> ExternalBytecode {
         let visible = metadata.source_uri.split('\0').next().unwrap_or_default();
         let source_uri_c = CString::new(visible).unwrap_or_default();
+        LIVE.fetch_add(1, Ordering::Relaxed);
         ExternalBytecode {
             address,
             code,

@@ -40,7 +40,7 @@ pub mod verify;
 
 pub mod ffi;
 
-pub use bytecode::{Code, Compression, ExternalBytecode, Metadata};
+pub use bytecode::{Code, Compression, ExternalBytecode, Metadata, live_bytecodes};
 pub use cache::CacheStats;
 pub use config::{CacheStrategy, Config, Preset, SecurityLevel};
 pub use error::{Error, Result, Status};

@@ -211,3 +211,12 @@ pub extern "C" fn ebc_bytecode_permissions(b: *const ebc_bytecode, out: *mut ebc
         }
     })
 }
+
+/// How many bytecode objects are alive in this process: in every manager's
+/// cache and in every reference a host holds. It returns to its earlier
+/// value once every manager is freed and every reference released, so a
+/// host can check itself for leaked references. Any thread.
+#[unsafe(no_mangle)]
+pub extern "C" fn ebc_live_bytecodes() -> usize {
+    guard(crate::bytecode::live_bytecodes)
+}
