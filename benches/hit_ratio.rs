@@ -142,30 +142,27 @@ fn replay_policy(keys: &[u64], mut p: Box<dyn Policy<()>>) -> f64 {
     hits as f64 / keys.len() as f64
 }
 
-fn replay_moka(keys: &[u64], capacity: usize) -> f64 {
-    let cache: moka::sync::Cache<u64, ()> = moka::sync::Cache::new(capacity as u64);
+/// Replays `keys` through a peer's `get` and `insert`.
+fn replay_peer(keys: &[u64], mut get: impl FnMut(u64) -> bool, mut insert: impl FnMut(u64)) -> f64 {
     let mut hits = 0usize;
     for &k in keys {
-        if cache.get(&k).is_some() {
+        if get(k) {
             hits += 1;
         } else {
-            cache.insert(k, ());
+            insert(k);
         }
     }
     hits as f64 / keys.len() as f64
 }
 
+fn replay_moka(keys: &[u64], capacity: usize) -> f64 {
+    let cache: moka::sync::Cache<u64, ()> = moka::sync::Cache::new(capacity as u64);
+    replay_peer(keys, |k| cache.get(&k).is_some(), |k| cache.insert(k, ()))
+}
+
 fn replay_quick_cache(keys: &[u64], capacity: usize) -> f64 {
-    let mut cache: quick_cache::unsync::Cache<u64, ()> = quick_cache::unsync::Cache::new(capacity);
-    let mut hits = 0usize;
-    for &k in keys {
-        if cache.get(&k).is_some() {
-            hits += 1;
-        } else {
-            cache.insert(k, ());
-        }
-    }
-    hits as f64 / keys.len() as f64
+    let cache = std::cell::RefCell::new(quick_cache::unsync::Cache::<u64, ()>::new(capacity));
+    replay_peer(keys, |k| cache.borrow_mut().get(&k).is_some(), |k| cache.borrow_mut().insert(k, ()))
 }
 
 /// Belady's OPT with bypass: evict (or do not admit) what is used furthest
