@@ -263,7 +263,12 @@ impl ExternalBytecode {
     #[inline]
     pub(crate) fn touch(&self) {
         self.access_count.fetch_add(1, Ordering::Relaxed);
-        self.last_access_ms.store(coarse_unix_ms(), Ordering::Relaxed);
+        // Written only when the millisecond changed: threads hitting the
+        // same hot code then share its cache line instead of bouncing it.
+        let now = coarse_unix_ms();
+        if self.last_access_ms.load(Ordering::Relaxed) != now {
+            self.last_access_ms.store(now, Ordering::Relaxed);
+        }
     }
 
     /// Bytes of memory this address's entry holds beyond the shared code.
