@@ -214,12 +214,36 @@ fn is_terminator(op: u8) -> bool {
     matches!(op, STOP | JUMP | RETURN | REVERT | INVALID | SELFDESTRUCT)
 }
 
+/// What block cutting needs of one opcode at one fork, packed for a table
+/// lookup per byte.
+#[derive(Clone, Copy, Default)]
+struct Op {
+    defined: bool,
+    inputs: u8,
+    outputs: u8,
+    caps: u32,
+}
+
+/// The [`Op`] of every byte at `fork`.
+fn op_table(fork: Fork) -> [Op; 256] {
+    std::array::from_fn(|byte| {
+        let op = byte as u8;
+        info(op, fork).map_or(Op::default(), |i| Op {
+            defined: true,
+            inputs: i.inputs,
+            outputs: i.outputs,
+            caps: Capabilities::of(op),
+        })
+    })
+}
+
 /// Splits `code` into basic blocks and records a truncated final PUSH.
-fn blocks(code: &[u8], fork: Fork, truncated: &mut Option<(usize, usize)>) -> Vec<Block> {
+fn blocks(code: &[u8], ops: &[Op; 256], truncated: &mut Option<(usize, usize)>) -> Vec<Block> {
     let mut blocks = Vec::new();
     let mut b = Block::default();
     let mut height: isize = 0;
-    let mut last_push: Option<Option<usize>> = None;
+    // The immediate of the previous instruction, if it was a PUSH.
+    let mut last_push: Option<&[u8]> = None;
     let mut pc = 0;
     let close = |b: &mut Block, blocks: &mut Vec<Block>, end: usize, height: isize| {
         b.end = end;
@@ -235,9 +259,10 @@ fn blocks(code: &[u8], fork: Fork, truncated: &mut Option<(usize, usize)>) -> Ve
             height = 0;
         }
         b.last = (op, pc);
-        b.caps |= Capabilities::of(op);
+        let op_info = ops[op as usize];
+        b.caps |= op_info.caps;
         b.has_call |= op == CALL;
-        let Some(op_info) = info(op, fork) else {
+        if !op_info.defined {
             b.undefined = Some((pc, op));
             close(&mut b, &mut blocks, pc + 1, height);
             pc += 1;
@@ -245,7 +270,7 @@ fn blocks(code: &[u8], fork: Fork, truncated: &mut Option<(usize, usize)>) -> Ve
             height = 0;
             last_push = None;
             continue;
-        };
+        }
         let inputs = op_info.inputs as isize;
         b.needs = b.needs.max((inputs - height).max(0) as usize);
         height += op_info.outputs as isize - inputs;
@@ -258,10 +283,10 @@ fn blocks(code: &[u8], fork: Fork, truncated: &mut Option<(usize, usize)>) -> Ve
             if next > code.len() {
                 *truncated = Some((pc, code.len() - pc - 1));
             }
-            this_push = Some(small_immediate(&code[pc + 1..next.min(code.len())]));
+            this_push = Some(&code[pc + 1..next.min(code.len())]);
         }
         if op == JUMP || op == JUMPI {
-            b.static_target = last_push.flatten();
+            b.static_target = last_push.and_then(small_immediate);
             b.falls_through = op == JUMPI;
             close(&mut b, &mut blocks, next, height);
             b.start = next;
@@ -311,7 +336,7 @@ impl Findings {
 fn simulate(
     code: &[u8],
     b: &Block,
-    fork: Fork,
+    ops: &[Op; 256],
     entry: Option<usize>,
     findings: &mut Findings,
     known: &mut Vec<Option<bool>>,
@@ -323,9 +348,13 @@ fn simulate(
     let mut pc = b.start;
     while pc < b.end {
         let op = code[pc];
-        let Some(op_info) = info(op, fork) else { break };
+        let op_info = ops[op as usize];
+        if !op_info.defined {
+            break;
+        }
+        let name = || info(op, Fork::LATEST).map_or("?", |i| i.name);
         let mut next = pc + 1;
-        caps |= Capabilities::of(op);
+        caps |= op_info.caps;
         if op == CALL {
             let value_zero = known.len() >= 3 && known[known.len() - 3] == Some(true);
             caps |= if value_zero { Capabilities::CALL } else { Capabilities::CALL_WITH_VALUE };
@@ -333,14 +362,14 @@ fn simulate(
         if let Some(h) = height.as_mut() {
             if (*h) < op_info.inputs as isize {
                 findings.push(FindingKind::InvalidStackOperation, pc, || {
-                    format!("{} needs {} stack items; this path has {}", op_info.name, op_info.inputs, h)
+                    format!("{} needs {} stack items; this path has {}", name(), op_info.inputs, h)
                 });
                 return caps;
             }
             *h += op_info.outputs as isize - op_info.inputs as isize;
             if *h > STACK_LIMIT as isize {
                 findings.push(FindingKind::InvalidStackOperation, pc, || {
-                    format!("{} overflows the stack limit of {STACK_LIMIT}", op_info.name)
+                    format!("{} overflows the stack limit of {STACK_LIMIT}", name())
                 });
                 return caps;
             }
@@ -403,7 +432,8 @@ pub fn inspect(code: &[u8], analysis: &Analysis, fork: Fork) -> Inspection {
     let code_end = out.trailer.as_ref().map_or(code.len(), |t| t.start);
     let mut findings = Findings { list: Vec::new(), per_kind: [0; 8], suppressed: 0, code_end };
     let mut truncated = None;
-    let blocks = blocks(code, fork, &mut truncated);
+    let ops = op_table(fork);
+    let blocks = blocks(code, &ops, &mut truncated);
     out.blocks = blocks.len();
     if let Some((pc, have)) = truncated {
         let n = (code[pc] - PUSH1 + 1) as usize;
@@ -476,7 +506,7 @@ pub fn inspect(code: &[u8], analysis: &Analysis, fork: Fork) -> Inspection {
         // Most blocks need no second walk: their capabilities were collected
         // when they were cut, and their stack provably fits.
         if b.has_call || stack_trouble {
-            out.capabilities.0 |= simulate(code, b, fork, h.filter(|_| stack_trouble), &mut findings, &mut known);
+            out.capabilities.0 |= simulate(code, b, &ops, h.filter(|_| stack_trouble), &mut findings, &mut known);
         } else {
             out.capabilities.0 |= b.caps;
         }
