@@ -392,3 +392,29 @@ fn preload_runs_in_parallel_by_priority_and_reports_each_failure() {
     assert!(m.preload_items(&items, 4).iter().all(|r| r.is_ok()));
     assert!(most.load(Ordering::SeqCst) >= 2, "fetches overlapped: {}", most.load(Ordering::SeqCst));
 }
+
+/// Resident memory of this process in bytes (Linux).
+#[cfg(target_os = "linux")]
+fn resident_bytes() -> usize {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
+    let pages: usize = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
+    pages * 4096
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_huge_bound_costs_nothing_until_it_is_used() {
+    // A C host may pass UINT32_MAX; nothing may be reserved for it up front.
+    for strategy in [CacheStrategy::Lru, CacheStrategy::Lfu, CacheStrategy::Ttl, CacheStrategy::Adaptive] {
+        let before = resident_bytes();
+        let config = Config { cache_strategy: strategy, max_cached_contracts: u32::MAX as usize, ..Config::testing() };
+        let m = Manager::new(config).unwrap();
+        m.put_memory("c", b"0x6001");
+        for i in 0..100 {
+            load(&m, addr(i), "mem:c").unwrap();
+        }
+        let grown = resident_bytes().saturating_sub(before);
+        assert!(grown < 64 << 20, "{strategy:?}: {} MiB resident for 100 entries", grown >> 20);
+        assert_eq!(m.cache_stats().entries, 100);
+    }
+}

@@ -16,6 +16,7 @@ pub struct FrequencySketch {
     mask: usize,
     additions: usize,
     sample_size: usize,
+    capacity: usize,
 }
 
 const SEEDS: [u64; 4] = [0x9e37_79b9_7f4a_7c15, 0xc2b2_ae3d_27d4_eb4f, 0x1656_67b1_9e37_79f9, 0x85eb_ca77_c2b2_ae63];
@@ -30,7 +31,13 @@ impl FrequencySketch {
             mask: width - 1,
             additions: 0,
             sample_size: capacity.max(16).saturating_mul(10),
+            capacity,
         }
+    }
+
+    /// The cache size this sketch was made for.
+    pub fn sized_for(&self) -> usize {
+        self.capacity
     }
 
     fn slots(&self, key: &Address) -> [usize; 4] {

@@ -30,6 +30,8 @@ const INITIAL_STEP: f64 = 0.0625;
 const STEP_DECAY: f64 = 0.98;
 /// A change in hit rate this large restarts the climber with a full step.
 const RESTART_THRESHOLD: f64 = 0.05;
+/// Entries the sketch is first sized for; it doubles as the cache fills.
+const INITIAL_SKETCH: usize = 4096;
 
 pub(crate) struct TinyLfuPolicy<V> {
     window: LruCache<Address, V, AddressHash>,
@@ -88,7 +90,9 @@ impl<V> TinyLfuPolicy<V> {
             window: LruCache::unbounded_with_hasher(Default::default()),
             probation: LruCache::unbounded_with_hasher(Default::default()),
             protected: LruCache::unbounded_with_hasher(Default::default()),
-            sketch: FrequencySketch::new(capacity),
+            // Sized for what is held, not for the bound: a host may set a
+            // bound of billions and cache thousands. `grow_sketch` follows.
+            sketch: FrequencySketch::new(capacity.min(INITIAL_SKETCH)),
             capacity,
             window_cap,
             climber: HillClimber {
@@ -169,6 +173,15 @@ impl<V> TinyLfuPolicy<V> {
         self.demote_overflow();
     }
 
+    /// Doubles the sketch (its counts start afresh) once the cache holds
+    /// more than it was sized for, up to the capacity.
+    fn grow_sketch(&mut self) {
+        let sized = self.sketch.sized_for();
+        if self.window.len() + self.main_len() > sized && sized < self.capacity {
+            self.sketch = FrequencySketch::new(sized.saturating_mul(2).min(self.capacity));
+        }
+    }
+
     /// Counts an access in the sketch and the climber. A new window size
     /// takes effect at the next insert, where the policy may report what
     /// it pushes out.
@@ -222,6 +235,7 @@ impl<V: Clone + Send> Policy<V> for TinyLfuPolicy<V> {
         self.record(&address, false);
         self.window.push(address, value);
         self.rebalance(&mut out);
+        self.grow_sketch();
         out
     }
 
