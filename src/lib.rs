@@ -44,7 +44,7 @@ pub use bytecode::{Code, Compression, ExternalBytecode, Metadata, live_bytecodes
 pub use cache::CacheStats;
 pub use config::{CacheStrategy, Config, Preset, SecurityLevel};
 pub use error::{Error, Result, Status};
-pub use manager::{BytecodeInfo, LoadOptions, Manager, PreloadItem, Priority};
+pub use manager::{BytecodeInfo, LoadOptions, Manager, PreloadItem, Priority, verify_code};
 pub use metrics::MetricsSnapshot;
 pub use revm::primitives::{Address, B256, keccak256};
 pub use security::{ExecutionPermissions, SecurityContext, TrustLevel};

@@ -95,6 +95,27 @@ pub struct BytecodeInfo {
     pub access_count: u64,
 }
 
+/// Verifies host-held `bytes` (raw code or hex text) at `level` and `fork`
+/// with a size limit of `max_code_size` bytes, as a manager of that level
+/// would, without a manager or a cache: the result carries the hashes,
+/// analysis, findings and capabilities. Strict and Paranoid fail with
+/// [`Error::SignatureInvalid`]: there is no signature or trust store here.
+pub fn verify_code(
+    bytes: &[u8],
+    level: SecurityLevel,
+    fork: verify::Fork,
+    max_code_size: usize,
+) -> Result<Arc<ExternalBytecode>> {
+    let config = Config {
+        security_level: level,
+        fork,
+        max_contract_size: max_code_size,
+        cache_strategy: crate::config::CacheStrategy::None,
+        ..Config::development()
+    };
+    Manager::new(config)?.verify_bytes(&Address::ZERO, bytes, &LoadOptions::default())
+}
+
 /// One origin fetch in progress, which concurrent loads of the same address
 /// wait for instead of fetching again.
 #[derive(Default)]

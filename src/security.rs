@@ -24,6 +24,18 @@ pub enum TrustLevel {
 }
 
 impl TrustLevel {
+    /// The level with this C number.
+    pub fn from_u32(value: u32) -> Result<TrustLevel> {
+        Ok(match value {
+            0 => TrustLevel::Untrusted,
+            1 => TrustLevel::Low,
+            2 => TrustLevel::Medium,
+            3 => TrustLevel::High,
+            4 => TrustLevel::FullyTrusted,
+            _ => return Err(Error::InvalidArgument(format!("unknown trust level {value}"))),
+        })
+    }
+
     /// The level's name in lower case.
     pub fn name(self) -> &'static str {
         match self {

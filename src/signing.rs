@@ -83,6 +83,20 @@ fn address_of(key: &EcdsaPublic) -> Address {
     Address::from_slice(&keccak256(&point.as_bytes()[1..])[12..])
 }
 
+/// The public identity of a 32-byte secret key: the Ed25519 public key (32
+/// bytes), or the Ethereum address (20 bytes) that EIP-191 signatures by it
+/// recover to. This is what a trust store is given.
+pub fn identity(scheme: Scheme, secret: &[u8; 32]) -> Result<Vec<u8>> {
+    Ok(match scheme {
+        Scheme::Ed25519 => ed25519_dalek::SigningKey::from_bytes(secret).verifying_key().as_bytes().to_vec(),
+        Scheme::Secp256k1Eip191 => address_of(secp256k1_key(secret)?.verifying_key()).to_vec(),
+    })
+}
+
+fn secp256k1_key(secret: &[u8; 32]) -> Result<EcdsaKey> {
+    EcdsaKey::from_slice(secret).map_err(|_| Error::InvalidArgument("not a valid secp256k1 secret key".into()))
+}
+
 /// Signs `code_hash` and `version` with a 32-byte secret key. Returns the
 /// signature and the publisher's identity (the Ed25519 public key, or the
 /// Ethereum address) as hex.
@@ -95,8 +109,7 @@ pub fn sign(scheme: Scheme, secret: &[u8; 32], code_hash: &B256, version: &str) 
             (sig.to_bytes().to_vec(), format!("0x{}", to_hex(key.verifying_key().as_bytes())))
         }
         Scheme::Secp256k1Eip191 => {
-            let key = EcdsaKey::from_slice(secret)
-                .map_err(|_| Error::InvalidArgument("not a valid secp256k1 secret key".into()))?;
+            let key = secp256k1_key(secret)?;
             let (sig, recid) = key
                 .sign_prehash_recoverable(eip191_hash(&msg).as_slice())
                 .map_err(|e| Error::InvalidArgument(format!("secp256k1 signing failed: {e}")))?;

@@ -223,10 +223,10 @@ fn keygen(scheme: Scheme) -> ebc::Result<()> {
     let mut secret = [0u8; 32];
     let mut urandom = std::fs::File::open("/dev/urandom").map_err(|e| ebc::Error::io("opening /dev/urandom", &e))?;
     std::io::Read::read_exact(&mut urandom, &mut secret).map_err(|e| ebc::Error::io("reading /dev/urandom", &e))?;
-    let (_, identity) = sign(scheme, &secret, &B256::ZERO, "")?;
+    let identity = ebc::signing::identity(scheme, &secret)?;
     println!("scheme       {}", scheme.name());
     println!("secret       {}", to_hex(&secret));
-    println!("public       {identity}");
+    println!("public       0x{}", to_hex(&identity));
     Ok(())
 }
 

@@ -157,7 +157,7 @@ pub extern "C" fn ebc_config_set_default_source(
 #[unsafe(no_mangle)]
 pub extern "C" fn ebc_config_set_fork(c: *mut ebc_config, fork: u32) -> ebc_status {
     update(c, |c| {
-        c.fork = super::verify::fork_from_u32(fork)?;
+        c.fork = crate::verify::Fork::from_u32(fork)?;
         Ok(())
     })
 }

@@ -2,7 +2,7 @@
 
 use std::ffi::{CString, c_char};
 
-use super::{FfiDefault, ebc_status, guard, status_code};
+use super::{ebc_status, guard, status_code};
 use crate::error::Error;
 
 /// A failed call's status and message. Created by ebc into a caller's
@@ -60,10 +60,4 @@ pub extern "C" fn ebc_error_free(e: *mut ebc_error) {
             drop(unsafe { Box::from_raw(e.cast::<ErrorObject>()) });
         }
     })
-}
-
-impl FfiDefault for u32 {
-    fn ffi_default() -> u32 {
-        super::EBC_PANIC
-    }
 }

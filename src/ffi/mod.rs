@@ -162,6 +162,13 @@ impl FfiDefault for bool {
         false
     }
 }
+/// `EBC_PANIC` for functions that return a status; getters returning a
+/// number document their own fallback for NULL.
+impl FfiDefault for u32 {
+    fn ffi_default() -> u32 {
+        EBC_PANIC
+    }
+}
 impl FfiDefault for u64 {
     fn ffi_default() -> u64 {
         0

@@ -52,22 +52,10 @@ const _: () = {
     assert!(EBC_SCHEME_SECP256K1_EIP191 == Scheme::Secp256k1Eip191 as u32);
 };
 
-/// The trust level with C number `value`, or [`Error::InvalidArgument`].
-pub(crate) fn trust_from_u32(value: u32) -> Result<TrustLevel> {
-    Ok(match value {
-        EBC_TRUST_UNTRUSTED => TrustLevel::Untrusted,
-        EBC_TRUST_LOW => TrustLevel::Low,
-        EBC_TRUST_MEDIUM => TrustLevel::Medium,
-        EBC_TRUST_HIGH => TrustLevel::High,
-        EBC_TRUST_FULLY_TRUSTED => TrustLevel::FullyTrusted,
-        _ => return Err(Error::InvalidArgument(format!("unknown trust level {value}"))),
-    })
-}
-
 /// A publisher from the C arguments.
 fn publisher(name: *const c_char, name_len: usize, trust: u32) -> Result<Publisher> {
     let name = str_arg(name, name_len, "name")?.to_owned();
-    Ok(Publisher { name, trust: trust_from_u32(trust)? })
+    Ok(Publisher { name, trust: TrustLevel::from_u32(trust)? })
 }
 
 /// A 32-byte secret key from a pointer + length pair.
@@ -277,8 +265,7 @@ pub extern "C" fn ebc_signer_identity(
         }
         arg_mut(len_out, "len_out")?;
         // `sign` reports the identity as hex; what it signs does not matter.
-        let (_, identity) = sign(scheme, secret, &B256::ZERO, "")?;
-        let identity = crate::codec::decode_hex(identity.as_bytes(), "signer identity")?;
+        let identity = crate::signing::identity(scheme, secret)?;
         write_bytes(&identity, out, capacity, len_out, "signer identity")
     })
 }
@@ -297,10 +284,10 @@ mod tests {
             (EBC_TRUST_HIGH, TrustLevel::High),
             (EBC_TRUST_FULLY_TRUSTED, TrustLevel::FullyTrusted),
         ] {
-            assert_eq!(trust_from_u32(c).unwrap(), rust);
+            assert_eq!(TrustLevel::from_u32(c).unwrap(), rust);
             assert_eq!(rust as u32, c);
         }
-        assert!(trust_from_u32(5).is_err());
+        assert!(TrustLevel::from_u32(5).is_err());
         assert_eq!(Scheme::from_u32(EBC_SCHEME_ED25519).unwrap(), Scheme::Ed25519);
         assert_eq!(Scheme::from_u32(EBC_SCHEME_SECP256K1_EIP191).unwrap(), Scheme::Secp256k1Eip191);
         assert!(Scheme::from_u32(2).is_err());

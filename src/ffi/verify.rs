@@ -1,13 +1,9 @@
 //! Verification without a manager (`ebc_verify`), hardforks and the
 //! capabilities analysis finds in code.
 
-use revm::primitives::Address;
-
 use super::bytecode::{bytecode, ebc_bytecode, into_raw as bytecode_into_raw};
 use super::{arg_mut, bytes_arg, ebc_error, ebc_status, guard, guard_status, write_out};
-use crate::config::{CacheStrategy, Config, EIP170_MAX_CODE_SIZE, SecurityLevel};
-use crate::error::{Error, Result};
-use crate::manager::{LoadOptions, Manager};
+use crate::config::{EIP170_MAX_CODE_SIZE, SecurityLevel};
 use crate::verify::{Capabilities, Fork};
 
 /// Capability: SELFDESTRUCT in reachable code.
@@ -97,11 +93,6 @@ const _: () = {
     assert!(Fork::ALL.len() == 15, "a new fork needs an EBC_FORK_ constant");
 };
 
-/// The fork with C number `value`, or [`Error::InvalidArgument`].
-pub(crate) fn fork_from_u32(value: u32) -> Result<Fork> {
-    Fork::from_u32(value).ok_or_else(|| Error::InvalidArgument(format!("unknown fork {value}")))
-}
-
 /// What the code's reachable instructions can do: a set of `EBC_CAP_*`
 /// bits. 0 for a NULL `b`, and for code verified below
 /// `EBC_SECURITY_STANDARD` or with verification switched off (the analysis
@@ -151,15 +142,8 @@ pub extern "C" fn ebc_verify(
     guard_status(err, || {
         arg_mut(out, "out")?;
         let code = bytes_arg(code, code_len, "code")?;
-        let config = Config {
-            security_level: SecurityLevel::from_u32(level)?,
-            fork: fork_from_u32(fork)?,
-            max_contract_size: if max_code_size == 0 { EIP170_MAX_CODE_SIZE } else { max_code_size },
-            cache_strategy: CacheStrategy::None,
-            ..Config::development()
-        };
-        let manager = Manager::new(config)?;
-        let verified = manager.verify_bytes(&Address::ZERO, code, &LoadOptions::default())?;
+        let max = if max_code_size == 0 { EIP170_MAX_CODE_SIZE } else { max_code_size };
+        let verified = crate::verify_code(code, SecurityLevel::from_u32(level)?, Fork::from_u32(fork)?, max)?;
         write_out(out, "out", bytecode_into_raw(verified))
     })
 }
@@ -212,10 +196,10 @@ mod tests {
         ];
         assert_eq!(c.len(), Fork::ALL.len());
         for (value, name) in c {
-            assert_eq!(fork_from_u32(value).unwrap().name(), name);
+            assert_eq!(Fork::from_u32(value).unwrap().name(), name);
         }
-        assert_eq!(fork_from_u32(EBC_FORK_OSAKA).unwrap(), Fork::LATEST);
-        assert!(fork_from_u32(EBC_FORK_OSAKA + 1).is_err());
+        assert_eq!(Fork::from_u32(EBC_FORK_OSAKA).unwrap(), Fork::LATEST);
+        assert!(Fork::from_u32(EBC_FORK_OSAKA + 1).is_err());
     }
 
     #[test]

@@ -61,9 +61,12 @@ impl Fork {
         Fork::Osaka,
     ];
 
-    /// The fork with this number.
-    pub fn from_u32(value: u32) -> Option<Fork> {
-        Fork::ALL.get(value as usize).copied()
+    /// The fork with this C number.
+    pub fn from_u32(value: u32) -> crate::Result<Fork> {
+        Fork::ALL
+            .get(value as usize)
+            .copied()
+            .ok_or_else(|| crate::Error::InvalidArgument(format!("unknown fork {value}")))
     }
 
     /// The fork's name in lower case, e.g. "cancun".
