@@ -33,6 +33,11 @@ if [ ! -d ../shared/corpus/mainnet ]; then
   exit 1
 fi
 
+# Real peers on loopback (anvil, solc, the IPFS importer): tests that need
+# them fail, rather than skip, when they are missing.
+bash scripts/node-deps.sh
+export EBC_REQUIRE_PEERS=1
+
 echo "== cargo test"
 cargo test --all-targets
 cargo test --doc
