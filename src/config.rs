@@ -259,6 +259,28 @@ impl Config {
         }
     }
 
+    /// Appends a JSON-RPC endpoint for `jsonrpc:` URIs, after checking it is
+    /// an `http://` or `https://` URL.
+    pub fn add_rpc_endpoint(&mut self, url: &str) -> Result<()> {
+        crate::source::jsonrpc::check_endpoint(url)?;
+        self.rpc_endpoints.push(url.to_owned());
+        Ok(())
+    }
+
+    /// Appends a header sent with every network request, after checking
+    /// that it cannot split the request (no line breaks, a token name).
+    pub fn add_http_header(&mut self, name: &str, value: &str) -> Result<()> {
+        let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+        if name.is_empty() || !name.chars().all(token) {
+            return Err(Error::InvalidArgument(format!("HTTP header name {name:?} is not a token")));
+        }
+        if value.contains(['\r', '\n', '\0']) {
+            return Err(Error::InvalidArgument(format!("the value of HTTP header {name} contains a line break or NUL")));
+        }
+        self.http_headers.push(Header::new(name, value));
+        Ok(())
+    }
+
     /// Checks the fields against each other and their ranges.
     pub fn validate(&self) -> Result<()> {
         if self.max_contract_size == 0 || self.max_contract_size > HARD_MAX_CODE_SIZE {
