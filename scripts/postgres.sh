@@ -5,6 +5,7 @@
 #   scripts/postgres.sh start DIR PORT       a new cluster in DIR, listening on PORT;
 #                                            prints the URL to connect to
 #   scripts/postgres.sh stop|restart DIR     the cluster in DIR
+#   scripts/postgres.sh resume DIR           start the stopped cluster in DIR again
 #
 # initdb refuses to run as root: as root, the cluster belongs to the
 # `postgres` user the package creates. Nothing is written outside DIR (the
@@ -43,10 +44,16 @@ case "$cmd" in
     [ "$(id -u)" = 0 ] && chown postgres "$dir"
     as_owner "$bin/initdb" -D "$dir/data" -U postgres --auth=trust -E UTF8 --no-sync >"$dir/initdb.log" 2>&1 \
       || { cat "$dir/initdb.log" >&2; exit 1; }
-    as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-      -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off -c max_connections=200" start >/dev/null \
+    echo "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off -c max_connections=200" >"$dir/options"
+    as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 -o "$(cat "$dir/options")" start >/dev/null \
       || { cat "$dir/server.log" >&2; exit 1; }
     echo "postgres://postgres@127.0.0.1:$port/postgres"
+    ;;
+  resume)
+    dir=${2:?usage: postgres.sh resume DIR}
+    bin=$(bin_dir)
+    as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 -o "$(cat "$dir/options")" start >/dev/null \
+      || { cat "$dir/server.log" >&2; exit 1; }
     ;;
   stop|restart)
     dir=${2:?usage: postgres.sh $cmd DIR}
@@ -54,7 +61,7 @@ case "$cmd" in
     as_owner "$bin/pg_ctl" -D "$dir/data" -m fast -w -t 60 "$cmd" >/dev/null
     ;;
   *)
-    echo "usage: postgres.sh install | start DIR PORT | stop DIR | restart DIR" >&2
+    echo "usage: postgres.sh install | start DIR PORT | stop|restart|resume DIR" >&2
     exit 2
     ;;
 esac
