@@ -71,6 +71,12 @@ fn every_corpus_contract_loads_from_postgres_with_its_published_code_hash() {
     let err = manager.load(&Address::repeat_byte(0xee), Some(&server.url), &LoadOptions::default()).unwrap_err();
     assert_eq!(err.status(), Status::NotFound, "{err}");
 
+    // A host that calls from inside an async runtime is served too.
+    let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let reload = LoadOptions { reload: true, ..LoadOptions::default() };
+    let code = runtime.block_on(async { manager.load(&items[7].address, Some(&server.url), &reload) }).unwrap();
+    assert_eq!(Some(code.code_hash()), items[7].expected_code_hash);
+
     // Stored bytes over the cap are refused by the query.
     let writer = PostgresStore::open(&server.url, true, 10_000).unwrap();
     let big = StoreEntry::new(Address::repeat_byte(0x61), "big", vec![0x5b; 60_000]);
@@ -80,7 +86,6 @@ fn every_corpus_contract_loads_from_postgres_with_its_published_code_hash() {
 
     // A database without the schema is named as such.
     let plain = format!("{}/template1", server.url.rsplit_once('/').unwrap().0);
-    let reload = LoadOptions { reload: true, ..LoadOptions::default() };
     let err = manager.load(&items[0].address, Some(&plain), &reload).unwrap_err();
     assert_eq!(err.status(), Status::InvalidArgument, "{err}");
     assert!(err.to_string().contains("not an ebc code store"), "{err}");

@@ -17,15 +17,17 @@
 //! not a hang. Stored bytes longer than the sink's size cap are refused by
 //! the query itself, so they never cross the network.
 //!
-//! The driver is `tokio-postgres` on a small runtime of ebc's own (two
-//! threads, started on first use): the synchronous `postgres` crate has no
-//! time limit for a statement, and a runtime shared by every store lets one
-//! thread wait on many connections.
+//! The driver is `tokio-postgres`, each connection driven by a
+//! current-thread runtime of its own on the thread that waits for the
+//! statement: no hand-over between threads per load, and a time limit
+//! around every connect and statement, which the synchronous `postgres`
+//! crate does not offer. Called from inside an async runtime, the wait
+//! moves to a helper thread.
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::str::FromStr;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Instant;
 
 use parking_lot::RwLock;
@@ -41,46 +43,60 @@ use crate::error::{Error, Result};
 /// At most this many connections per server URI.
 pub const MAX_CONNECTIONS: usize = 16;
 
-/// One connection with its prepared reads.
-struct PgConnection {
+/// A current-thread runtime that drives one connection on the thread that
+/// waits for it: a statement costs no hand-over between threads. Shut down
+/// without blocking when dropped, so dropping it is safe anywhere.
+struct Driver(Option<Runtime>);
+
+impl Driver {
+    fn new() -> Result<Driver> {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_io().enable_time().build().map_err(|e| {
+            Error::Io { what: "starting a PostgreSQL connection's runtime".into(), cause: e.to_string() }
+        })?;
+        Ok(Driver(Some(runtime)))
+    }
+
+    /// Runs `work` to completion or until `deadline` (`None` then: the
+    /// work is dropped).
+    fn block_on<F: Future>(&self, deadline: Option<Instant>, work: F) -> Option<F::Output> {
+        let runtime = self.0.as_ref().expect("present until dropped");
+        runtime.block_on(async move {
+            match deadline {
+                Some(deadline) => tokio::time::timeout_at(deadline.into(), work).await.ok(),
+                None => Some(work.await),
+            }
+        })
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.0.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+/// A client with its prepared reads.
+struct Session {
     client: Client,
     lookup: Statement,
     page: Statement,
 }
 
-/// The runtime every PostgreSQL connection of the process runs on.
-fn runtime() -> Result<&'static Runtime> {
-    static RUNTIME: OnceLock<std::result::Result<Runtime, String>> = OnceLock::new();
-    RUNTIME
-        .get_or_init(|| {
-            tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .thread_name("ebc-postgres")
-                .enable_io()
-                .enable_time()
-                .build()
-                .map_err(|e| e.to_string())
-        })
-        .as_ref()
-        .map_err(|cause| Error::Io { what: "starting the PostgreSQL client runtime".into(), cause: cause.clone() })
+/// One pooled connection: the session and the runtime that drives it.
+struct PgConnection {
+    driver: Driver,
+    session: Session,
 }
 
-/// Runs `work` on the runtime and waits for it until `deadline`; `None`
-/// when the deadline passed first (the work is dropped). Callable from any
-/// thread, also from inside another async runtime.
-fn run<T: Send + 'static>(
-    deadline: Option<Instant>,
-    work: impl Future<Output = T> + Send + 'static,
-) -> Result<Option<T>> {
-    let (done, result) = std::sync::mpsc::sync_channel(1);
-    runtime()?.spawn(async move {
-        let outcome = match deadline {
-            Some(deadline) => tokio::time::timeout_at(deadline.into(), work).await.ok(),
-            None => Some(work.await),
-        };
-        let _ = done.send(outcome);
-    });
-    result.recv().map_err(|_| Error::Panic("a PostgreSQL task ended without a result".into()))
+/// Runs `work` here, or on a helper thread when this thread is inside an
+/// async runtime (which refuses to block on another).
+fn outside_async<T: Send>(work: impl FnOnce() -> T + Send) -> T {
+    if tokio::runtime::Handle::try_current().is_err() {
+        return work();
+    }
+    std::thread::scope(|scope| scope.spawn(work).join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
 }
 
 /// The driver's error with its causes, one after the other.
@@ -127,8 +143,7 @@ impl PostgresStore {
             .map_err(|e| Error::InvalidArgument(format!("{shown}: {}", cause_of(&e))))?;
         let store = PostgresStore { uri: shown, config, create, pool: Pool::new(MAX_CONNECTIONS) };
         if create {
-            let deadline = store::deadline_after(timeout_ms);
-            drop(store.checkout(deadline, timeout_ms)?);
+            store.with_connection(timeout_ms, "connecting to", |session| async { (session, Ok(())) })?;
         }
         Ok(store)
     }
@@ -167,49 +182,45 @@ impl PostgresStore {
             };
             let lookup = client.prepare(&lookup).await.map_err(|e| ("preparing reads of", e))?;
             let page = client.prepare(&page).await.map_err(|e| ("preparing reads of", e))?;
-            Ok::<_, (&'static str, tokio_postgres::Error)>((PgConnection { client, lookup, page }, version))
+            Ok::<_, (&'static str, tokio_postgres::Error)>((Session { client, lookup, page }, version))
         };
-        match run(deadline, work)? {
+        let driver = Driver::new()?;
+        match driver.block_on(deadline, work) {
             None => Err(store::timed_out(format!("connecting to {}", self.uri), timeout_ms)),
             Some(Err((doing, e))) => Err(self.failure(doing, &e)),
-            Some(Ok((connection, version))) => {
+            Some(Ok((session, version))) => {
                 store::check_schema_version(version.as_deref(), &self.uri)?;
-                Ok(connection)
+                Ok(PgConnection { driver, session })
             }
         }
     }
 
-    /// A live pooled connection: connections the server has closed (a
-    /// restart) are dropped on the way.
-    fn checkout(&self, deadline: Option<Instant>, timeout_ms: u64) -> Result<store::Pooled<'_, PgConnection>> {
-        loop {
-            let mut pooled = self.pool.checkout(deadline, timeout_ms, &self.uri, || self.connect(deadline, timeout_ms))?;
-            if !pooled.get().client.is_closed() {
-                return Ok(pooled);
-            }
-            pooled.discard();
-        }
-    }
-
-    /// Runs `work` with a pooled connection under a deadline of
-    /// `timeout_ms`; the connection goes back to the pool only when the
-    /// work succeeded in time.
-    fn with_connection<T, F>(&self, timeout_ms: u64, doing: &str, work: impl FnOnce(PgConnection) -> F) -> Result<T>
+    /// Runs `work` on a pooled connection under a deadline of `timeout_ms`;
+    /// the connection goes back to the pool only when the work succeeded in
+    /// time. When a connection that waited in the pool turns out closed by
+    /// the server (a restart), the work runs again on a new one.
+    fn with_connection<T, F>(&self, timeout_ms: u64, doing: &str, work: impl Fn(Session) -> F + Sync) -> Result<T>
     where
-        T: Send + 'static,
-        F: Future<Output = (PgConnection, std::result::Result<T, tokio_postgres::Error>)> + Send + 'static,
+        T: Send,
+        F: Future<Output = (Session, std::result::Result<T, tokio_postgres::Error>)>,
     {
-        let deadline = store::deadline_after(timeout_ms);
-        let mut pooled = self.checkout(deadline, timeout_ms)?;
-        let outcome = run(deadline, work(pooled.take()))?;
-        match outcome {
-            None => Err(store::timed_out(format!("{doing} {}", self.uri), timeout_ms)),
-            Some((connection, Ok(value))) => {
-                pooled.restore(connection);
-                Ok(value)
+        outside_async(|| {
+            let deadline = store::deadline_after(timeout_ms);
+            loop {
+                let connect = || self.connect(deadline, timeout_ms);
+                let mut pooled = self.pool.checkout(deadline, timeout_ms, &self.uri, connect)?;
+                let PgConnection { driver, session } = pooled.take();
+                match driver.block_on(deadline, work(session)) {
+                    None => return Err(store::timed_out(format!("{doing} {}", self.uri), timeout_ms)),
+                    Some((session, Ok(value))) => {
+                        pooled.restore(PgConnection { driver, session });
+                        return Ok(value);
+                    }
+                    Some((_, Err(e))) if pooled.is_reused() && e.as_db_error().is_none() => continue,
+                    Some((_, Err(e))) => return Err(self.failure(doing, &e)),
+                }
             }
-            Some((_, Err(e))) => Err(self.failure(doing, &e)),
-        }
+        })
     }
 
     /// The checked entries of `rows`.
@@ -248,13 +259,12 @@ impl CodeStore for PostgresStore {
         if !self.create {
             return Err(Error::InvalidArgument(format!("{} was opened for reading only", self.uri)));
         }
-        let entries = entries.to_vec();
-        self.with_connection(0, "writing to", move |mut connection| async move {
+        self.with_connection(0, "writing to", |mut session| async {
             let result = async {
-                let transaction = connection.client.transaction().await?;
+                let transaction = session.client.transaction().await?;
                 let put_code = transaction.prepare(statements::PUT_CODE).await?;
                 let put_address = transaction.prepare(statements::PUT_ADDRESS).await?;
-                for entry in &entries {
+                for entry in entries {
                     let code = &entry.code;
                     let (compression, size) = (code.compression as i32, code.size as i32);
                     transaction.execute(&put_code, &[&code.code_hash.as_slice(), &compression, &size, &code.bytes]).await?;
@@ -274,15 +284,15 @@ impl CodeStore for PostgresStore {
                 transaction.commit().await
             }
             .await;
-            (connection, result)
+            (session, result)
         })
     }
 
     fn get(&self, address: &Address, limit: usize, timeout_ms: u64) -> Result<Option<StoreEntry>> {
-        let (cap, address) = (i64::try_from(limit).unwrap_or(i64::MAX), address.to_vec());
-        let rows = self.with_connection(timeout_ms, "reading", move |connection| async move {
-            let result = connection.client.query(&connection.lookup, &[&cap, &address]).await;
-            (connection, result)
+        let cap = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = self.with_connection(timeout_ms, "reading", |session| async {
+            let result = session.client.query(&session.lookup, &[&cap, &address.as_slice()]).await;
+            (session, result)
         })?;
         Ok(self.entries(rows, limit)?.pop())
     }
@@ -290,17 +300,17 @@ impl CodeStore for PostgresStore {
     fn page(&self, after: Option<&Address>, count: usize) -> Result<Vec<StoreEntry>> {
         let after = after.map_or(Vec::new(), |a| a.to_vec());
         let count = i64::try_from(count).unwrap_or(i64::MAX);
-        let rows = self.with_connection(0, "reading", move |connection| async move {
-            let result = connection.client.query(&connection.page, &[&i64::MAX, &after, &count]).await;
-            (connection, result)
+        let rows = self.with_connection(0, "reading", |session| async {
+            let result = session.client.query(&session.page, &[&i64::MAX, &after, &count]).await;
+            (session, result)
         })?;
         self.entries(rows, usize::MAX)
     }
 
     fn len(&self) -> Result<u64> {
-        let n: i64 = self.with_connection(0, "counting", |connection| async move {
-            let result = connection.client.query_one(statements::COUNT, &[]).await.and_then(|row| row.try_get(0));
-            (connection, result)
+        let n: i64 = self.with_connection(0, "counting", |session| async {
+            let result = session.client.query_one(statements::COUNT, &[]).await.and_then(|row| row.try_get(0));
+            (session, result)
         })?;
         Ok(n.max(0) as u64)
     }

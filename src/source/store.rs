@@ -360,13 +360,13 @@ impl<C> Pool<C> {
         let mut idle = self.idle.lock();
         loop {
             if let Some(connection) = idle.pop() {
-                return Ok(Pooled { pool: self, connection: Some(connection) });
+                return Ok(Pooled { pool: self, connection: Some(connection), reused: true });
             }
             if self.open.load(Ordering::Acquire) < self.max {
                 self.open.fetch_add(1, Ordering::AcqRel);
                 drop(idle);
                 return match connect() {
-                    Ok(connection) => Ok(Pooled { pool: self, connection: Some(connection) }),
+                    Ok(connection) => Ok(Pooled { pool: self, connection: Some(connection), reused: false }),
                     Err(e) => {
                         self.release_slot();
                         Err(e)
@@ -396,9 +396,16 @@ impl<C> Pool<C> {
 pub(crate) struct Pooled<'p, C> {
     pool: &'p Pool<C>,
     connection: Option<C>,
+    reused: bool,
 }
 
 impl<C> Pooled<'_, C> {
+    /// True when the connection was idle in the pool (and may have been
+    /// closed by the server since), false when it was just opened.
+    pub(crate) fn is_reused(&self) -> bool {
+        self.reused
+    }
+
     /// The connection.
     pub(crate) fn get(&mut self) -> &mut C {
         self.connection.as_mut().expect("present until dropped or discarded")
