@@ -80,7 +80,7 @@ fn every_corpus_contract_loads_from_postgres_with_its_published_code_hash() {
     // Stored bytes over the cap are refused by the query.
     let writer = PostgresStore::open(&server.url, true, 10_000).unwrap();
     let big = StoreEntry::new(Address::repeat_byte(0x61), "big", vec![0x5b; 60_000]);
-    writer.put(&[big.clone()]).unwrap();
+    writer.put(std::slice::from_ref(&big)).unwrap();
     let err = manager.load(&big.address, Some(&server.url), &LoadOptions::default()).unwrap_err();
     assert_eq!(err.status(), Status::TooLarge, "{err}");
 

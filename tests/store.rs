@@ -202,7 +202,7 @@ fn stored_code_past_the_size_limit_is_too_large() {
     let path = dir.join("large.db");
     let store = SqliteStore::open(&path, true).unwrap();
     let big = StoreEntry::new(Address::repeat_byte(0x61), "big", vec![0x5b; 60_000]);
-    store.put(&[big.clone()]).unwrap();
+    store.put(std::slice::from_ref(&big)).unwrap();
     let err = manager(SecurityLevel::Basic).load(&big.address, Some(&uri(&path)), &LoadOptions::default()).unwrap_err();
     assert_eq!(err.status(), Status::TooLarge, "{err}");
 }

@@ -283,7 +283,11 @@ mod tests {
         assert_eq!(store.get(&signed.address, 100, 1000).unwrap(), Some(signed.clone()));
         assert_eq!(store.get(&Address::repeat_byte(3), 100, 1000).unwrap(), None);
         let mut all = Vec::new();
-        store.for_each(&mut |e| Ok(all.push(e))).unwrap();
+        store.for_each(&mut |e| {
+            all.push(e);
+            Ok(())
+        })
+        .unwrap();
         assert_eq!(all, vec![twin, signed]);
         let read_only = SqliteStore::open(&path, false).unwrap();
         assert_eq!(read_only.put(&[]).unwrap_err().status(), crate::Status::InvalidArgument);

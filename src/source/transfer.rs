@@ -116,7 +116,7 @@ fn scan_named_files(dir: &Path) -> Result<Vec<ImportItem>> {
         let source = format!("file:{}", path.display());
         items.push(ImportItem { address, path, hex, expected_code_hash: None, source });
     }
-    items.sort_by(|a, b| a.address.cmp(&b.address));
+    items.sort_by_key(|item| item.address);
     Ok(items)
 }
 
