@@ -36,6 +36,9 @@ fi
 # Real peers on loopback (anvil, solc, the IPFS importer): tests that need
 # them fail, rather than skip, when they are missing.
 bash scripts/node-deps.sh
+# PostgreSQL for the code-store tests: each test starts and stops a server
+# of its own on 127.0.0.1 through scripts/postgres.sh.
+bash scripts/postgres.sh install
 export EBC_REQUIRE_PEERS=1
 
 echo "== cargo test"

@@ -367,8 +367,27 @@ impl Manager {
         let mut sink = Sink::new(&uri, codec::max_encoded_len(max_code), timeout_ms);
         let request = Request { address, uri: &uri, location, timeout_ms, state_root: options.state_root };
         loader.fetch(&request, &mut sink).map_err(|e| e.with_context(&uri))?;
+        let claims = sink.take_claims();
         let fetched = sink.finish()?;
-        self.ingest(address, fetched, uri, loader.kind(), options, started)
+        let with_stored_signature;
+        let options = match claims.signature {
+            Some(signature) if options.signature.is_none() => {
+                with_stored_signature = LoadOptions { signature: Some(signature), ..options.clone() };
+                &with_stored_signature
+            }
+            _ => options,
+        };
+        let code = self.ingest(address, fetched, uri, loader.kind(), options, started)?;
+        // The source's own record of the hash: a mismatch means the store
+        // is corrupt, and the load fails rather than serve other code.
+        if let Some(claimed) = claims.code_hash.filter(|claimed| *claimed != code.code_hash()) {
+            return Err(Error::ChecksumMismatch {
+                algorithm: "keccak256 (the code hash the source recorded)",
+                expected: format!("{claimed:#x}"),
+                actual: format!("{:#x}", code.code_hash()),
+            });
+        }
+        Ok(code)
     }
 
     /// The stages after the source: decode, integrity, signature,

@@ -12,9 +12,15 @@ mod file;
 pub mod http;
 pub mod jsonrpc;
 mod memory;
+mod postgres;
+mod sqlite;
+pub mod store;
+pub mod transfer;
 
 pub use file::FileLoader;
 pub use memory::MemoryLoader;
+pub use postgres::{PostgresLoader, PostgresStore};
+pub use sqlite::{SqliteLoader, SqliteStore};
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -131,6 +137,21 @@ pub struct Sink {
     failure: Option<Error>,
     encoding: Option<Encoding>,
     attestation: Option<Attestation>,
+    claims: SourceClaims,
+}
+
+/// What a source says about the code it wrote, beyond the bytes: a store
+/// that keeps a code hash and a publisher's signature with each address
+/// hands them to the pipeline here. The code hash is checked against the
+/// code (a mismatch fails the load: the source is corrupt); the signature
+/// goes to the signature stage as if the load had carried it, unless the
+/// load carries its own.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SourceClaims {
+    /// keccak256 of the code, as the source recorded it.
+    pub code_hash: Option<revm::primitives::B256>,
+    /// A publisher's signature over the code hash, as the source stored it.
+    pub signature: Option<crate::signing::Signature>,
 }
 
 impl Sink {
@@ -148,6 +169,7 @@ impl Sink {
             failure: None,
             encoding: None,
             attestation: None,
+            claims: SourceClaims::default(),
         }
     }
 
@@ -195,6 +217,7 @@ impl Sink {
         self.buf.clear();
         self.encoding = None;
         self.attestation = None;
+        self.claims = SourceClaims::default();
     }
 
     /// What was written, or the first write failure. Also fails once the
@@ -243,6 +266,16 @@ impl Sink {
         }
     }
 
+    /// Records what the source says about the code it writes (see
+    /// [`SourceClaims`]); a later call replaces an earlier one.
+    pub fn claim(&mut self, claims: SourceClaims) {
+        self.claims = claims;
+    }
+
+    /// Takes the claims the loader recorded, leaving none.
+    pub fn take_claims(&mut self) -> SourceClaims {
+        std::mem::take(&mut self.claims)
+    }
 }
 
 /// A source of code. Implementations must be thread-safe: one loader serves
@@ -317,16 +350,23 @@ pub struct Registry {
 }
 
 impl Registry {
-    /// A registry with the built-in `file` loader and `memory` under `mem`.
+    /// A registry with the built-in loaders: `file`, `memory` under `mem`,
+    /// the SQLite store under `sqlite` and PostgreSQL under `postgres` and
+    /// `postgresql`.
     pub fn new(memory: Arc<MemoryLoader>) -> Registry {
         Registry::with_file_loader(FileLoader::default(), memory)
     }
 
-    /// As [`Registry::new`], with a configured file loader.
+    /// As [`Registry::new`], with a configured file loader, whose roots
+    /// also confine the paths of `sqlite:` stores.
     pub fn with_file_loader(file: FileLoader, memory: Arc<MemoryLoader>) -> Registry {
         let mut loaders: HashMap<String, Arc<dyn Loader>> = HashMap::new();
-        loaders.insert("file".into(), Arc::new(file));
+        loaders.insert("file".into(), Arc::new(file.clone()));
         loaders.insert("mem".into(), memory);
+        loaders.insert("sqlite".into(), Arc::new(SqliteLoader::new(file)));
+        let postgres: Arc<dyn Loader> = Arc::new(PostgresLoader::default());
+        loaders.insert("postgres".into(), postgres.clone());
+        loaders.insert("postgresql".into(), postgres);
         Registry { loaders: RwLock::new(loaders) }
     }
 
