@@ -23,6 +23,7 @@
 //! | [`security`] | trust levels and execution permissions |
 //! | [`cache`] | eviction policies, sharding, deduplication by code hash |
 //! | [`metrics`] | the performance tracker |
+//! | [`evmc`] | account code with EVMC's size, hash and copy semantics |
 //! | `ffi` | the C ABI (`include/ebc.h`) |
 
 pub mod bytecode;
@@ -30,6 +31,7 @@ pub mod cache;
 pub mod codec;
 pub mod config;
 pub mod error;
+pub mod evmc;
 pub mod integrity;
 pub mod manager;
 pub mod metrics;
@@ -44,6 +46,7 @@ pub use bytecode::{Code, Compression, ExternalBytecode, Metadata, live_bytecodes
 pub use cache::CacheStats;
 pub use config::{CacheStrategy, Config, Preset, SecurityLevel};
 pub use error::{Error, Result, Status};
+pub use evmc::AccountCode;
 pub use manager::{BytecodeInfo, LoadOptions, Manager, PreloadItem, Priority, verify_code};
 pub use metrics::MetricsSnapshot;
 pub use revm::primitives::{Address, B256, keccak256};

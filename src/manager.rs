@@ -363,7 +363,7 @@ impl Manager {
         let original_size = raw.len();
         let code = codec::decode(raw, &uri)?;
         if code.is_empty() {
-            return Err(Error::NotFound(format!("{uri}: the source returned no code for {address}")));
+            return Err(Error::NoCode(format!("{uri}: the source returned no code for {address}")));
         }
         if code.len() > max_code {
             return Err(Error::TooLarge {
