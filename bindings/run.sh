@@ -8,8 +8,8 @@
 #   - packaging/test.sh: SONAME, pkg-config and find_package consumers,
 #     the README's static link libraries
 #   - C++: bindings/cpp under ctest (C++17 static, C++20 shared, ASan+UBSan)
-#   - Go: go vet, go test -race in bindings/go
-#   - Zig: zig build test in bindings/zig
+#   - Go: gofmt, go vet, go test -race in bindings/go
+#   - Zig: zig fmt --check, zig build test in bindings/zig
 # Prints "N passed, N failed" and exits non-zero when anything failed.
 set -euo pipefail
 
@@ -111,6 +111,7 @@ run "Go (go test -race)" go_tests
 
 zig_tests() {
     cd "$root/bindings/zig"
+    zig fmt --check build.zig src example
     zig build test -Debc-prefix="$prefix" -Dweth9="$weth9" --summary all
 }
 run "Zig (zig build test)" zig_tests

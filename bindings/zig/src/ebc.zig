@@ -43,10 +43,10 @@ pub const Error = error{
 
 /// The errors in status order: `status_errors[s - 1]` is status `s`'s.
 const status_errors = [_]Error{
-    error.NullParameter,   error.InvalidArgument,    error.Disabled,
-    error.NotFound,        error.LoaderNotFound,     error.TooLarge,
+    error.NullParameter,      error.InvalidArgument,   error.Disabled,
+    error.NotFound,           error.LoaderNotFound,    error.TooLarge,
     error.VerificationFailed, error.SecurityViolation, error.SignatureInvalid,
-    error.ChecksumMismatch, error.Timeout,           error.Io,
+    error.ChecksumMismatch,   error.Timeout,           error.Io,
     error.Panic,
 };
 
@@ -200,10 +200,10 @@ pub const Manager = struct {
 
     /// A manager configured by `options`.
     pub fn init(options: Options, diag: ?*Diagnostic) Error!Manager {
-        const config = c.ebc_config_new(@intFromEnum(options.preset)) orelse return error.InvalidArgument;
+        const config = c.ebc_config_new(@backingInt(options.preset)) orelse return error.InvalidArgument;
         defer c.ebc_config_free(config);
-        if (options.security_level) |l| try finish(c.ebc_config_set_security_level(config, @intFromEnum(l)), null, diag);
-        if (options.cache_strategy) |s| try finish(c.ebc_config_set_cache_strategy(config, @intFromEnum(s)), null, diag);
+        if (options.security_level) |l| try finish(c.ebc_config_set_security_level(config, @backingInt(l)), null, diag);
+        if (options.cache_strategy) |s| try finish(c.ebc_config_set_cache_strategy(config, @backingInt(s)), null, diag);
         if (options.max_cached_contracts) |n| try finish(c.ebc_config_set_max_cached_contracts(config, n), null, diag);
         if (options.max_contract_size) |n| try finish(c.ebc_config_set_max_contract_size(config, n), null, diag);
         if (options.loader_timeout_ms) |ms| try finish(c.ebc_config_set_loader_timeout_ms(config, ms), null, diag);
