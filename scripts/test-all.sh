@@ -47,3 +47,6 @@ cargo test --doc
 
 echo "== C harness (ctest: static, shared, C++, ASan+UBSan, valgrind)"
 bash c_tests/run.sh
+
+echo "== bindings and packaging (Go, Zig, C++, install, pkg-config, CMake)"
+bash bindings/run.sh

@@ -23,6 +23,7 @@
 //! | [`security`] | trust levels and execution permissions |
 //! | [`cache`] | eviction policies, sharding, deduplication by code hash |
 //! | [`metrics`] | the performance tracker |
+//! | [`evmc`] | account code with EVMC's size, hash and copy semantics |
 //! | `ffi` | the C ABI (`include/ebc.h`) |
 
 pub mod bytecode;
@@ -30,6 +31,7 @@ pub mod cache;
 pub mod codec;
 pub mod config;
 pub mod error;
+pub mod evmc;
 pub mod integrity;
 pub mod manager;
 pub mod metrics;
@@ -45,9 +47,10 @@ pub use bytecode::{Code, Compression, ExternalBytecode, Metadata, live_bytecodes
 pub use cache::CacheStats;
 pub use config::{CacheStrategy, Config, Header, Preset, SecurityLevel, TrustedState};
 pub use error::{Error, Result, Status};
+pub use evmc::AccountCode;
 pub use manager::{BytecodeInfo, LoadOptions, Manager, PreloadItem, Priority, verify_code};
 pub use metrics::MetricsSnapshot;
-pub use revm::primitives::{Address, B256, U256, keccak256};
+pub use revm::primitives::{Address, B256, KECCAK_EMPTY, U256, keccak256};
 pub use security::{ExecutionPermissions, SecurityContext, TrustLevel};
 pub use source::jsonrpc::{BlockId, RpcClient};
 pub use source::{Attestation, Fetched, FnLoader, Loader, LoaderType, Request, Sink};

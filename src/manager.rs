@@ -410,7 +410,7 @@ impl Manager {
             None => codec::decode(raw, &uri)?,
         };
         if code.is_empty() {
-            return Err(Error::NotFound(format!("{uri}: the source returned no code for {address}")));
+            return Err(Error::NoCode(format!("{uri}: the source returned no code for {address}")));
         }
         if code.len() > max_code {
             return Err(Error::TooLarge {

@@ -285,7 +285,9 @@ pub trait Loader: Send + Sync {
     fn kind(&self) -> LoaderType;
 
     /// Fetches the code `request` names into `sink`, raw or hex-encoded.
-    /// Writes nothing and returns [`Error::NotFound`] when there is no code.
+    /// Returns [`Error::NotFound`] when the source knows nothing at that
+    /// place (a missing account), and writes nothing and returns `Ok` when
+    /// the account is known but has no code.
     fn fetch(&self, request: &Request<'_>, sink: &mut Sink) -> Result<()>;
 }
 
