@@ -1,6 +1,8 @@
 //! Loads per second from each kind of source for the mainnet corpus: the
-//! file system, the SQLite store and the PostgreSQL store (a server on
-//! 127.0.0.1 started through `scripts/postgres.sh`).
+//! file system, the SQLite store, the PostgreSQL store (a server on
+//! 127.0.0.1 started through `scripts/postgres.sh`) and a local Ethereum
+//! node's JSON-RPC (anvil from `scripts/node`, the corpus put in its state
+//! with `anvil_setCode`).
 //!
 //! `cargo bench --bench sources`
 //!
@@ -25,7 +27,10 @@ use std::time::Instant;
 
 use ebc::source::transfer::{self, ImportItem};
 use ebc::source::{PostgresStore, SqliteStore};
-use ebc::{Config, LoadOptions, Manager, SecurityLevel};
+use ebc::{Config, LoadOptions, Manager, RpcClient, SecurityLevel};
+
+#[path = "../tests/common/mod.rs"]
+mod common;
 
 fn benchmarking() -> bool {
     std::env::args().any(|a| a == "--bench")
@@ -127,6 +132,19 @@ fn main() {
         transfer::import(&PostgresStore::open(&server.url, true, 10_000).unwrap(), &items, max, &mut |_, _| {}).unwrap();
         let postgres: Vec<_> = items.iter().map(|i| (i.clone(), server.url.clone())).collect();
         results.push(("PostgreSQL", measure(&postgres, rounds)));
+    }
+    let anvil = common::Anvil::start(&["--code-size-limit", "1000000"]);
+    if let Some(anvil) = &anvil {
+        let rpc = RpcClient::new(vec![anvil.url()], 10_000, 1 << 20).unwrap();
+        for item in &items {
+            let bytes = std::fs::read(&item.path).unwrap();
+            let code = if item.hex { ebc::codec::decode_hex(&bytes, "corpus").unwrap() } else { bytes };
+            let params = serde_json::json!([format!("{:#x}", item.address), format!("0x{}", ebc::codec::to_hex(&code))]);
+            rpc.call("anvil_setCode", params).unwrap();
+        }
+        let uri = format!("jsonrpc+http://127.0.0.1:{}", anvil.port);
+        let jsonrpc: Vec<_> = items.iter().map(|i| (i.clone(), uri.clone())).collect();
+        results.push(("JSON-RPC (anvil)", measure(&jsonrpc, rounds)));
     }
 
     println!("loads per second, {} contracts, median of {rounds} rounds, one thread", items.len());
