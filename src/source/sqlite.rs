@@ -36,6 +36,8 @@ pub struct SqliteStore {
     uri: String,
     writable: bool,
     pool: Pool<SqliteConnection>,
+    lookup: String,
+    page: String,
 }
 
 impl SqliteStore {
@@ -55,7 +57,14 @@ impl SqliteStore {
         if path.is_dir() {
             return Err(Error::InvalidArgument(format!("{uri} is a directory, not a code store file")));
         }
-        let store = SqliteStore { path, uri, writable: create, pool: Pool::new(MAX_CONNECTIONS) };
+        let store = SqliteStore {
+            path,
+            uri,
+            writable: create,
+            pool: Pool::new(MAX_CONNECTIONS),
+            lookup: sql_for_sqlite(store::lookup_statement()),
+            page: sql_for_sqlite(store::page_statement()),
+        };
         let mut first = store.pool.checkout(None, 0, &store.uri, || store.connect())?;
         if create {
             let schema = store::schema_with("BLOB");
@@ -138,11 +147,11 @@ impl SqliteStore {
         }
     }
 
-    /// The rows of `statement` (which selects the joined row columns) with
-    /// `params`, checked.
+    /// The rows of `statement` (SQLite's form of one that selects the
+    /// joined row columns) with `params`, checked.
     fn rows(&self, statement: &str, params: &[&dyn rusqlite::ToSql], limit: usize, timeout_ms: u64) -> Result<Vec<StoreEntry>> {
         let raws = self.with_connection(timeout_ms, "reading", |connection| {
-            let mut statement = connection.prepare_cached(&sql_for_sqlite(statement))?;
+            let mut statement = connection.prepare_cached(statement)?;
             let rows = statement.query_map(params, |row| {
                 Ok(RawRow {
                     address: row.get(0)?,
@@ -201,16 +210,14 @@ impl CodeStore for SqliteStore {
     }
 
     fn get(&self, address: &Address, limit: usize, timeout_ms: u64) -> Result<Option<StoreEntry>> {
-        let statement = store::lookup_statement();
         let cap = limit as i64;
-        Ok(self.rows(&statement, &[&cap, &address.as_slice()], limit, timeout_ms)?.pop())
+        Ok(self.rows(&self.lookup, &[&cap, &address.as_slice()], limit, timeout_ms)?.pop())
     }
 
     fn page(&self, after: Option<&Address>, count: usize) -> Result<Vec<StoreEntry>> {
-        let statement = store::page_statement();
         let after: &[u8] = after.map_or(&[], |a| a.as_slice());
         let (cap, count) = (i64::MAX, count as i64);
-        self.rows(&statement, &[&cap, &after, &count], usize::MAX, 0)
+        self.rows(&self.page, &[&cap, &after, &count], usize::MAX, 0)
     }
 
     fn len(&self) -> Result<u64> {
