@@ -75,7 +75,12 @@ impl SqliteStore {
             .connection
             .query_row(statements::SCHEMA_VERSION, [], |row| row.get(0))
             .optional()
-            .map_err(|e| store.failure("reading the schema version of", e))?;
+            .map_err(|e| match e.to_string() {
+                text if text.contains("no such table") => {
+                    Error::InvalidArgument(format!("{}: not an ebc code store ({text})", store.uri))
+                }
+                _ => store.failure("reading the schema version of", e),
+            })?;
         store::check_schema_version(version.as_deref(), &store.uri)?;
         drop(first);
         Ok(store)
@@ -298,6 +303,15 @@ mod tests {
         assert_eq!(all, vec![twin, signed]);
         let read_only = SqliteStore::open(&path, false).unwrap();
         assert_eq!(read_only.put(&[]).unwrap_err().status(), crate::Status::InvalidArgument);
+    }
+
+    #[test]
+    fn a_database_without_the_schema_is_not_a_code_store() {
+        let path = temp_path("other.db");
+        Connection::open(&path).unwrap().execute_batch("CREATE TABLE t (x INTEGER)").unwrap();
+        let err = SqliteStore::open(&path, false).err().unwrap();
+        assert_eq!(err.status(), crate::Status::InvalidArgument, "{err}");
+        assert!(err.to_string().contains("not an ebc code store"), "{err}");
     }
 
     #[test]
