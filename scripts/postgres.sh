@@ -33,7 +33,11 @@ case "$cmd" in
     echo "== installing postgresql"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
-    # The package would start a cluster of its own; tests start theirs.
+    # The package would create and start a cluster of its own on port 5432;
+    # the tests start theirs, so none is made.
+    apt-get install -y -qq --no-install-recommends postgresql-common >/dev/null
+    mkdir -p /etc/postgresql-common/createcluster.d
+    echo "create_main_cluster = false" >/etc/postgresql-common/createcluster.d/ebc-no-main.conf
     apt-get install -y -qq --no-install-recommends postgresql >/dev/null
     ;;
   start)

@@ -16,7 +16,7 @@
 //! | module | stage |
 //! |---|---|
 //! | [`manager`] | the pipeline: cache, single-flight, the stages below |
-//! | [`source`] | loaders by URI scheme: `file:`, `mem:`, host callbacks |
+//! | [`source`] | loaders by URI scheme: `file:`, `mem:`, `sqlite:`, `postgres:`, host callbacks; code stores, import and export |
 //! | [`codec`] | raw or hex bytes into code |
 //! | [`integrity`] | code hash and checksum, checked against expectations |
 //! | [`verify`] | analysis and the security level's policy |

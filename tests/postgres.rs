@@ -32,7 +32,7 @@ fn server_with(name: &str, items: &[ImportItem]) -> Option<Postgres> {
     Some(server)
 }
 
-fn manager(timeout_ms: u64) -> Manager {
+fn new_manager(timeout_ms: u64) -> Manager {
     Manager::new(Config {
         security_level: SecurityLevel::Basic,
         max_cached_contracts: 4096,
@@ -52,7 +52,7 @@ fn unavailable(status: Status) -> bool {
 fn every_corpus_contract_loads_from_postgres_with_its_published_code_hash() {
     let items = corpus();
     let Some(server) = server_with("corpus", &items) else { return };
-    let manager = manager(5_000);
+    let manager = new_manager(5_000);
     let loaded = AtomicUsize::new(0);
     std::thread::scope(|scope| {
         for worker in 0..4 {
@@ -67,6 +67,16 @@ fn every_corpus_contract_loads_from_postgres_with_its_published_code_hash() {
         }
     });
     assert_eq!(loaded.load(Ordering::Relaxed), 2000);
+
+    // More workers than the pool has connections: they take turns.
+    let busy = new_manager(5_000);
+    let preload: Vec<ebc::PreloadItem> = items[..400]
+        .iter()
+        .map(|i| ebc::PreloadItem { address: i.address, uri: Some(server.url.clone()), priority: ebc::Priority::Normal })
+        .collect();
+    for (result, item) in busy.preload_items(&preload, 40).into_iter().zip(&items) {
+        assert_eq!(Some(result.unwrap().code_hash()), item.expected_code_hash);
+    }
 
     let err = manager.load(&Address::repeat_byte(0xee), Some(&server.url), &LoadOptions::default()).unwrap_err();
     assert_eq!(err.status(), Status::NotFound, "{err}");
@@ -95,7 +105,7 @@ fn every_corpus_contract_loads_from_postgres_with_its_published_code_hash() {
 fn a_restart_mid_load_fails_only_the_loads_it_cut_and_they_succeed_after() {
     let items = corpus();
     let Some(server) = server_with("restart", &items) else { return };
-    let manager = manager(5_000);
+    let manager = new_manager(5_000);
     let done = AtomicUsize::new(0);
     let mut failures: Vec<(usize, ebc::Error)> = Vec::new();
     std::thread::scope(|scope| {
@@ -136,7 +146,7 @@ fn a_restart_mid_load_fails_only_the_loads_it_cut_and_they_succeed_after() {
 fn while_the_server_is_down_cached_code_is_served_and_new_loads_fail_until_it_is_back() {
     let items = corpus();
     let Some(server) = server_with("down", &items[..200]) else { return };
-    let manager = manager(2_000);
+    let manager = new_manager(2_000);
     let (cached, fresh) = items[..200].split_at(100);
     for item in cached {
         manager.load(&item.address, Some(&server.url), &LoadOptions::default()).unwrap();
@@ -164,7 +174,7 @@ fn a_server_that_never_answers_costs_one_time_limit() {
     // Accepted by the kernel's backlog, never spoken to.
     let silent = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("postgres://postgres@127.0.0.1:{}/postgres", silent.local_addr().unwrap().port());
-    let manager = manager(300);
+    let manager = new_manager(300);
     let started = Instant::now();
     let err = manager.load(&Address::repeat_byte(1), Some(&url), &LoadOptions::default()).unwrap_err();
     assert_eq!(err.status(), Status::Timeout, "{err}");
@@ -180,4 +190,39 @@ fn a_server_that_never_answers_costs_one_time_limit() {
     let err = manager.load(&Address::repeat_byte(1), Some(&url), &LoadOptions::default()).unwrap_err();
     assert_eq!(err.status(), Status::Io, "{err}");
     drop(silent);
+}
+
+#[test]
+fn a_statement_stuck_behind_a_lock_times_out_and_the_next_load_succeeds() {
+    let items = corpus();
+    let Some(server) = server_with("lock", &items[..20]) else { return };
+    let manager = new_manager(500);
+    manager.load(&items[0].address, Some(&server.url), &LoadOptions::default()).unwrap();
+
+    // Another session holds the table: statements on it wait.
+    let mut holder = std::process::Command::new("psql")
+        .args(["-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", &server.url])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("run psql");
+    let mut input = holder.stdin.take().unwrap();
+    use std::io::{BufRead, Write};
+    writeln!(input, "BEGIN; LOCK TABLE ebc_address IN ACCESS EXCLUSIVE MODE; SELECT 'locked';").unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(holder.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    assert!(line.contains("locked"), "{line}");
+
+    let started = Instant::now();
+    let err = manager.load(&items[1].address, Some(&server.url), &LoadOptions::default()).unwrap_err();
+    assert_eq!(err.status(), Status::Timeout, "{err}");
+    assert!(err.to_string().contains("500 ms"), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(20));
+    assert!(manager.get(&items[1].address).is_none());
+
+    writeln!(input, "COMMIT;").unwrap();
+    drop(input);
+    assert!(holder.wait().unwrap().success());
+    let code = manager.load(&items[1].address, Some(&server.url), &LoadOptions::default()).unwrap();
+    assert_eq!(Some(code.code_hash()), items[1].expected_code_hash);
 }

@@ -2,7 +2,8 @@
 //! picks a loader for each load.
 //!
 //! A URI is `<scheme>:<location>`; a string without a scheme is a file path.
-//! The registry maps schemes to loaders: `file` and `mem` are built in, and
+//! The registry maps schemes to loaders: `file`, `mem`, `sqlite` and
+//! `postgres` (code stores, see [`store`]) are built in, and
 //! hosts add their own (from Rust with [`Manager::register_loader`], from C
 //! with `ebc_register_loader`).
 //!

@@ -180,8 +180,8 @@ impl PostgresStore {
                 Some(row) => Some(row.try_get(0).map_err(|e| ("reading the schema version of", e))?),
                 None => None,
             };
-            let lookup = client.prepare(&lookup).await.map_err(|e| ("preparing reads of", e))?;
-            let page = client.prepare(&page).await.map_err(|e| ("preparing reads of", e))?;
+            let lookup = client.prepare(lookup).await.map_err(|e| ("preparing reads of", e))?;
+            let page = client.prepare(page).await.map_err(|e| ("preparing reads of", e))?;
             Ok::<_, (&'static str, tokio_postgres::Error)>((Session { client, lookup, page }, version))
         };
         let driver = Driver::new()?;

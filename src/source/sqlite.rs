@@ -36,6 +36,8 @@ pub struct SqliteStore {
     uri: String,
     writable: bool,
     pool: Pool<SqliteConnection>,
+    lookup: String,
+    page: String,
 }
 
 impl SqliteStore {
@@ -55,7 +57,14 @@ impl SqliteStore {
         if path.is_dir() {
             return Err(Error::InvalidArgument(format!("{uri} is a directory, not a code store file")));
         }
-        let store = SqliteStore { path, uri, writable: create, pool: Pool::new(MAX_CONNECTIONS) };
+        let store = SqliteStore {
+            path,
+            uri,
+            writable: create,
+            pool: Pool::new(MAX_CONNECTIONS),
+            lookup: sql_for_sqlite(store::lookup_statement()),
+            page: sql_for_sqlite(store::page_statement()),
+        };
         let mut first = store.pool.checkout(None, 0, &store.uri, || store.connect())?;
         if create {
             let schema = store::schema_with("BLOB");
@@ -66,7 +75,12 @@ impl SqliteStore {
             .connection
             .query_row(statements::SCHEMA_VERSION, [], |row| row.get(0))
             .optional()
-            .map_err(|e| store.failure("reading the schema version of", e))?;
+            .map_err(|e| match e.to_string() {
+                text if text.contains("no such table") => {
+                    Error::InvalidArgument(format!("{}: not an ebc code store ({text})", store.uri))
+                }
+                _ => store.failure("reading the schema version of", e),
+            })?;
         store::check_schema_version(version.as_deref(), &store.uri)?;
         drop(first);
         Ok(store)
@@ -138,11 +152,11 @@ impl SqliteStore {
         }
     }
 
-    /// The rows of `statement` (which selects the joined row columns) with
-    /// `params`, checked.
+    /// The rows of `statement` (SQLite's form of one that selects the
+    /// joined row columns) with `params`, checked.
     fn rows(&self, statement: &str, params: &[&dyn rusqlite::ToSql], limit: usize, timeout_ms: u64) -> Result<Vec<StoreEntry>> {
         let raws = self.with_connection(timeout_ms, "reading", |connection| {
-            let mut statement = connection.prepare_cached(&sql_for_sqlite(statement))?;
+            let mut statement = connection.prepare_cached(statement)?;
             let rows = statement.query_map(params, |row| {
                 Ok(RawRow {
                     address: row.get(0)?,
@@ -201,16 +215,14 @@ impl CodeStore for SqliteStore {
     }
 
     fn get(&self, address: &Address, limit: usize, timeout_ms: u64) -> Result<Option<StoreEntry>> {
-        let statement = store::lookup_statement();
         let cap = limit as i64;
-        Ok(self.rows(&statement, &[&cap, &address.as_slice()], limit, timeout_ms)?.pop())
+        Ok(self.rows(&self.lookup, &[&cap, &address.as_slice()], limit, timeout_ms)?.pop())
     }
 
     fn page(&self, after: Option<&Address>, count: usize) -> Result<Vec<StoreEntry>> {
-        let statement = store::page_statement();
         let after: &[u8] = after.map_or(&[], |a| a.as_slice());
         let (cap, count) = (i64::MAX, count as i64);
-        self.rows(&statement, &[&cap, &after, &count], usize::MAX, 0)
+        self.rows(&self.page, &[&cap, &after, &count], usize::MAX, 0)
     }
 
     fn len(&self) -> Result<u64> {
@@ -291,6 +303,15 @@ mod tests {
         assert_eq!(all, vec![twin, signed]);
         let read_only = SqliteStore::open(&path, false).unwrap();
         assert_eq!(read_only.put(&[]).unwrap_err().status(), crate::Status::InvalidArgument);
+    }
+
+    #[test]
+    fn a_database_without_the_schema_is_not_a_code_store() {
+        let path = temp_path("other.db");
+        Connection::open(&path).unwrap().execute_batch("CREATE TABLE t (x INTEGER)").unwrap();
+        let err = SqliteStore::open(&path, false).err().unwrap();
+        assert_eq!(err.status(), crate::Status::InvalidArgument, "{err}");
+        assert!(err.to_string().contains("not an ebc code store"), "{err}");
     }
 
     #[test]

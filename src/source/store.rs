@@ -19,6 +19,7 @@
 //! its code hash fails the load with [`Error::ChecksumMismatch`].
 
 use std::borrow::Cow;
+use std::sync::LazyLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -86,14 +87,18 @@ pub mod statements {
 }
 
 /// One address's row: `$1` size cap, `$2` address.
-pub fn lookup_statement() -> String {
-    format!("SELECT {JOINED_ROWS} WHERE a.address = $2")
+pub fn lookup_statement() -> &'static str {
+    static STATEMENT: LazyLock<String> = LazyLock::new(|| format!("SELECT {JOINED_ROWS} WHERE a.address = $2"));
+    &STATEMENT
 }
 
 /// One page of rows in address order: `$1` size cap, `$2` the last address
 /// of the page before (empty for the first), `$3` the page size.
-pub fn page_statement() -> String {
-    format!("SELECT {JOINED_ROWS} WHERE a.address > $2 ORDER BY a.address LIMIT CAST($3 AS BIGINT)")
+pub fn page_statement() -> &'static str {
+    static STATEMENT: LazyLock<String> = LazyLock::new(|| {
+        format!("SELECT {JOINED_ROWS} WHERE a.address > $2 ORDER BY a.address LIMIT CAST($3 AS BIGINT)")
+    });
+    &STATEMENT
 }
 
 /// `statement` with SQLite's `?n` parameters for PostgreSQL's `$n`.
