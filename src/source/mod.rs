@@ -334,6 +334,20 @@ pub fn host_of(location: &str) -> Option<&str> {
     (!host.is_empty()).then_some(host)
 }
 
+/// `uri` with the password of its `//user:password@host` part, if any,
+/// replaced by `***`: what messages and metadata show.
+pub fn redact_password(uri: &str) -> String {
+    let Some((scheme, location)) = split_scheme(uri) else { return uri.to_owned() };
+    let Some(authority_and_rest) = location.strip_prefix("//") else { return uri.to_owned() };
+    let authority_end = authority_and_rest.find(['/', '?', '#']).unwrap_or(authority_and_rest.len());
+    let authority = &authority_and_rest[..authority_end];
+    let Some(at) = authority.rfind('@') else { return uri.to_owned() };
+    let Some(colon) = authority[..at].find(':') else { return uri.to_owned() };
+    let prefix = &uri[..uri.len() - location.len()];
+    debug_assert!(prefix.to_ascii_lowercase().starts_with(&scheme));
+    format!("{prefix}//{}:***{}", &authority[..colon], &authority_and_rest[at..])
+}
+
 /// Splits `uri` into its scheme (lower-cased) and the rest. A string
 /// without a scheme (no `:`, or characters a scheme cannot have before it)
 /// is a file path and yields `None`. One-letter schemes are treated as
@@ -431,6 +445,15 @@ mod tests {
         assert_eq!(split_scheme("relative/path.hex"), None);
         assert_eq!(split_scheme("c:\\x"), None);
         assert_eq!(split_scheme("./x:y"), None);
+    }
+
+    #[test]
+    fn passwords_are_hidden_from_what_is_shown() {
+        assert_eq!(redact_password("postgres://ebc:s3cret@127.0.0.1:5432/code"), "postgres://ebc:***@127.0.0.1:5432/code");
+        assert_eq!(redact_password("https://user:pw@h/x?y=1"), "https://user:***@h/x?y=1");
+        assert_eq!(redact_password("postgres://ebc@127.0.0.1/db"), "postgres://ebc@127.0.0.1/db");
+        assert_eq!(redact_password("/path/with:colon@x"), "/path/with:colon@x");
+        assert_eq!(redact_password("http://h/a:b@c"), "http://h/a:b@c");
     }
 
     #[test]
