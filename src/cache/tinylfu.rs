@@ -11,9 +11,15 @@
 //! ```
 //! The window catches bursts of recency; the frequency filter keeps
 //! one-hit keys (most contract codes are used in one block only) from
-//! flushing the popular ones. The window's size is tuned while running: a
-//! hill climber compares each sample's hit rate with the last and keeps
-//! moving the window in whichever direction helped.
+//! flushing the popular ones. The window's size is tuned while running by
+//! miniature simulations (Waldspurger et al., "Cache Modeling and
+//! Optimization using Miniature Simulations", 2017): a fixed sample of the
+//! keys, chosen by hash, is replayed through five small W-TinyLFU caches
+//! with windows from 1% (frequency first) to 99% (recency first, close to
+//! plain LRU) of their capacity, scaled down by the sampling rate; the real
+//! window follows whichever did best lately. A trace that favours recency
+//! thus gets an LRU-like cache, one that favours frequency an LFU-like one,
+//! without the hill climber's blind steps.
 
 use lru::LruCache;
 use revm::primitives::Address;
@@ -24,12 +30,15 @@ use super::{AddressHash, FrequencySketch, Policy};
 const INITIAL_WINDOW: f64 = 0.01;
 /// Share of the main space that is protected.
 const PROTECTED_SHARE: f64 = 0.80;
-/// First hill-climbing step, as a share of the capacity.
-const INITIAL_STEP: f64 = 0.0625;
-/// Each step is this much smaller than the one before.
-const STEP_DECAY: f64 = 0.98;
-/// A change in hit rate this large restarts the climber with a full step.
-const RESTART_THRESHOLD: f64 = 0.05;
+/// The window shares the miniature simulations try.
+/// (Tried also with one entry and the whole capacity at the ends: no
+/// better over the traces of BENCHMARKS.md, and worse on OLTP@50000.)
+const WINDOW_CHOICES: [f64; 5] = [0.01, 0.05, 0.20, 0.50, 0.99];
+/// The miniature caches' capacity, at most: the sampling rate is chosen so
+/// that the sampled keys fit caches of about this size.
+const MINI_CAPACITY: usize = 512;
+/// Sampled accesses between two choices, in miniature capacities.
+const MINI_PERIOD: usize = 3;
 /// Entries the sketch is first sized for; it doubles as the cache fills.
 const INITIAL_SKETCH: usize = 4096;
 
@@ -41,51 +50,81 @@ pub(crate) struct TinyLfuPolicy<V> {
     capacity: usize,
     /// The window's target size; the main space has the rest.
     window_cap: usize,
-    climber: HillClimber,
+    /// The simulations that choose the window (none in the simulations
+    /// themselves).
+    sims: Option<Box<MiniSims>>,
 }
 
-/// Tunes the window by the hit rate of successive samples.
-struct HillClimber {
-    hits: u64,
-    requests: u64,
-    sample_size: u64,
-    previous_rate: Option<f64>,
-    /// Signed step, as a share of the capacity.
-    step: f64,
+/// Miniature W-TinyLFU caches over a hash-sampled share of the keys, one
+/// per window share in [`WINDOW_CHOICES`], scored by their recent hits.
+struct MiniSims {
+    /// A key is sampled when the low bits of its hash under this mask are 0.
+    mask: u64,
+    caches: Vec<TinyLfuPolicy<()>>,
+    /// Hits per cache, halved at each choice so that old behaviour fades.
+    scores: Vec<f64>,
+    sampled: usize,
+    period: usize,
+    chosen: usize,
 }
 
-impl HillClimber {
-    /// Records a lookup; at the end of a sample returns the window change
-    /// (in entries) to make.
-    fn record(&mut self, hit: bool, capacity: usize) -> isize {
-        self.hits += hit as u64;
-        self.requests += 1;
-        if self.requests < self.sample_size {
-            return 0;
+impl MiniSims {
+    fn new(capacity: usize) -> MiniSims {
+        // Sample 1 in 2^k keys so that capacity / 2^k is about MINI_CAPACITY.
+        let rate_log2 = (capacity / MINI_CAPACITY).max(1).ilog2();
+        let mini = (capacity >> rate_log2).max(2);
+        MiniSims {
+            mask: (1u64 << rate_log2) - 1,
+            caches: WINDOW_CHOICES.iter().map(|&share| TinyLfuPolicy::with_window(mini, share, false)).collect(),
+            scores: vec![0.0; WINDOW_CHOICES.len()],
+            sampled: 0,
+            period: mini * MINI_PERIOD,
+            chosen: 0,
         }
-        let rate = self.hits as f64 / self.requests as f64;
-        self.hits = 0;
-        self.requests = 0;
-        let Some(previous) = self.previous_rate.replace(rate) else {
-            return (self.step * capacity as f64).round() as isize;
-        };
-        let change = rate - previous;
-        if change.abs() >= RESTART_THRESHOLD {
-            self.step = INITIAL_STEP.copysign(self.step);
+    }
+
+    /// Replays one access if its key is sampled; at the end of a period
+    /// returns the window share that did best.
+    fn observe(&mut self, address: &Address) -> Option<f64> {
+        use std::hash::BuildHasher;
+        if AddressHash::default().hash_one(address) & self.mask != 0 {
+            return None;
         }
-        if change < 0.0 {
-            self.step = -self.step;
+        for (cache, score) in self.caches.iter_mut().zip(&mut self.scores) {
+            if cache.get(address).is_some() {
+                *score += 1.0;
+            } else {
+                cache.insert(*address, ());
+            }
         }
-        let amount = (self.step * capacity as f64).round() as isize;
-        self.step *= STEP_DECAY;
-        amount
+        self.sampled += 1;
+        if self.sampled < self.period {
+            return None;
+        }
+        self.sampled = 0;
+        // Keep the current choice unless another did clearly better.
+        let best = (0..self.scores.len()).max_by(|&a, &b| self.scores[a].total_cmp(&self.scores[b])).unwrap_or(0);
+        if self.scores[best] > self.scores[self.chosen] * 1.005 {
+            self.chosen = best;
+        }
+        for score in &mut self.scores {
+            *score *= 0.5;
+        }
+        Some(WINDOW_CHOICES[self.chosen])
     }
 }
 
 impl<V> TinyLfuPolicy<V> {
-    /// An empty policy holding at most `capacity` values.
+    /// An empty policy holding at most `capacity` values, its window tuned
+    /// by miniature simulations.
     pub(crate) fn new(capacity: usize) -> TinyLfuPolicy<V> {
-        let window_cap = ((capacity as f64 * INITIAL_WINDOW).round() as usize).clamp(1, capacity.max(1));
+        TinyLfuPolicy::with_window(capacity, INITIAL_WINDOW, true)
+    }
+
+    /// An empty policy with a window of `share` of the capacity, tuned
+    /// while running when `tuned`.
+    fn with_window(capacity: usize, share: f64, tuned: bool) -> TinyLfuPolicy<V> {
+        let window_cap = ((capacity as f64 * share).round() as usize).clamp(1, capacity.saturating_sub(1).max(1));
         TinyLfuPolicy {
             window: LruCache::unbounded_with_hasher(Default::default()),
             probation: LruCache::unbounded_with_hasher(Default::default()),
@@ -95,16 +134,7 @@ impl<V> TinyLfuPolicy<V> {
             sketch: FrequencySketch::new(capacity.min(INITIAL_SKETCH)),
             capacity,
             window_cap,
-            climber: HillClimber {
-                hits: 0,
-                requests: 0,
-                // Three capacities' worth of requests per sample: tried 1×,
-                // 3×, 5× and 10× on the traces in BENCHMARKS.md; 3× wins
-                // most often.
-                sample_size: (capacity as u64).saturating_mul(3).max(500),
-                previous_rate: None,
-                step: INITIAL_STEP,
-            },
+            sims: (tuned && capacity >= 2).then(|| Box::new(MiniSims::new(capacity))),
         }
     }
 
@@ -182,21 +212,15 @@ impl<V> TinyLfuPolicy<V> {
         }
     }
 
-    /// Counts an access in the sketch and the climber. A new window size
+    /// Counts an access in the sketch and the miniature simulations. A new window size
     /// takes effect at the next insert, where the policy may report what
     /// it pushes out.
-    fn record(&mut self, address: &Address, hit: bool) {
+    fn record(&mut self, address: &Address) {
         self.sketch.increment(address);
-        let delta = self.climber.record(hit, self.capacity);
-        self.resize_window(delta);
-    }
-
-    fn resize_window(&mut self, delta: isize) {
-        if delta == 0 || self.capacity < 2 {
-            return;
+        if let Some(share) = self.sims.as_mut().and_then(|sims| sims.observe(address)) {
+            let target = (self.capacity as f64 * share).round() as usize;
+            self.window_cap = target.clamp(1, self.capacity.saturating_sub(1).max(1));
         }
-        let target = (self.window_cap as isize + delta).clamp(1, self.capacity as isize - 1);
-        self.window_cap = target as usize;
     }
 }
 
@@ -215,7 +239,7 @@ impl<V: Clone + Send> Policy<V> for TinyLfuPolicy<V> {
         // which tells the policy only about hits and inserts counts each
         // access once.
         if found.is_some() {
-            self.record(address, true);
+            self.record(address);
         }
         found
     }
@@ -232,7 +256,7 @@ impl<V: Clone + Send> Policy<V> for TinyLfuPolicy<V> {
                 return out;
             }
         }
-        self.record(&address, false);
+        self.record(&address);
         self.window.push(address, value);
         self.rebalance(&mut out);
         self.grow_sketch();
