@@ -30,6 +30,7 @@ pub mod cache;
 pub mod codec;
 pub mod config;
 pub mod error;
+pub mod evm;
 pub mod integrity;
 pub mod manager;
 pub mod metrics;

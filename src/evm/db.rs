@@ -1,0 +1,269 @@
+//! [`LazyCodeDb`]: a revm database that serves contract code through a
+//! [`Manager`] the first time the EVM touches an account.
+//!
+//! It wraps any inner state database (balances, nonces, storage) and
+//! replaces the code part of each account it serves: `basic` answers with
+//! the code hash and the analysed [`Bytecode`] ebc built once at ingest (an
+//! `Arc` clone, never a re-analysis), and `code_by_hash` returns the same
+//! object. Every way the EVM reaches code (the transaction's target, CALL,
+//! CALLCODE, DELEGATECALL, STATICCALL, EXTCODESIZE, EXTCODEHASH,
+//! EXTCODECOPY) loads the account through `basic`, so all of them resolve
+//! through the manager.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::ops::Deref;
+use std::ptr::NonNull;
+use std::sync::Arc;
+
+use revm::bytecode::Bytecode;
+use revm::database_interface::{DBErrorMarker, DatabaseRef};
+use revm::primitives::{Address, B256, StorageKey, StorageValue};
+use revm::state::AccountInfo;
+
+use crate::bytecode::ExternalBytecode;
+use crate::error::{Error, Result};
+use crate::manager::{LoadOptions, Manager};
+
+/// ebc's error is the database error of every database in this module: a
+/// failed code load stops the transaction with the load's own error.
+impl DBErrorMarker for Error {}
+
+/// The manager a database serves code through: shared by `Arc`, or owned
+/// by a C host that promised to keep it alive.
+#[derive(Clone)]
+pub(crate) enum ManagerHandle {
+    /// A manager shared with the rest of a Rust program.
+    Shared(Arc<Manager>),
+    /// A manager owned by a C host (`ebc_manager*`).
+    Host(NonNull<Manager>),
+}
+
+// SAFETY: `Manager` is `Send + Sync`; `Host` is only built by
+// `ManagerHandle::host`, whose caller guarantees the manager outlives the
+// handle, so sending or sharing the pointer is sending or sharing `&Manager`.
+unsafe impl Send for ManagerHandle {}
+// SAFETY: as above.
+unsafe impl Sync for ManagerHandle {}
+
+impl ManagerHandle {
+    /// A handle on a manager owned by a C host.
+    ///
+    /// # Safety
+    /// `manager` must point to a live `Manager` that outlives every use of
+    /// the handle and its clones. The safe alternative is
+    /// [`ManagerHandle::Shared`].
+    pub(crate) unsafe fn host(manager: NonNull<Manager>) -> ManagerHandle {
+        ManagerHandle::Host(manager)
+    }
+}
+
+impl Deref for ManagerHandle {
+    type Target = Manager;
+
+    fn deref(&self) -> &Manager {
+        match self {
+            ManagerHandle::Shared(manager) => manager,
+            // SAFETY: `host`'s contract: the manager outlives the handle.
+            ManagerHandle::Host(manager) => unsafe { manager.as_ref() },
+        }
+    }
+}
+
+/// Where one address's code comes from when it is not the default source:
+/// what `load_external_contract` recorded.
+#[derive(Clone, Debug)]
+pub(crate) struct Mapping {
+    pub(crate) uri: String,
+    pub(crate) options: LoadOptions,
+}
+
+/// Counters of what the database served, readable at any time.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ServeStats {
+    /// Account lookups answered with code from ebc.
+    pub served: u64,
+    /// Account lookups for which ebc had no code (the inner state's code,
+    /// or none, was used).
+    pub not_external: u64,
+    /// Account lookups that failed because a load failed.
+    pub failures: u64,
+}
+
+/// A revm database that serves code through a [`Manager`].
+///
+/// Resolution of an account's code, on the first touch in a transaction:
+/// 1. an address mapped with [`LazyCodeDb::map`] loads from its URI;
+/// 2. otherwise the manager is asked for the address with no URI: its cache,
+///    then its default source (when one is configured and lazy loading is on);
+/// 3. when ebc has no code for it ([`Error::NotFound`],
+///    [`Error::LoaderNotFound`], [`Error::Disabled`]) the inner state's code
+///    is used, or none.
+///
+/// Any other load error (a timeout, a checksum mismatch, a security
+/// violation) fails the lookup, and so the transaction, with that error:
+/// nothing else is run in the code's place. For the same reason an address
+/// ebc served once never falls back to the state's code (a committed copy
+/// would run outside the sandbox): when the manager no longer has its code
+/// (evicted or unloaded, with no mapping or default source to reload it
+/// from), the lookup fails with [`Error::NotFound`].
+///
+/// Answers are remembered until [`LazyCodeDb::begin_transaction`], so a
+/// transaction sees one code per address and asks the manager once per
+/// account; the next transaction asks again (a cache hit), so unloads,
+/// expiry and reloads in the manager take effect between transactions.
+///
+/// `Send`, not `Sync`: one transaction at a time uses it.
+pub struct LazyCodeDb<S> {
+    state: S,
+    manager: Option<ManagerHandle>,
+    mappings: HashMap<Address, Mapping>,
+    touched: RefCell<HashMap<Address, Option<Arc<ExternalBytecode>>>>,
+    ever_served: RefCell<std::collections::HashSet<Address>>,
+    stats: RefCell<ServeStats>,
+}
+
+impl<S> LazyCodeDb<S> {
+    /// Serves code through `manager` over the inner `state`.
+    pub fn new(state: S, manager: Arc<Manager>) -> LazyCodeDb<S> {
+        LazyCodeDb::with_handle(state, Some(ManagerHandle::Shared(manager)))
+    }
+
+    /// The inner state alone: no code is served through ebc.
+    pub fn without_manager(state: S) -> LazyCodeDb<S> {
+        LazyCodeDb::with_handle(state, None)
+    }
+
+    pub(crate) fn with_handle(state: S, manager: Option<ManagerHandle>) -> LazyCodeDb<S> {
+        LazyCodeDb {
+            state,
+            manager,
+            mappings: HashMap::new(),
+            touched: RefCell::new(HashMap::new()),
+            ever_served: RefCell::new(std::collections::HashSet::new()),
+            stats: RefCell::new(ServeStats::default()),
+        }
+    }
+
+    /// The inner state database.
+    pub fn state(&self) -> &S {
+        &self.state
+    }
+
+    /// The inner state database, to set it up or commit changes to it.
+    pub fn state_mut(&mut self) -> &mut S {
+        &mut self.state
+    }
+
+    /// The manager code is served through, if any.
+    pub fn manager(&self) -> Option<&Manager> {
+        self.manager.as_deref()
+    }
+
+    pub(crate) fn set_manager(&mut self, manager: Option<ManagerHandle>) {
+        self.manager = manager;
+        self.mappings.clear();
+        self.ever_served.get_mut().clear();
+        self.begin_transaction();
+    }
+
+    /// Serves `address`'s code from `uri` (loaded with `options`) instead of
+    /// the default source.
+    pub fn map(&mut self, address: Address, uri: &str, options: LoadOptions) {
+        self.mappings.insert(address, Mapping { uri: uri.to_owned(), options });
+        self.touched.get_mut().remove(&address);
+    }
+
+    /// Forgets what the last transaction resolved: the next touch of each
+    /// account asks the manager again.
+    pub fn begin_transaction(&self) {
+        self.touched.borrow_mut().clear();
+    }
+
+    /// What was served so far.
+    pub fn stats(&self) -> ServeStats {
+        *self.stats.borrow()
+    }
+
+    /// The ebc code this transaction resolved for `address`: `None` when
+    /// the account was not touched yet or ebc has no code for it.
+    pub fn external_code(&self, address: &Address) -> Option<Arc<ExternalBytecode>> {
+        self.touched.borrow().get(address).cloned().flatten()
+    }
+
+    /// Resolves `address` through the manager (memoised per transaction).
+    pub(crate) fn resolve(&self, address: Address) -> Result<Option<Arc<ExternalBytecode>>> {
+        if let Some(known) = self.touched.borrow().get(&address) {
+            return Ok(known.clone());
+        }
+        let Some(manager) = &self.manager else { return Ok(None) };
+        let loaded = match self.mappings.get(&address) {
+            Some(mapping) => manager.load(&address, Some(&mapping.uri), &mapping.options),
+            None if manager.config().default_source.is_some() => {
+                manager.load(&address, None, &LoadOptions::default())
+            }
+            None => Ok(manager.get(&address)).and_then(|hit| hit.ok_or(Error::NotFound(String::new()))),
+        };
+        let code = match loaded {
+            Ok(code) => Some(code),
+            Err(Error::NotFound(_) | Error::LoaderNotFound(_) | Error::Disabled) => None,
+            Err(e) => {
+                self.stats.borrow_mut().failures += 1;
+                return Err(e);
+            }
+        };
+        let mut stats = self.stats.borrow_mut();
+        match &code {
+            Some(_) => {
+                stats.served += 1;
+                self.ever_served.borrow_mut().insert(address);
+            }
+            None if self.ever_served.borrow().contains(&address) => {
+                stats.failures += 1;
+                return Err(Error::NotFound(format!(
+                    "{address}: ebc served its code before and the manager no longer has it \
+                     (evicted or unloaded, with no mapping or default source to reload it from)"
+                )));
+            }
+            None => stats.not_external += 1,
+        }
+        drop(stats);
+        self.touched.borrow_mut().insert(address, code.clone());
+        Ok(code)
+    }
+}
+
+impl<S: DatabaseRef> DatabaseRef for LazyCodeDb<S>
+where
+    Error: From<S::Error>,
+{
+    type Error = Error;
+
+    fn basic_ref(&self, address: Address) -> Result<Option<AccountInfo>> {
+        let info = self.state.basic_ref(address)?;
+        let Some(code) = self.resolve(address)? else { return Ok(info) };
+        // A contract's nonce starts at 1 (EIP-161); an account the state
+        // does not know yet is a deployed contract with no balance.
+        let mut info = info.unwrap_or(AccountInfo { nonce: 1, ..AccountInfo::default() });
+        info.code_hash = code.code_hash();
+        info.code = Some(code.revm_bytecode().clone());
+        Ok(Some(info))
+    }
+
+    fn code_by_hash_ref(&self, code_hash: B256) -> Result<Bytecode> {
+        let served = self.touched.borrow();
+        let found = served.values().flatten().find(|code| code.code_hash() == code_hash);
+        match found {
+            Some(code) => Ok(code.revm_bytecode().clone()),
+            None => Ok(self.state.code_by_hash_ref(code_hash)?),
+        }
+    }
+
+    fn storage_ref(&self, address: Address, index: StorageKey) -> Result<StorageValue> {
+        Ok(self.state.storage_ref(address, index)?)
+    }
+
+    fn block_hash_ref(&self, number: u64) -> Result<B256> {
+        Ok(self.state.block_hash_ref(number)?)
+    }
+}
