@@ -331,3 +331,31 @@ fn the_gas_multiplier_limits_what_code_may_use() {
     }
     assert_eq!(given, vec![500_000, 750_000, 1_000_000]);
 }
+
+fn ebc_cli(args: &[&str]) -> (i32, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ebc")).args(args).output().unwrap();
+    (out.status.code().unwrap_or(-1), String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap())
+}
+
+#[test]
+fn ebc_call_deposits_into_weth9_and_reports_the_log() {
+    let (code, out, err) = ebc_cli(&["call", WETH9, "--calldata", "0xd0e30db0", "--value", "1ether"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("status       success"), "{out}");
+    assert!(out.contains("topic      0xe1fffcc4923d04b559f4d29a8bfc6cda04eb5b0d3c460751c2402c5c5cc9109c"), "{out}");
+    assert!(out.contains("data       0x0000000000000000000000000000000000000000000000000de0b6b3a7640000"), "{out}");
+
+    let (code, json, _) = ebc_cli(&["call", WETH9, "--calldata", "0x2e1a7d4d00000000000000000000000000000000000000000000000000000000000000ff", "--json"]);
+    assert_eq!(code, 2, "a revert exits 2");
+    let json: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(json["status"], "revert");
+
+    // Code loaded at a level that trusts the host's files runs unrestricted;
+    // a bad calldata string is a clear error.
+    let (code, _, err) = ebc_cli(&["call", WETH9, "--calldata", "0xzz"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("--calldata") && err.contains("EBC_INVALID_ARGUMENT"), "{err}");
+    let (code, _, err) = ebc_cli(&["call", "0x00000000000000000000000000000000000000aa", "--rpc", "http://127.0.0.1:1"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("jsonrpc+http://"), "{err}");
+}

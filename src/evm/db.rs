@@ -11,14 +11,13 @@
 //! through the manager.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::ops::Deref;
 use std::ptr::NonNull;
 use std::sync::Arc;
 
 use revm::bytecode::Bytecode;
 use revm::database_interface::{DBErrorMarker, DatabaseRef};
-use revm::primitives::{Address, B256, StorageKey, StorageValue};
+use revm::primitives::{Address, AddressMap, AddressSet, B256, StorageKey, StorageValue};
 use revm::state::AccountInfo;
 
 use crate::bytecode::ExternalBytecode;
@@ -117,9 +116,9 @@ pub struct ServeStats {
 pub struct LazyCodeDb<S> {
     state: S,
     manager: Option<ManagerHandle>,
-    mappings: HashMap<Address, Mapping>,
-    touched: RefCell<HashMap<Address, Option<Arc<ExternalBytecode>>>>,
-    ever_served: RefCell<std::collections::HashSet<Address>>,
+    mappings: AddressMap<Mapping>,
+    touched: RefCell<AddressMap<Option<Arc<ExternalBytecode>>>>,
+    ever_served: RefCell<AddressSet>,
     stats: RefCell<ServeStats>,
 }
 
@@ -138,9 +137,9 @@ impl<S> LazyCodeDb<S> {
         LazyCodeDb {
             state,
             manager,
-            mappings: HashMap::new(),
-            touched: RefCell::new(HashMap::new()),
-            ever_served: RefCell::new(std::collections::HashSet::new()),
+            mappings: AddressMap::default(),
+            touched: RefCell::new(AddressMap::default()),
+            ever_served: RefCell::new(AddressSet::default()),
             stats: RefCell::new(ServeStats::default()),
         }
     }

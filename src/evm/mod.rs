@@ -18,9 +18,11 @@
 //! ```
 
 mod db;
+mod rpc_state;
 mod sandbox;
 
 pub use db::{LazyCodeDb, ServeStats};
+pub use rpc_state::RpcState;
 pub(crate) use db::ManagerHandle;
 pub use sandbox::{Denial, Permission, Sandbox};
 
@@ -286,8 +288,14 @@ impl Vm {
     /// A VM over an empty state whose code comes through `manager`.
     pub fn with_manager(manager: Arc<Manager>) -> Vm {
         let mut vm = Vm::new();
-        vm.db.set_manager(Some(ManagerHandle::Shared(manager)));
+        vm.set_manager(manager);
         vm
+    }
+
+    /// Serves code through `manager` from now on, replacing any manager and
+    /// forgetting per-address mappings.
+    pub fn set_manager(&mut self, manager: Arc<Manager>) {
+        self.db.set_manager(Some(ManagerHandle::Shared(manager)));
     }
 
     pub(crate) fn set_manager_handle(&mut self, manager: Option<ManagerHandle>) {

@@ -3,7 +3,8 @@
 use ebc::codec::{decode_hex, to_hex};
 use ebc::evm::{BlockSpec, CallRequest, ExecStatus, Outcome, Vm};
 use ebc::verify::Fork;
-use ebc::{Address, Config, LoadOptions, Manager};
+use ebc::evm::RpcState;
+use ebc::{Address, BlockId, Config, LoadOptions, Manager, RpcClient};
 use revm::primitives::U256;
 use serde_json::{Value, json};
 
@@ -34,6 +35,15 @@ pub struct CallArgs {
     /// Hardfork whose rules apply (frontier ... osaka).
     #[arg(long, default_value = "osaka", value_parser = parse_fork)]
     fork: Fork,
+    /// Fork a live chain: read balances, nonces and storage from this
+    /// node (`jsonrpc+http://host:port`), and load every code through ebc
+    /// with the node as the default source.
+    #[arg(long)]
+    rpc: Option<String>,
+    /// With --rpc: the block whose state the call runs on (`latest`, a
+    /// number, or a block hash).
+    #[arg(long, default_value = "latest", value_parser = parse_block)]
+    block: BlockId,
     /// Security level code is loaded at. At `none` all code is fully
     /// trusted; above it, code runs sandboxed by its trust level (code from
     /// a node's JSON-RPC is trusted low: calls and reads only).
@@ -58,12 +68,45 @@ fn parse_wei(text: &str) -> Result<U256, String> {
     base.checked_mul(U256::from(10).pow(U256::from(scale))).ok_or_else(|| format!("{text} overflows 256 bits"))
 }
 
+fn parse_block(text: &str) -> Result<BlockId, String> {
+    text.parse().map_err(|e: ebc::Error| e.to_string())
+}
+
+/// The HTTP endpoint of a `jsonrpc+http(s)://` URI (its query dropped).
+fn endpoint_of(uri: &str) -> ebc::Result<String> {
+    let without_query = uri.split(['?', '#']).next().unwrap_or(uri);
+    match without_query.strip_prefix("jsonrpc+") {
+        Some(url) if url.starts_with("http://") || url.starts_with("https://") => Ok(url.to_owned()),
+        _ => Err(ebc::Error::InvalidArgument(format!(
+            "--rpc {uri:?} is not a jsonrpc+http:// or jsonrpc+https:// URI"
+        ))),
+    }
+}
+
+/// A VM forking the chain behind `rpc` at `block`: the state from the node,
+/// every code through ebc with the node (at the same block) as the default
+/// source. Returns it with the block it runs in.
+fn forked_vm(rpc: &str, block: BlockId, mut config: Config) -> ebc::Result<(Vm, BlockSpec)> {
+    let endpoint = endpoint_of(rpc)?;
+    let client = RpcClient::new(vec![endpoint.clone()], config.loader_timeout_ms, 64 * 1024 * 1024)?;
+    let mut spec = RpcState::pin(&client, block)?;
+    config.default_source = Some(format!("jsonrpc+{endpoint}?block={}", spec.number));
+    let state = RpcState::new(client, spec.number);
+    let mut vm = Vm::with_state(Box::new(state));
+    vm.set_manager(std::sync::Arc::new(Manager::new(config)?));
+    // As `eth_call` does: a call that pays no gas price runs with no base fee.
+    spec.basefee = 0;
+    Ok((vm, spec))
+}
+
 /// Runs `ebc call`; returns whether the call succeeded.
 pub fn run(args: &CallArgs) -> ebc::Result<bool> {
     let calldata = decode_hex(args.calldata.as_bytes(), "--calldata")?;
     let config = Config { security_level: args.level.into(), fork: args.fork, ..Config::development() };
-    let manager = std::sync::Arc::new(Manager::new(config)?);
-    let mut vm = Vm::with_manager(manager);
+    let (mut vm, block) = match &args.rpc {
+        Some(rpc) => forked_vm(rpc, args.block, config)?,
+        None => (Vm::with_manager(std::sync::Arc::new(Manager::new(config)?)), BlockSpec::default()),
+    };
     let to = match args.target.parse::<Address>() {
         Ok(address) => address,
         Err(_) => {
@@ -71,7 +114,10 @@ pub fn run(args: &CallArgs) -> ebc::Result<bool> {
             args.address
         }
     };
-    vm.set_balance(args.from, args.value)?;
+    if args.rpc.is_none() {
+        // An empty state: the sender is given what it sends.
+        vm.set_balance(args.from, args.value)?;
+    }
     let request = CallRequest {
         caller: args.from,
         to: Some(to),
@@ -79,7 +125,7 @@ pub fn run(args: &CallArgs) -> ebc::Result<bool> {
         value: args.value,
         gas_limit: args.gas,
         gas_price: 0,
-        block: BlockSpec::default(),
+        block,
         fork: args.fork,
     };
     let outcome = vm.call(&request)?;
