@@ -190,6 +190,13 @@ impl<S> LazyCodeDb<S> {
         self.touched.borrow().get(address).cloned().flatten()
     }
 
+    /// Whether this transaction touched code whose permissions restrict
+    /// anything (a denied operation or a gas share below 1).
+    pub fn touched_restricted_code(&self) -> bool {
+        let touched = self.touched.borrow();
+        touched.values().flatten().any(|code| super::sandbox::restricts(&code.security().permissions))
+    }
+
     /// Resolves `address` through the manager (memoised per transaction).
     pub(crate) fn resolve(&self, address: Address) -> Result<Option<Arc<ExternalBytecode>>> {
         if let Some(known) = self.touched.borrow().get(&address) {

@@ -35,7 +35,7 @@ use revm::database_interface::{DatabaseCommit, DatabaseRef};
 use revm::primitives::hardfork::SpecId;
 use revm::primitives::{Bytes, Log, StorageKey, StorageValue, TxKind, U256};
 use revm::state::{AccountInfo, Bytecode};
-use revm::{InspectEvm, MainBuilder, MainContext};
+use revm::{ExecuteEvm, InspectEvm, MainBuilder, MainContext};
 
 use crate::bytecode::ExternalBytecode;
 use crate::cache::CacheStats;
@@ -447,11 +447,18 @@ impl Vm {
             chain_id: Some(request.block.chain_id),
             ..TxEnv::default()
         };
-        let context = Context::mainnet().with_ref_db(&self.db).with_cfg(cfg).with_block(block);
-        let mut evm = context.build_mainnet_with_inspector(Sandbox::new(&self.db));
-        let executed = evm.inspect_tx(tx);
-        let denials = std::mem::replace(&mut evm.inspector, Sandbox::new(&self.db)).into_denials();
-        drop(evm);
+        // Fast path: run without the inspector. When every code the run
+        // touched is fully permitted the sandbox would have changed nothing
+        // (execution is deterministic, and nothing was committed yet), so
+        // the result stands; otherwise run again under the sandbox.
+        let context = || Context::mainnet().with_ref_db(&self.db).with_cfg(cfg.clone()).with_block(block.clone());
+        let mut executed = context().build_mainnet().transact(tx.clone());
+        let mut denials = Vec::new();
+        if executed.is_ok() && self.db.touched_restricted_code() {
+            let mut evm = context().build_mainnet_with_inspector(Sandbox::new(&self.db));
+            executed = evm.inspect_tx(tx);
+            denials = std::mem::replace(&mut evm.inspector, Sandbox::new(&self.db)).into_denials();
+        }
         self.executions += 1;
         self.denials += denials.len() as u64;
         let executed = executed.map_err(|e| match e {

@@ -119,15 +119,23 @@ impl Rules {
         Rules { code: None, withheld: 0 }
     }
 
+    /// The code's address, permissions and trust when it may not do
+    /// everything; `None` when no opcode needs checking.
     fn restricted(&self) -> Option<(&Address, &ExecutionPermissions, TrustLevel)> {
         let (address, code) = self.code.as_ref()?;
         let security = code.security();
-        let all = security.permissions.can_call_external
-            && security.permissions.can_modify_state
-            && security.permissions.can_emit_logs
-            && security.permissions.can_create_contracts;
-        (!all).then_some((address, &security.permissions, security.trust))
+        let p = &security.permissions;
+        let all = p.can_call_external && p.can_modify_state && p.can_emit_logs && p.can_create_contracts;
+        (!all).then_some((address, p, security.trust))
     }
+}
+
+/// Whether code with `permissions` runs differently in the sandbox: some
+/// operation is denied, or it gets less than all the gas forwarded to it.
+pub(crate) fn restricts(permissions: &ExecutionPermissions) -> bool {
+    let p = permissions;
+    !(p.can_call_external && p.can_modify_state && p.can_emit_logs && p.can_create_contracts)
+        || p.gas_limit_multiplier < 1.0
 }
 
 /// The permission `op` needs beyond the others, given the stack it runs on
