@@ -23,6 +23,7 @@
 //! | [`security`] | trust levels and execution permissions |
 //! | [`cache`] | eviction policies, sharding, deduplication by code hash |
 //! | [`metrics`] | the performance tracker |
+//! | [`evm`] | executing code through revm: `Vm`, the lazy code database, the sandbox |
 //! | `ffi` | the C ABI (`include/ebc.h`) |
 
 pub mod bytecode;
