@@ -112,6 +112,17 @@ fn run_mix<DB: DatabaseRef<Error = ebc::Error>>(db: &DB, mix: &[(Address, Vec<u8
     gas
 }
 
+/// The mix through the lazy database, one transaction per call: each
+/// transaction's first touch of an account asks the manager.
+fn run_lazy(lazy: &LazyCodeDb<CacheDB<EmptyState>>, mix: &[(Address, Vec<u8>, U256)]) -> u64 {
+    let mut gas = 0;
+    for call in mix.chunks(1) {
+        lazy.begin_transaction();
+        gas += run_mix(lazy, call);
+    }
+    gas
+}
+
 fn exec(c: &mut Criterion) {
     let mix = mix();
     let weth9_code = ebc::codec::decode_hex(&std::fs::read(WETH9).unwrap(), WETH9).unwrap();
@@ -155,19 +166,24 @@ fn exec(c: &mut Criterion) {
         assert!(vm.call(request).unwrap().is_success(), "{request:?}");
     }
 
+    // `EBC_EXEC_ONLY=plain|lazy:N` runs N mixes on one database and exits,
+    // for counting instructions with `perf stat` (a count the machine's
+    // load does not change, unlike time).
+    if let Ok(only) = std::env::var("EBC_EXEC_ONLY") {
+        let (which, n) = only.split_once(':').expect("EBC_EXEC_ONLY=plain|lazy:N");
+        let n: usize = n.parse().expect("a number of mixes");
+        for _ in 0..n {
+            match which {
+                "plain" => black_box(run_mix(&plain, &mix)),
+                _ => black_box(run_lazy(&lazy, &mix)),
+            };
+        }
+        std::process::exit(0);
+    }
+
     let mut group = c.benchmark_group(format!("exec/mix-of-{}-calls", mix.len()));
     group.bench_function("revm + plain CacheDB", |b| b.iter(|| black_box(run_mix(black_box(&plain), &mix))));
-    group.bench_function("revm + LazyCodeDb (warm ebc cache)", |b| {
-        b.iter(|| {
-            let mut gas = 0;
-            for call in mix.chunks(1) {
-                // One transaction per call: each first touch asks the manager.
-                lazy.begin_transaction();
-                gas += run_mix(black_box(&lazy), call);
-            }
-            black_box(gas)
-        })
-    });
+    group.bench_function("revm + LazyCodeDb (warm ebc cache)", |b| b.iter(|| black_box(run_lazy(black_box(&lazy), &mix))));
     group.bench_function("Vm::call (LazyCodeDb, code fully trusted: no inspector)", |b| {
         b.iter(|| {
             for request in &requests {
@@ -196,14 +212,7 @@ fn interleaved_ratio(plain: &CacheDB<EmptyState>, lazy: &LazyCodeDb<CacheDB<Empt
         start.elapsed().as_secs_f64() / MIXES as f64
     };
     let run_plain = || run_mix(plain, mix);
-    let run_lazy = || {
-        let mut gas = 0;
-        for call in mix.chunks(1) {
-            lazy.begin_transaction();
-            gas += run_mix(lazy, call);
-        }
-        gas
-    };
+    let run_lazy = || run_lazy(lazy, mix);
     let (mut plains, mut lazies, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
     for round in 0..ROUNDS {
         let (p, l) = if round % 2 == 0 {

@@ -10,14 +10,14 @@
 //! EXTCODECOPY) loads the account through `basic`, so all of them resolve
 //! through the manager.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::ops::Deref;
 use std::ptr::NonNull;
 use std::sync::Arc;
 
 use revm::bytecode::Bytecode;
 use revm::database_interface::{DBErrorMarker, DatabaseRef};
-use revm::primitives::{Address, AddressMap, AddressSet, B256, StorageKey, StorageValue};
+use revm::primitives::{Address, AddressMap, B256, StorageKey, StorageValue};
 use revm::state::AccountInfo;
 
 use crate::bytecode::ExternalBytecode;
@@ -77,6 +77,18 @@ pub(crate) struct Mapping {
     pub(crate) options: LoadOptions,
 }
 
+/// What the database knows of one address it was asked about.
+#[derive(Clone, Copy, Debug)]
+struct Known {
+    /// The transaction the answer below belongs to (see `generation`).
+    generation: u64,
+    /// ebc's code in that transaction: an index into `served`.
+    served: Option<u32>,
+    /// ebc served code for the address at some point: it must never fall
+    /// back to the state's code.
+    served_before: bool,
+}
+
 /// Counters of what the database served, readable at any time.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ServeStats {
@@ -117,8 +129,14 @@ pub struct LazyCodeDb<S> {
     state: S,
     manager: Option<ManagerHandle>,
     mappings: AddressMap<Mapping>,
-    touched: RefCell<AddressMap<Option<Arc<ExternalBytecode>>>>,
-    ever_served: RefCell<AddressSet>,
+    /// One entry per address asked about; holds no code, so code the
+    /// manager evicted is not kept alive here past its transaction.
+    known: RefCell<AddressMap<Known>>,
+    /// The code served in the current transaction.
+    served: RefCell<Vec<Arc<ExternalBytecode>>>,
+    /// The current transaction's number; `begin_transaction` moves it on,
+    /// which makes every `Known` answer stale at once.
+    generation: Cell<u64>,
     stats: RefCell<ServeStats>,
 }
 
@@ -138,8 +156,9 @@ impl<S> LazyCodeDb<S> {
             state,
             manager,
             mappings: AddressMap::default(),
-            touched: RefCell::new(AddressMap::default()),
-            ever_served: RefCell::new(AddressSet::default()),
+            known: RefCell::new(AddressMap::default()),
+            served: RefCell::new(Vec::new()),
+            generation: Cell::new(1),
             stats: RefCell::new(ServeStats::default()),
         }
     }
@@ -162,7 +181,7 @@ impl<S> LazyCodeDb<S> {
     pub(crate) fn set_manager(&mut self, manager: Option<ManagerHandle>) {
         self.manager = manager;
         self.mappings.clear();
-        self.ever_served.get_mut().clear();
+        self.known.get_mut().clear();
         self.begin_transaction();
     }
 
@@ -170,13 +189,16 @@ impl<S> LazyCodeDb<S> {
     /// the default source.
     pub fn map(&mut self, address: Address, uri: &str, options: LoadOptions) {
         self.mappings.insert(address, Mapping { uri: uri.to_owned(), options });
-        self.touched.get_mut().remove(&address);
+        if let Some(known) = self.known.get_mut().get_mut(&address) {
+            known.generation = 0;
+        }
     }
 
     /// Forgets what the last transaction resolved: the next touch of each
     /// account asks the manager again.
     pub fn begin_transaction(&self) {
-        self.touched.borrow_mut().clear();
+        self.generation.set(self.generation.get() + 1);
+        self.served.borrow_mut().clear();
     }
 
     /// What was served so far.
@@ -187,55 +209,59 @@ impl<S> LazyCodeDb<S> {
     /// The ebc code this transaction resolved for `address`: `None` when
     /// the account was not touched yet or ebc has no code for it.
     pub fn external_code(&self, address: &Address) -> Option<Arc<ExternalBytecode>> {
-        self.touched.borrow().get(address).cloned().flatten()
+        let known = *self.known.borrow().get(address)?;
+        let index = known.served.filter(|_| known.generation == self.generation.get())?;
+        self.served.borrow().get(index as usize).cloned()
     }
 
     /// Whether this transaction touched code whose permissions restrict
     /// anything (a denied operation or a gas share below 1).
     pub fn touched_restricted_code(&self) -> bool {
-        let touched = self.touched.borrow();
-        touched.values().flatten().any(|code| super::sandbox::restricts(&code.security().permissions))
+        self.served.borrow().iter().any(|code| super::sandbox::restricts(&code.security().permissions))
     }
 
     /// Resolves `address` through the manager (memoised per transaction).
     pub(crate) fn resolve(&self, address: Address) -> Result<Option<Arc<ExternalBytecode>>> {
-        if let Some(known) = self.touched.borrow().get(&address) {
-            return Ok(known.clone());
-        }
         let Some(manager) = &self.manager else { return Ok(None) };
+        let generation = self.generation.get();
+        let mut known = self.known.borrow_mut();
+        let entry = known.entry(address).or_insert(Known { generation: 0, served: None, served_before: false });
+        if entry.generation == generation {
+            return Ok(entry.served.and_then(|i| self.served.borrow().get(i as usize).cloned()));
+        }
         let loaded = match self.mappings.get(&address) {
             Some(mapping) => manager.load(&address, Some(&mapping.uri), &mapping.options),
             None if manager.config().default_source.is_some() => {
                 manager.load(&address, None, &LoadOptions::default())
             }
-            None => Ok(manager.get(&address)).and_then(|hit| hit.ok_or(Error::NotFound(String::new()))),
-        };
-        let code = match loaded {
-            Ok(code) => Some(code),
-            Err(Error::NotFound(_) | Error::LoaderNotFound(_) | Error::Disabled) => None,
-            Err(e) => {
-                self.stats.borrow_mut().failures += 1;
-                return Err(e);
-            }
+            None => manager.get(&address).ok_or(Error::NotFound(String::new())),
         };
         let mut stats = self.stats.borrow_mut();
-        match &code {
-            Some(_) => {
+        match loaded {
+            Ok(code) => {
+                let mut served = self.served.borrow_mut();
+                *entry = Known { generation, served: Some(served.len() as u32), served_before: true };
+                served.push(code.clone());
                 stats.served += 1;
-                self.ever_served.borrow_mut().insert(address);
+                Ok(Some(code))
             }
-            None if self.ever_served.borrow().contains(&address) => {
+            Err(Error::NotFound(_) | Error::LoaderNotFound(_) | Error::Disabled) if entry.served_before => {
                 stats.failures += 1;
-                return Err(Error::NotFound(format!(
+                Err(Error::NotFound(format!(
                     "{address}: ebc served its code before and the manager no longer has it \
                      (evicted or unloaded, with no mapping or default source to reload it from)"
-                )));
+                )))
             }
-            None => stats.not_external += 1,
+            Err(Error::NotFound(_) | Error::LoaderNotFound(_) | Error::Disabled) => {
+                *entry = Known { generation, served: None, served_before: false };
+                stats.not_external += 1;
+                Ok(None)
+            }
+            Err(e) => {
+                stats.failures += 1;
+                Err(e)
+            }
         }
-        drop(stats);
-        self.touched.borrow_mut().insert(address, code.clone());
-        Ok(code)
     }
 }
 
@@ -257,8 +283,8 @@ where
     }
 
     fn code_by_hash_ref(&self, code_hash: B256) -> Result<Bytecode> {
-        let served = self.touched.borrow();
-        let found = served.values().flatten().find(|code| code.code_hash() == code_hash);
+        let served = self.served.borrow();
+        let found = served.iter().find(|code| code.code_hash() == code_hash);
         match found {
             Some(code) => Ok(code.revm_bytecode().clone()),
             None => Ok(self.state.code_by_hash_ref(code_hash)?),

@@ -119,6 +119,10 @@ fn c_string(text: String) -> CString {
     CString::new(text.replace('\0', "")).unwrap_or_default()
 }
 
+fn address_arg(address: *const ebc_address) -> Result<Address, Error> {
+    Ok(Address::from(arg(address, "address")?.bytes))
+}
+
 fn u256_of(value: &ebc_u256) -> U256 {
     U256::from_be_bytes(value.bytes)
 }
@@ -169,7 +173,7 @@ pub extern "C" fn ebc_vm_load_contract(
 ) -> ebc_status {
     guard_status(err, || {
         let vm = vm_mut(vm)?;
-        let address = Address::from(arg(address, "address")?.bytes);
+        let address = address_arg(address)?;
         let uri = str_arg(uri, uri_len, "uri")?;
         vm.load_external_contract(address, uri, None).map(drop)
     })
@@ -185,7 +189,7 @@ pub extern "C" fn ebc_vm_set_balance(
 ) -> ebc_status {
     guard_status(err, || {
         let vm = vm_mut(vm)?;
-        let address = Address::from(arg(address, "address")?.bytes);
+        let address = address_arg(address)?;
         vm.set_balance(address, u256_of(arg(balance, "balance")?))
     })
 }
@@ -200,7 +204,7 @@ pub extern "C" fn ebc_vm_set_nonce(
 ) -> ebc_status {
     guard_status(err, || {
         let vm = vm_mut(vm)?;
-        vm.set_nonce(Address::from(arg(address, "address")?.bytes), nonce)
+        vm.set_nonce(address_arg(address)?, nonce)
     })
 }
 
@@ -215,7 +219,7 @@ pub extern "C" fn ebc_vm_set_storage(
 ) -> ebc_status {
     guard_status(err, || {
         let vm = vm_mut(vm)?;
-        let address = Address::from(arg(address, "address")?.bytes);
+        let address = address_arg(address)?;
         vm.set_storage(address, u256_of(arg(slot, "slot")?), u256_of(arg(value, "value")?))
     })
 }
@@ -233,7 +237,7 @@ pub extern "C" fn ebc_vm_set_code(
 ) -> ebc_status {
     guard_status(err, || {
         let vm = vm_mut(vm)?;
-        let address = Address::from(arg(address, "address")?.bytes);
+        let address = address_arg(address)?;
         vm.set_code(address, bytes_arg(code, code_len, "code")?)
     })
 }
@@ -250,7 +254,7 @@ pub extern "C" fn ebc_vm_get_balance(
     guard_status(err, || {
         let vm = vm_ref(vm)?;
         arg_mut(balance_out, "balance_out")?;
-        let account = vm.account(Address::from(arg(address, "address")?.bytes))?;
+        let account = vm.account(address_arg(address)?)?;
         let balance = account.map_or(U256::ZERO, |a| a.balance);
         write_out(balance_out, "balance_out", ebc_u256 { bytes: balance.to_be_bytes() })
     })
@@ -268,7 +272,7 @@ pub extern "C" fn ebc_vm_get_storage(
     guard_status(err, || {
         let vm = vm_ref(vm)?;
         arg_mut(value_out, "value_out")?;
-        let value = vm.storage(Address::from(arg(address, "address")?.bytes), u256_of(arg(slot, "slot")?))?;
+        let value = vm.storage(address_arg(address)?, u256_of(arg(slot, "slot")?))?;
         write_out(value_out, "value_out", ebc_u256 { bytes: value.to_be_bytes() })
     })
 }
