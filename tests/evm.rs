@@ -359,3 +359,20 @@ fn ebc_call_deposits_into_weth9_and_reports_the_log() {
     assert_eq!(code, 1);
     assert!(err.contains("jsonrpc+http://"), "{err}");
 }
+
+#[test]
+fn a_vm_moves_between_threads_and_keeps_its_state() {
+    fn assert_send<T: Send>(_: &T) {}
+    let mut vm = Vm::new();
+    assert_send(&vm);
+    let account = Address::repeat_byte(9);
+    vm.set_balance(account, U256::from(5)).unwrap();
+    let vm = std::thread::spawn(move || {
+        vm.set_nonce(account, 3).unwrap();
+        vm
+    })
+    .join()
+    .unwrap();
+    let info = vm.account(account).unwrap().unwrap();
+    assert_eq!((info.balance, info.nonce), (U256::from(5), 3));
+}
