@@ -71,8 +71,9 @@ impl DatabaseRef for EmptyState {
     }
 
     fn block_hash_ref(&self, number: u64) -> Result<B256> {
-        // As an empty chain's node answers: the hash of nothing known.
-        Ok(revm::primitives::keccak256(number.to_be_bytes()))
+        // No chain behind it: a stand-in hash per number, the one revm's
+        // own EmptyDB gives, so BLOCKHASH is deterministic.
+        Ok(revm::primitives::keccak256(number.to_string().as_bytes()))
     }
 }
 
@@ -260,6 +261,11 @@ pub struct ExternalBytecodeStats {
 /// `CacheDB` over a [`StateSource`] (empty by default); [`Vm::transact`]
 /// commits to it, [`Vm::call`] does not. Code is served through the
 /// manager by [`LazyCodeDb`] and sandboxed by [`Sandbox`].
+///
+/// Each call runs revm without the inspector first; when the transaction
+/// touched code whose permissions restrict anything, it runs again under
+/// the sandbox (nothing is committed before a call returns, and execution
+/// is deterministic, so fully trusted code pays nothing for the sandbox).
 ///
 /// `Send`: move it between threads, use it from one at a time.
 pub struct Vm {
