@@ -40,10 +40,10 @@ pub struct CallArgs {
     /// with the node as the default source.
     #[arg(long)]
     rpc: Option<String>,
-    /// With --rpc: the block whose state the call runs on (`latest`, a
-    /// number, or a block hash).
-    #[arg(long, default_value = "latest", value_parser = parse_block)]
-    block: BlockId,
+    /// With --rpc: the block whose state the call runs on (`latest`, the
+    /// default, a number, or a block hash).
+    #[arg(long, value_parser = parse_block)]
+    block: Option<BlockId>,
     /// Security level code is loaded at. At `none` all code is fully
     /// trusted; above it, code runs sandboxed by its trust level (code from
     /// a node's JSON-RPC is trusted low: calls and reads only).
@@ -103,9 +103,12 @@ fn forked_vm(rpc: &str, block: BlockId, mut config: Config) -> ebc::Result<(Vm, 
 pub fn run(args: &CallArgs) -> ebc::Result<bool> {
     let calldata = decode_hex(args.calldata.as_bytes(), "--calldata")?;
     let config = Config { security_level: args.level.into(), fork: args.fork, ..Config::development() };
-    let (mut vm, block) = match &args.rpc {
-        Some(rpc) => forked_vm(rpc, args.block, config)?,
-        None => (Vm::with_manager(std::sync::Arc::new(Manager::new(config)?)), BlockSpec::default()),
+    let (mut vm, block) = match (&args.rpc, args.block) {
+        (Some(rpc), block) => forked_vm(rpc, block.unwrap_or_default(), config)?,
+        (None, None) => (Vm::with_manager(std::sync::Arc::new(Manager::new(config)?)), BlockSpec::default()),
+        (None, Some(_)) => {
+            return Err(ebc::Error::InvalidArgument("--block chooses a block of --rpc's chain; give --rpc".into()));
+        }
     };
     let to = match args.target.parse::<Address>() {
         Ok(address) => address,
