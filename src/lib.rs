@@ -16,7 +16,7 @@
 //! | module | stage |
 //! |---|---|
 //! | [`manager`] | the pipeline: cache, single-flight, the stages below |
-//! | [`source`] | loaders by URI scheme: `file:`, `mem:`, host callbacks |
+//! | [`source`] | loaders by URI scheme: `file:`, `mem:`, `sqlite:`, `postgres:`, host callbacks; code stores, import and export |
 //! | [`codec`] | raw or hex bytes into code |
 //! | [`integrity`] | code hash and checksum, checked against expectations |
 //! | [`verify`] | analysis and the security level's policy |
@@ -24,6 +24,7 @@
 //! | [`cache`] | eviction policies, sharding, deduplication by code hash |
 //! | [`metrics`] | the performance tracker |
 //! | [`evm`] | executing code through revm: `Vm`, the lazy code database, the sandbox |
+//! | [`evmc`] | account code with EVMC's size, hash and copy semantics |
 //! | `ffi` | the C ABI (`include/ebc.h`) |
 
 pub mod bytecode;
@@ -32,6 +33,7 @@ pub mod codec;
 pub mod config;
 pub mod error;
 pub mod evm;
+pub mod evmc;
 pub mod integrity;
 pub mod manager;
 pub mod metrics;
@@ -47,9 +49,10 @@ pub use bytecode::{Code, Compression, ExternalBytecode, Metadata, live_bytecodes
 pub use cache::CacheStats;
 pub use config::{CacheStrategy, Config, Header, Preset, SecurityLevel, TrustedState};
 pub use error::{Error, Result, Status};
+pub use evmc::AccountCode;
 pub use manager::{BytecodeInfo, LoadOptions, Manager, PreloadItem, Priority, verify_code};
 pub use metrics::MetricsSnapshot;
-pub use revm::primitives::{Address, B256, U256, keccak256};
+pub use revm::primitives::{Address, B256, KECCAK_EMPTY, U256, keccak256};
 pub use security::{ExecutionPermissions, SecurityContext, TrustLevel};
 pub use source::jsonrpc::{BlockId, RpcClient};
 pub use source::{Attestation, Fetched, FnLoader, Loader, LoaderType, Request, Sink};

@@ -23,6 +23,7 @@ use crate::metrics::{Metrics, MetricsSnapshot};
 use crate::security::{Provenance, SecurityContext, TrustLevel};
 use crate::signing::{Publisher, Signature, TrustStore};
 use crate::codec::Encoding;
+use crate::source::redact_password;
 use crate::source::http::{HttpClient, HttpLoader, HttpOptions};
 use crate::source::jsonrpc::JsonRpcLoader;
 use crate::source::{
@@ -364,11 +365,32 @@ impl Manager {
         self.check_host(&uri, location, loader.kind())?;
         let max_code = self.config.effective_max_code_size();
         let timeout_ms = self.timeout_ms(options);
-        let mut sink = Sink::new(&uri, codec::max_encoded_len(max_code), timeout_ms);
+        // Messages and metadata show the URI without its password.
+        let shown = redact_password(&uri);
+        let mut sink = Sink::new(&shown, codec::max_encoded_len(max_code), timeout_ms);
         let request = Request { address, uri: &uri, location, timeout_ms, state_root: options.state_root };
-        loader.fetch(&request, &mut sink).map_err(|e| e.with_context(&uri))?;
+        loader.fetch(&request, &mut sink).map_err(|e| e.with_context(&shown))?;
+        let claims = sink.take_claims();
         let fetched = sink.finish()?;
-        self.ingest(address, fetched, uri, loader.kind(), options, started)
+        let with_stored_signature;
+        let options = match claims.signature {
+            Some(signature) if options.signature.is_none() => {
+                with_stored_signature = LoadOptions { signature: Some(signature), ..options.clone() };
+                &with_stored_signature
+            }
+            _ => options,
+        };
+        let code = self.ingest(address, fetched, shown, loader.kind(), options, started)?;
+        // The source's own record of the hash: a mismatch means the store
+        // is corrupt, and the load fails rather than serve other code.
+        if let Some(claimed) = claims.code_hash.filter(|claimed| *claimed != code.code_hash()) {
+            return Err(Error::ChecksumMismatch {
+                algorithm: "keccak256 (the code hash the source recorded)",
+                expected: format!("{claimed:#x}"),
+                actual: format!("{:#x}", code.code_hash()),
+            });
+        }
+        Ok(code)
     }
 
     /// The stages after the source: decode, integrity, signature,
@@ -391,7 +413,7 @@ impl Manager {
             None => codec::decode(raw, &uri)?,
         };
         if code.is_empty() {
-            return Err(Error::NotFound(format!("{uri}: the source returned no code for {address}")));
+            return Err(Error::NoCode(format!("{uri}: the source returned no code for {address}")));
         }
         if code.len() > max_code {
             return Err(Error::TooLarge {
