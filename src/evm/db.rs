@@ -107,7 +107,7 @@ pub struct ServeStats {
 /// 1. an address mapped with [`LazyCodeDb::map`] loads from its URI;
 /// 2. otherwise the manager is asked for the address with no URI: its cache,
 ///    then its default source (when one is configured and lazy loading is on);
-/// 3. when ebc has no code for it ([`Error::NotFound`],
+/// 3. when ebc has no code for it ([`Error::NotFound`], [`Error::NoCode`],
 ///    [`Error::LoaderNotFound`], [`Error::Disabled`]) the inner state's code
 ///    is used, or none.
 ///
@@ -245,14 +245,15 @@ impl<S> LazyCodeDb<S> {
                 stats.served += 1;
                 Ok(Some(code))
             }
-            Err(Error::NotFound(_) | Error::LoaderNotFound(_) | Error::Disabled) if entry.served_before => {
+            Err(Error::NotFound(_) | Error::NoCode(_) | Error::LoaderNotFound(_) | Error::Disabled)
+                if entry.served_before => {
                 stats.failures += 1;
                 Err(Error::NotFound(format!(
                     "{address}: ebc served its code before and the manager no longer has it \
                      (evicted or unloaded, with no mapping or default source to reload it from)"
                 )))
             }
-            Err(Error::NotFound(_) | Error::LoaderNotFound(_) | Error::Disabled) => {
+            Err(Error::NotFound(_) | Error::NoCode(_) | Error::LoaderNotFound(_) | Error::Disabled) => {
                 *entry = Known { generation, served: None, served_before: false };
                 stats.not_external += 1;
                 Ok(None)
