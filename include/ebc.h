@@ -25,6 +25,8 @@
  * - ebc_config and ebc_load_options: one thread at a time while they are
  *   changed; any number may read them (ebc_manager_new, ebc_load) after.
  * - ebc_error: immutable, owned by whoever received it.
+ * - ebc_vm: one thread at a time (it may move between threads); several
+ *   VMs may share one manager. ebc_vm_result: immutable, any thread.
  * - Callback loaders (ebc_loader_fn) may be called on any thread, several
  *   at once.
  */
@@ -347,6 +349,32 @@
 #define EBC_FORK_OSAKA 14
 
 /**
+ * Message kind: a call to `to`.
+ */
+#define EBC_VM_CALL 0
+
+/**
+ * Message kind: a deployment of `input` as init code (`to` is ignored).
+ */
+#define EBC_VM_CREATE 1
+
+/**
+ * Result status: the call returned or stopped normally.
+ */
+#define EBC_VM_SUCCESS 0
+
+/**
+ * Result status: it reverted; unused gas was returned.
+ */
+#define EBC_VM_REVERT 1
+
+/**
+ * Result status: it halted exceptionally (out of gas, invalid opcode, a
+ * sandbox denial of its own frame); all gas was consumed.
+ */
+#define EBC_VM_HALT 2
+
+/**
  * Code of one address: immutable, reference-counted, thread-safe. Every
  * `ebc_load`, `ebc_get` and `ebc_retain` gives the caller one reference,
  * which it returns with `ebc_release`. Any thread may read it and release
@@ -387,6 +415,23 @@ typedef struct ebc_manager ebc_manager;
  * text). Valid only during the callback, on the thread that called it.
  */
 typedef struct ebc_sink ebc_sink;
+
+/**
+ * A VM: revm with account state of its own and contract code served by a
+ * manager, each code sandboxed by its trust level. Created by
+ * `ebc_vm_new`, owned by the caller, freed with `ebc_vm_free`. One thread
+ * at a time may use a VM (it may move between threads); several VMs may
+ * share one manager from several threads.
+ */
+typedef struct ebc_vm ebc_vm;
+
+/**
+ * What one call did: status, output, gas used, logs, sandbox denials.
+ * Returned by `ebc_vm_call` and `ebc_vm_transact`, owned by the caller,
+ * freed with `ebc_vm_result_free`; immutable, so any thread may read it.
+ * Everything its accessors return stays valid until it is freed.
+ */
+typedef struct ebc_vm_result ebc_vm_result;
 
 /**
  * A status code: `EBC_OK` (0) or the reason a call failed. More values may
@@ -567,6 +612,81 @@ typedef struct ebc_metrics {
    */
   uint64_t max_load_time_ns;
 } ebc_metrics;
+
+/**
+ * A 256-bit unsigned number (a balance, a value, a storage slot or word),
+ * big-endian.
+ */
+typedef struct ebc_u256 {
+  /**
+   * The number, most significant byte first.
+   */
+  uint8_t bytes[32];
+} ebc_u256;
+
+/**
+ * One call or transaction. Fill it with `ebc_vm_message_init` and change
+ * the fields that matter.
+ */
+typedef struct ebc_vm_message {
+  /**
+   * `EBC_VM_CALL` or `EBC_VM_CREATE`.
+   */
+  uint32_t kind;
+  /**
+   * The sender.
+   */
+  struct ebc_address caller;
+  /**
+   * The account called (for `EBC_VM_CALL`).
+   */
+  struct ebc_address to;
+  /**
+   * The input (or init code): `input_len` bytes; NULL only when
+   * `input_len` is 0. Read during the call only.
+   */
+  const uint8_t *input;
+  /**
+   * Length of `input` in bytes.
+   */
+  size_t input_len;
+  /**
+   * Wei sent with the call.
+   */
+  struct ebc_u256 value;
+  /**
+   * The transaction's gas limit.
+   */
+  uint64_t gas_limit;
+  /**
+   * Hardfork whose rules apply (`EBC_FORK_*`).
+   */
+  uint32_t fork;
+  /**
+   * Block number.
+   */
+  uint64_t block_number;
+  /**
+   * Block time, Unix seconds.
+   */
+  uint64_t block_timestamp;
+  /**
+   * Block base fee per gas, in wei.
+   */
+  uint64_t block_basefee;
+  /**
+   * Block gas limit.
+   */
+  uint64_t block_gas_limit;
+  /**
+   * CHAINID.
+   */
+  uint64_t chain_id;
+  /**
+   * COINBASE.
+   */
+  struct ebc_address coinbase;
+} ebc_vm_message;
 
 /**
  * Success.
@@ -1387,6 +1507,197 @@ ebc_status ebc_verify(const uint8_t *code,
                       size_t max_code_size,
                       const struct ebc_bytecode **out,
                       struct ebc_error **err);
+
+/**
+ * Creates a VM over an empty state into `*out`, serving code through `m`:
+ * the code `m` has cached (`ebc_load`, `ebc_preload`), its default source,
+ * and URIs mapped with `ebc_vm_load_contract`. `m` may be NULL: then only
+ * code set with `ebc_vm_set_code` runs. A non-NULL `m` is borrowed, not
+ * owned: it MUST outlive the VM (free the VM first). The caller owns the
+ * VM and frees it with `ebc_vm_free`. Any thread.
+ */
+ebc_status ebc_vm_new(struct ebc_manager *m,
+                      struct ebc_vm **out,
+                      struct ebc_error **err);
+
+/**
+ * Frees `vm` and its state (not its manager). NULL is fine; a second free
+ * is not. Results it returned stay valid until freed themselves.
+ */
+void ebc_vm_free(struct ebc_vm *vm);
+
+/**
+ * Loads `address`'s code from `uri` (`uri_len` bytes of UTF-8) through
+ * the VM's manager now, and serves it from there for every later call.
+ * `EBC_DISABLED` when the VM has no manager; otherwise the load's own
+ * status (`EBC_NOT_FOUND`, `EBC_CHECKSUM_MISMATCH`, ...).
+ */
+ebc_status ebc_vm_load_contract(struct ebc_vm *vm,
+                                const struct ebc_address *address,
+                                const char *uri,
+                                size_t uri_len,
+                                struct ebc_error **err);
+
+/**
+ * Sets `address`'s balance in wei, in the VM's state.
+ */
+ebc_status ebc_vm_set_balance(struct ebc_vm *vm,
+                              const struct ebc_address *address,
+                              const struct ebc_u256 *balance,
+                              struct ebc_error **err);
+
+/**
+ * Sets `address`'s nonce, in the VM's state.
+ */
+ebc_status ebc_vm_set_nonce(struct ebc_vm *vm,
+                            const struct ebc_address *address,
+                            uint64_t nonce,
+                            struct ebc_error **err);
+
+/**
+ * Sets storage slot `slot` of `address` to `value`, in the VM's state.
+ */
+ebc_status ebc_vm_set_storage(struct ebc_vm *vm,
+                              const struct ebc_address *address,
+                              const struct ebc_u256 *slot,
+                              const struct ebc_u256 *value,
+                              struct ebc_error **err);
+
+/**
+ * Puts `code` (`code_len` bytes, raw) in the VM's state at `address`:
+ * the state's own code, which runs unsandboxed and only when the manager
+ * has no code for the address.
+ */
+ebc_status ebc_vm_set_code(struct ebc_vm *vm,
+                           const struct ebc_address *address,
+                           const uint8_t *code,
+                           size_t code_len,
+                           struct ebc_error **err);
+
+/**
+ * Writes `address`'s balance in the VM's state to `*balance_out` (zero
+ * for an account that does not exist).
+ */
+ebc_status ebc_vm_get_balance(const struct ebc_vm *vm,
+                              const struct ebc_address *address,
+                              struct ebc_u256 *balance_out,
+                              struct ebc_error **err);
+
+/**
+ * Writes storage slot `slot` of `address` in the VM's state to `*value_out`.
+ */
+ebc_status ebc_vm_get_storage(const struct ebc_vm *vm,
+                              const struct ebc_address *address,
+                              const struct ebc_u256 *slot,
+                              struct ebc_u256 *value_out,
+                              struct ebc_error **err);
+
+/**
+ * Fills `*msg` with the defaults: a call from and to the zero address, no
+ * input, no value, 10,000,000 gas, the newest fork, block 1 at time 1 of
+ * chain 1 with no base fee and a 30,000,000 gas limit. Does nothing when
+ * `msg` is NULL. Any thread.
+ */
+void ebc_vm_message_init(struct ebc_vm_message *msg);
+
+/**
+ * Executes `msg` like `eth_call`: nothing it changes is kept. On success
+ * (`EBC_OK`: the call ran, whatever its own status) `*out` receives a
+ * result the caller frees with `ebc_vm_result_free`. A failure to run it
+ * at all (an invalid message, a sender that cannot pay, a code load that
+ * failed) is the status, with `*err`. `msg->input` is read during the call only.
+ */
+ebc_status ebc_vm_call(struct ebc_vm *vm,
+                       const struct ebc_vm_message *msg,
+                       struct ebc_vm_result **out,
+                       struct ebc_error **err);
+
+/**
+ * As `ebc_vm_call`, as a transaction: its state changes are committed to
+ * the VM's state (nonce, balances, storage, created contracts).
+ */
+ebc_status ebc_vm_transact(struct ebc_vm *vm,
+                           const struct ebc_vm_message *msg,
+                           struct ebc_vm_result **out,
+                           struct ebc_error **err);
+
+/**
+ * Frees `r`. NULL is fine; a second free is not.
+ */
+void ebc_vm_result_free(struct ebc_vm_result *r);
+
+/**
+ * `EBC_VM_SUCCESS`, `EBC_VM_REVERT` or `EBC_VM_HALT`; `EBC_VM_HALT` for NULL.
+ */
+uint32_t ebc_vm_result_status(const struct ebc_vm_result *r);
+
+/**
+ * The return data (revert data after a revert; the deployed code after a
+ * deployment; empty after a halt), with its length in `*len` when `len`
+ * is not NULL. Valid until `r` is freed. NULL when `r` is NULL.
+ */
+const uint8_t *ebc_vm_result_output(const struct ebc_vm_result *r,
+                                    size_t *len);
+
+/**
+ * Gas used by the transaction after refunds (a receipt's `gasUsed`); 0
+ * for NULL.
+ */
+uint64_t ebc_vm_result_gas_used(const struct ebc_vm_result *r);
+
+/**
+ * Writes the address a deployment created to `*out` and returns true;
+ * false (writing nothing) when there is none or a pointer is NULL.
+ */
+bool ebc_vm_result_created_address(const struct ebc_vm_result *r,
+                                   struct ebc_address *out);
+
+/**
+ * Why the call halted, as text, when its status is `EBC_VM_HALT` (a
+ * sandbox denial names the opcode, the code's address, the permission and
+ * the trust level); NULL otherwise. Valid until `r` is freed.
+ */
+const char *ebc_vm_result_halt_reason(const struct ebc_vm_result *r);
+
+/**
+ * How many operations the sandbox refused in the call, in any frame (a
+ * denied inner call halts only that frame); 0 for NULL.
+ */
+size_t ebc_vm_result_denial_count(const struct ebc_vm_result *r);
+
+/**
+ * Denial `index`'s message; NULL when out of range or `r` is NULL. Valid
+ * until `r` is freed.
+ */
+const char *ebc_vm_result_denial_message(const struct ebc_vm_result *r,
+                                         size_t index);
+
+/**
+ * How many logs the call emitted; 0 for NULL.
+ */
+size_t ebc_vm_result_log_count(const struct ebc_vm_result *r);
+
+/**
+ * Log `index`: writes the emitting account to `*address_out` and its
+ * topic count to `*topic_count_out`, and returns its data with the length
+ * in `*data_len_out` (valid until `r` is freed). Each out-pointer may be
+ * NULL. Returns NULL, writing nothing, when `index` is out of range or `r`
+ * is NULL; a log with no data returns a non-NULL pointer and length 0.
+ */
+const uint8_t *ebc_vm_result_log(const struct ebc_vm_result *r,
+                                 size_t index,
+                                 struct ebc_address *address_out,
+                                 size_t *topic_count_out,
+                                 size_t *data_len_out);
+
+/**
+ * Writes topic `topic` of log `index` to `*out` and returns true; false
+ * (writing nothing) when either index is out of range or a pointer is NULL.
+ */
+bool ebc_vm_result_log_topic(const struct ebc_vm_result *r,
+                             size_t index,
+                             size_t topic,
+                             struct ebc_hash *out);
 
 #ifdef __cplusplus
 }  // extern "C"

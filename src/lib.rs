@@ -23,6 +23,7 @@
 //! | [`security`] | trust levels and execution permissions |
 //! | [`cache`] | eviction policies, sharding, deduplication by code hash |
 //! | [`metrics`] | the performance tracker |
+//! | [`evm`] | executing code through revm: `Vm`, the lazy code database, the sandbox |
 //! | [`evmc`] | account code with EVMC's size, hash and copy semantics |
 //! | `ffi` | the C ABI (`include/ebc.h`) |
 
@@ -31,6 +32,7 @@ pub mod cache;
 pub mod codec;
 pub mod config;
 pub mod error;
+pub mod evm;
 pub mod evmc;
 pub mod integrity;
 pub mod manager;

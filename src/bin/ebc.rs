@@ -2,6 +2,9 @@
 
 use std::process::ExitCode;
 
+#[path = "ebc/call.rs"]
+mod call;
+
 use clap::{Parser, Subcommand, ValueEnum};
 use ebc::codec::{decode_hex, to_hex};
 use ebc::signing::{Publisher, Scheme, Signature, sign};
@@ -27,6 +30,9 @@ enum Command {
     Verify(LoadArgs),
     /// Sign the code at a URI: prints the signature and the signer.
     Sign(SignArgs),
+    /// Execute a call against external code through revm and print the
+    /// status, output, gas used, logs and state changes.
+    Call(call::CallArgs),
     /// Make a new random secret key for `ebc sign`, and print its public identity.
     Keygen {
         /// Signature scheme.
@@ -170,6 +176,11 @@ fn main() -> ExitCode {
         Command::Verify(args) => load_and_report(&args, true),
         Command::Sign(args) => sign_code(&args),
         Command::Keygen { scheme } => keygen(scheme.into()),
+        Command::Call(args) => match call::run(&args) {
+            Ok(true) => Ok(()),
+            Ok(false) => return ExitCode::from(2),
+            Err(e) => Err(e),
+        },
         Command::Import(args) => import(&args),
         Command::Export(args) => export(&args),
     };

@@ -20,6 +20,7 @@ mod loader;
 mod manager;
 mod signing;
 mod verify;
+mod vm;
 
 use std::ffi::c_char;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -34,6 +35,7 @@ pub use self::loader::*;
 pub use self::manager::*;
 pub use self::signing::*;
 pub use self::verify::*;
+pub use self::vm::*;
 
 /// The version of the C ABI this library implements. Bumped only on a
 /// breaking change; additions keep it.
