@@ -19,6 +19,7 @@
 //! | [`source`] | loaders by URI scheme: `file:`, `mem:`, host callbacks |
 //! | [`codec`] | raw or hex bytes into code |
 //! | [`integrity`] | code hash and checksum, checked against expectations |
+//! | [`ipfs`] | CIDs, CAR files, UnixFS: IPFS content checked block by block |
 //! | [`verify`] | analysis and the security level's policy |
 //! | [`security`] | trust levels and execution permissions |
 //! | [`cache`] | eviction policies, sharding, deduplication by code hash |
@@ -31,6 +32,7 @@ pub mod codec;
 pub mod config;
 pub mod error;
 pub mod integrity;
+pub mod ipfs;
 pub mod manager;
 pub mod metrics;
 pub mod security;
