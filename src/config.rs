@@ -161,6 +161,53 @@ pub struct Config {
     /// address in lower-case hex with `0x`. `None`: such loads fail with
     /// [`Error::LoaderNotFound`].
     pub default_source: Option<String>,
+    /// Sent with every HTTP(S) and JSON-RPC request (API keys,
+    /// authorisation). Values never appear in messages or `Debug` output.
+    pub http_headers: Vec<Header>,
+    /// Retries of a network request after a 429, a 5xx or a failed
+    /// connection, with exponential backoff and jitter, within the load's
+    /// time limit.
+    pub http_retries: u32,
+    /// JSON-RPC endpoints for `jsonrpc:` URIs without a host, tried in order
+    /// (failover): `http://host:port[/path]`.
+    pub rpc_endpoints: Vec<String>,
+    /// A state root the host trusts (from its consensus client or a
+    /// checkpoint) and the block it belongs to. With it, JSON-RPC loads read
+    /// that block and prove every account against the root (`eth_getProof`);
+    /// code whose hash is not the proven one is rejected.
+    pub trusted_state: Option<TrustedState>,
+}
+
+/// An HTTP header sent with requests. Its value is secret: `Debug` shows
+/// only the name.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Header {
+    /// The header name, e.g. `Authorization`.
+    pub name: String,
+    /// The value, e.g. an API key.
+    pub value: String,
+}
+
+impl Header {
+    /// A header `name: value`.
+    pub fn new(name: &str, value: &str) -> Header {
+        Header { name: name.to_owned(), value: value.to_owned() }
+    }
+}
+
+impl std::fmt::Debug for Header {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: <redacted>", self.name)
+    }
+}
+
+/// A state root the host trusts and the block it is the root of.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TrustedState {
+    /// The block: its number or hash.
+    pub block: crate::source::jsonrpc::BlockId,
+    /// The block's state root.
+    pub state_root: revm::primitives::B256,
 }
 
 impl Config {
@@ -182,6 +229,10 @@ impl Config {
             allowed_file_roots: Vec::new(),
             allowed_hosts: Vec::new(),
             default_source: None,
+            http_headers: Vec::new(),
+            http_retries: 2,
+            rpc_endpoints: Vec::new(),
+            trusted_state: None,
         }
     }
 

@@ -22,7 +22,12 @@ use crate::integrity::{self, Digests};
 use crate::metrics::{Metrics, MetricsSnapshot};
 use crate::security::{Provenance, SecurityContext, TrustLevel};
 use crate::signing::{Publisher, Signature, TrustStore};
-use crate::source::{FileLoader, Loader, LoaderType, MemoryLoader, Registry, Request, Sink, host_of};
+use crate::codec::Encoding;
+use crate::source::http::{HttpClient, HttpLoader, HttpOptions};
+use crate::source::jsonrpc::JsonRpcLoader;
+use crate::source::{
+    Attestation, Fetched, FileLoader, Loader, LoaderType, MemoryLoader, Registry, Request, Sink, host_of,
+};
 use crate::verify;
 
 /// Per-load choices. `Default` gives a plain load.
@@ -44,6 +49,10 @@ pub struct LoadOptions {
     /// trust store. Required at Strict and Paranoid and when code signing
     /// is enabled.
     pub signature: Option<Signature>,
+    /// A state root the caller trusts for this load (with the URI's
+    /// `block=`): JSON-RPC sources prove the account against it and the
+    /// code against the proven code hash.
+    pub state_root: Option<B256>,
 }
 
 /// How urgently a preloaded address is wanted: higher priorities are
@@ -204,9 +213,23 @@ impl Manager {
         } else {
             FileLoader::default()
         };
+        let sources = Registry::with_file_loader(file, memory.clone());
+        let http = Arc::new(HttpClient::new(HttpOptions {
+            headers: config.http_headers.clone(),
+            retries: config.http_retries,
+            ..HttpOptions::default()
+        }));
+        let web: Arc<dyn Loader> = Arc::new(HttpLoader::from_client(http.clone()));
+        sources.register("http", web.clone())?;
+        sources.register("https", web)?;
+        let rpc: Arc<dyn Loader> =
+            Arc::new(JsonRpcLoader::new(http, config.rpc_endpoints.clone(), config.trusted_state));
+        for scheme in ["jsonrpc", "jsonrpc+http", "jsonrpc+https"] {
+            sources.register(scheme, rpc.clone())?;
+        }
         Ok(Manager {
             cache: Cache::new(&config)?,
-            sources: Registry::with_file_loader(file, memory.clone()),
+            sources,
             memory,
             inflight: Mutex::new(HashMap::new()),
             trust_store: parking_lot::RwLock::new(TrustStore::default()),
@@ -342,10 +365,10 @@ impl Manager {
         let max_code = self.config.effective_max_code_size();
         let timeout_ms = self.timeout_ms(options);
         let mut sink = Sink::new(&uri, codec::max_encoded_len(max_code), timeout_ms);
-        let request = Request { address, uri: &uri, location, timeout_ms };
+        let request = Request { address, uri: &uri, location, timeout_ms, state_root: options.state_root };
         loader.fetch(&request, &mut sink).map_err(|e| e.with_context(&uri))?;
-        let raw = sink.finish()?;
-        self.ingest(address, raw, uri, loader.kind(), options, started)
+        let fetched = sink.finish()?;
+        self.ingest(address, fetched, uri, loader.kind(), options, started)
     }
 
     /// The stages after the source: decode, integrity, signature,
@@ -353,15 +376,20 @@ impl Manager {
     fn ingest(
         &self,
         address: &Address,
-        raw: Vec<u8>,
+        fetched: Fetched,
         uri: String,
         source: LoaderType,
         options: &LoadOptions,
         started: Instant,
     ) -> Result<Arc<ExternalBytecode>> {
         let max_code = self.config.effective_max_code_size();
+        let Fetched { bytes: raw, encoding, attestation } = fetched;
         let original_size = raw.len();
-        let code = codec::decode(raw, &uri)?;
+        let code = match encoding {
+            Some(Encoding::Raw) => raw,
+            Some(Encoding::Hex) => codec::decode_hex(&raw, &uri)?,
+            None => codec::decode(raw, &uri)?,
+        };
         if code.is_empty() {
             return Err(Error::NotFound(format!("{uri}: the source returned no code for {address}")));
         }
@@ -377,8 +405,13 @@ impl Manager {
         integrity::expect_code_hash(options.expected_code_hash.as_ref(), &digests.code_hash)
             .map_err(|e| e.with_context(&uri))?;
         integrity::expect_sha256(options.expected_sha256.as_ref(), &digests.sha256)?;
+        if let Some(Attestation { code_hash: Some(proven), anchor }) = &attestation {
+            integrity::expect_code_hash(Some(proven), &digests.code_hash)
+                .map_err(|e| e.with_context(&format!("{uri} (proven against {anchor})")))?;
+        }
 
-        let signed = self.check_signature(&uri, &digests.code_hash, options.signature.as_ref())?;
+        let proven = attestation.is_some();
+        let signed = self.check_signature(&uri, &digests.code_hash, options.signature.as_ref(), proven)?;
 
         let shared = match self.cache.code(&digests.code_hash) {
             Some(shared) => shared,
@@ -387,6 +420,7 @@ impl Manager {
         let provenance = Provenance {
             source,
             hash_checked: options.expected_code_hash.is_some() || options.expected_sha256.is_some(),
+            proven,
             signed,
         };
         let security = SecurityContext::assess(self.config.security_level, provenance);
@@ -425,7 +459,8 @@ impl Manager {
             });
         }
         let uri = "(bytes)".to_owned();
-        let result = self.ingest(address, bytes.to_vec(), uri, LoaderType::Memory, options, Instant::now());
+        let fetched = Fetched { bytes: bytes.to_vec(), encoding: None, attestation: None };
+        let result = self.ingest(address, fetched, uri, LoaderType::Memory, options, Instant::now());
         if result.is_err() {
             self.metrics.record_failure();
         }
@@ -457,21 +492,28 @@ impl Manager {
         uri: &str,
         code_hash: &B256,
         signature: Option<&Signature>,
+        proven: bool,
     ) -> Result<Option<TrustLevel>> {
         let level = self.config.security_level;
         if level == SecurityLevel::None {
             return Ok(None);
         }
+        let strict_unproven = level >= SecurityLevel::Strict && !proven;
         match signature {
             Some(signature) => {
                 let store = self.trust_store.read();
                 let publisher = store.verify(code_hash, signature).map_err(|e| e.with_context(uri))?;
                 Ok(Some(publisher.trust))
             }
-            None if level >= SecurityLevel::Strict || self.config.enable_code_signing => {
+            None if strict_unproven || self.config.enable_code_signing => {
+                let demand = if self.config.enable_code_signing {
+                    "code signing requires a trusted publisher's signature"
+                } else {
+                    "requires a trusted publisher's signature or a proof against a trusted anchor"
+                };
                 Err(Error::SignatureInvalid(format!(
-                    "{uri}: {} requires a trusted publisher's signature over code hash                      {code_hash:#x} and the load carries none",
-                    if level >= SecurityLevel::Strict { level.name() } else { "code signing" }
+                    "{uri}: {} {demand} over code hash {code_hash:#x}, and the load carries neither",
+                    level.name()
                 )))
             }
             None => Ok(None),

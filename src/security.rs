@@ -97,6 +97,9 @@ pub struct Provenance {
     pub source: LoaderType,
     /// An expected hash or checksum from the caller matched.
     pub hash_checked: bool,
+    /// The loader proved the code against a trusted anchor (a state root,
+    /// a content address).
+    pub proven: bool,
     /// A trusted publisher signed the code, granting this trust.
     pub signed: Option<TrustLevel>,
 }
@@ -111,7 +114,7 @@ impl SecurityContext {
         } else {
             match provenance.source {
                 LoaderType::FileSystem | LoaderType::Memory | LoaderType::Custom => TrustLevel::High,
-                _ if provenance.hash_checked => TrustLevel::Medium,
+                _ if provenance.hash_checked || provenance.proven => TrustLevel::Medium,
                 _ => TrustLevel::Low,
             }
         };
@@ -172,7 +175,7 @@ mod tests {
     }
 
     fn provenance(source: LoaderType, hash_checked: bool) -> Provenance {
-        Provenance { source, hash_checked, signed: None }
+        Provenance { source, hash_checked, proven: false, signed: None }
     }
 
     #[test]

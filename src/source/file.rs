@@ -128,6 +128,7 @@ mod tests {
             uri: "/dev/zero",
             location: "/dev/zero",
             timeout_ms: 0,
+            state_root: None,
         };
         let mut sink = Sink::new("/dev/zero", 100_000, 0);
         let err = FileLoader::default().fetch(&request, &mut sink).unwrap_err();

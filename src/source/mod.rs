@@ -9,6 +9,8 @@
 //! [`Manager::register_loader`]: crate::Manager::register_loader
 
 mod file;
+pub mod http;
+pub mod jsonrpc;
 mod memory;
 
 pub use file::FileLoader;
@@ -19,8 +21,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use parking_lot::RwLock;
-use revm::primitives::Address;
+use revm::primitives::{Address, B256};
 
+pub use crate::codec::Encoding;
 use crate::error::{Error, Result};
 
 /// The kind of place code comes from (the seed's `LoaderType`).
@@ -83,6 +86,36 @@ pub struct Request<'a> {
     pub location: &'a str,
     /// The time limit in milliseconds (0 = none).
     pub timeout_ms: u64,
+    /// A state root the caller trusts for this load: sources that can prove
+    /// accounts (JSON-RPC) prove the code against it.
+    pub state_root: Option<B256>,
+}
+
+/// A loader's statement that it proved the bytes it wrote against a trusted
+/// anchor: a state root (JSON-RPC with `eth_getProof`) or a content address
+/// (an IPFS CID). The manager counts proven code as having provenance
+/// (enough for Strict without a signature) and, when a code hash was
+/// proven, checks that the decoded code hashes to it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Attestation {
+    /// The keccak256 code hash the anchor commits to, when it commits to
+    /// one (a state proof does; a CID commits to the bytes themselves).
+    pub code_hash: Option<B256>,
+    /// What the bytes were proven against, for messages and metadata,
+    /// e.g. "state root 0x… of block 19000000" or "CID bafk…".
+    pub anchor: String,
+}
+
+/// What a loader produced: the bytes and what it declared about them.
+#[derive(Debug)]
+pub struct Fetched {
+    /// The bytes written, as the source returned them (or as the loader
+    /// converted them).
+    pub bytes: Vec<u8>,
+    /// How the bytes are encoded, when the loader knows; `None`: detect.
+    pub encoding: Option<Encoding>,
+    /// The proof the loader checked, if any.
+    pub attestation: Option<Attestation>,
 }
 
 /// Where a loader writes what it fetched. Bounded in size and time: a write
@@ -96,6 +129,8 @@ pub struct Sink {
     timeout_ms: u64,
     origin: String,
     failure: Option<Error>,
+    encoding: Option<Encoding>,
+    attestation: Option<Attestation>,
 }
 
 impl Sink {
@@ -104,7 +139,16 @@ impl Sink {
     pub fn new(origin: &str, limit: usize, timeout_ms: u64) -> Sink {
         let deadline = (timeout_ms > 0)
             .then(|| Instant::now() + std::time::Duration::from_millis(timeout_ms));
-        Sink { buf: Vec::new(), limit, deadline, timeout_ms, origin: origin.to_owned(), failure: None }
+        Sink {
+            buf: Vec::new(),
+            limit,
+            deadline,
+            timeout_ms,
+            origin: origin.to_owned(),
+            failure: None,
+            encoding: None,
+            attestation: None,
+        }
     }
 
     /// Appends `data`. Fails, writing nothing, when the total would pass the
@@ -133,14 +177,49 @@ impl Sink {
         Ok(())
     }
 
-    /// The bytes written, or the first write failure. Also fails once the
+    /// Declares how the bytes are encoded (a JSON-RPC loader writes raw code
+    /// it decoded itself; an HTTP response's Content-Type may say). Without
+    /// a declaration the decode stage detects the encoding from the content.
+    pub fn declare_encoding(&mut self, encoding: Encoding) {
+        self.encoding = Some(encoding);
+    }
+
+    /// Records that the loader proved the bytes against a trusted anchor.
+    pub fn attest(&mut self, attestation: Attestation) {
+        self.attestation = Some(attestation);
+    }
+
+    /// Discards what was written (not a sticky failure): for a loader that
+    /// retries from the start after a partial response.
+    pub fn reset(&mut self) {
+        self.buf.clear();
+        self.encoding = None;
+        self.attestation = None;
+    }
+
+    /// What was written, or the first write failure. Also fails once the
     /// deadline has passed: a loader that overran its time limit produced
     /// nothing.
-    pub fn finish(self) -> Result<Vec<u8>> {
+    pub fn finish(self) -> Result<Fetched> {
         match self.failure {
             Some(failure) => Err(failure),
-            None => self.check_deadline().map(|()| self.buf),
+            None => self.check_deadline().map(|()| Fetched {
+                bytes: self.buf,
+                encoding: self.encoding,
+                attestation: self.attestation,
+            }),
         }
+    }
+
+    /// The time left before the deadline (`None`: no deadline), zero once
+    /// it has passed: what a loader gives its own network timeouts.
+    pub fn time_left(&self) -> Option<std::time::Duration> {
+        self.deadline.map(|d| d.saturating_duration_since(Instant::now()))
+    }
+
+    /// The origin named in errors (the URI being loaded).
+    pub fn origin(&self) -> &str {
+        &self.origin
     }
 
     /// How many more bytes the sink accepts.

@@ -7,6 +7,8 @@
 //! command), in which case a missing peer fails the test.
 #![allow(dead_code)]
 
+pub mod server;
+
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::path::PathBuf;
