@@ -176,6 +176,16 @@ pub struct Config {
     /// that block and prove every account against the root (`eth_getProof`);
     /// code whose hash is not the proven one is rejected.
     pub trusted_state: Option<TrustedState>,
+    /// Trustless IPFS gateways (`http(s)://host[:port][/base]`) for `ipfs:`
+    /// URIs, tried in order. Every block they return is checked against
+    /// its CID, so a gateway is trusted only to be available.
+    pub ipfs_gateways: Vec<String>,
+    /// Most bytes a source may return before decoding, and most bytes
+    /// decompression may produce: compiler artifacts carry ABI, source
+    /// maps and metadata beside the code. The code itself is still held to
+    /// `max_contract_size`. Never below what hex text of the largest code
+    /// needs.
+    pub max_source_size: usize,
 }
 
 /// An HTTP header sent with requests. Its value is secret: `Debug` shows
@@ -233,6 +243,8 @@ impl Config {
             http_retries: 2,
             rpc_endpoints: Vec::new(),
             trusted_state: None,
+            ipfs_gateways: Vec::new(),
+            max_source_size: 4 * 1024 * 1024,
         }
     }
 
@@ -272,10 +284,20 @@ impl Config {
                 "max_cached_contracts is 0 with a caching strategy; use CacheStrategy::None".into(),
             ));
         }
+        if let Some(bad) = self.ipfs_gateways.iter().find(|g| !(g.starts_with("http://") || g.starts_with("https://"))) {
+            return Err(Error::InvalidArgument(format!("IPFS gateway {bad:?} is not an http(s) URL")));
+        }
         if self.cache_strategy == CacheStrategy::Ttl && self.cache_ttl_ms == 0 {
             return Err(Error::InvalidArgument("cache_ttl_ms is 0 with the TTL strategy".into()));
         }
         Ok(())
+    }
+
+    /// The cap on what a source returns and on decompressed output: the
+    /// configured `max_source_size`, or what hex text of the largest code
+    /// needs when that is more.
+    pub fn effective_max_source_size(&self) -> usize {
+        self.max_source_size.max(crate::codec::max_encoded_len(self.effective_max_code_size()))
     }
 
     /// The size limit that applies at this configuration's security level.

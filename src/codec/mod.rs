@@ -14,9 +14,15 @@ use crate::error::{Error, Result};
 pub struct DecodeOptions<'a> {
     /// The most bytes decompression may produce.
     pub max_decompressed: usize,
-    /// The compression the source declared; `None`: detect by magic bytes.
-    /// A declared [`Compression::None`] turns detection off.
+    /// The compression the source declared; `None`: detect by magic bytes
+    /// (unless the encoding is declared [`Encoding::Raw`]: such a loader
+    /// has said the bytes are the code). A declared [`Compression::None`]
+    /// turns detection off.
     pub declared: Option<Compression>,
+    /// The encoding the source declared for the (decompressed) bytes;
+    /// `None`: a compiler artifact, hex text or raw code, told apart by
+    /// their content.
+    pub encoding: Option<Encoding>,
     /// The contract to take from a compiler artifact (`Name` or
     /// `source:Name`); `None`: the artifact's only contract.
     pub contract: Option<&'a str>,
@@ -37,7 +43,11 @@ pub struct Decoded {
 /// say), takes the runtime bytecode out of a compiler artifact, and decodes
 /// hex text or takes raw bytes. `origin` names the source in errors.
 pub fn decode_source(bytes: Vec<u8>, origin: &str, options: &DecodeOptions<'_>) -> Result<Decoded> {
-    let compression = options.declared.unwrap_or_else(|| compression::detect(&bytes));
+    let compression = match (options.declared, options.encoding) {
+        (Some(declared), _) => declared,
+        (None, Some(Encoding::Raw)) => Compression::None,
+        (None, _) => compression::detect(&bytes),
+    };
     let (bytes, compression_ratio) = match compression {
         Compression::None => (bytes, 1.0),
         _ => {
@@ -47,7 +57,12 @@ pub fn decode_source(bytes: Vec<u8>, origin: &str, options: &DecodeOptions<'_>) 
             (unpacked, ratio)
         }
     };
-    let code = if artifact::is_artifact(&bytes) {
+    let code = if let Some(encoding) = options.encoding {
+        match encoding {
+            Encoding::Raw => bytes,
+            Encoding::Hex => decode_hex(&bytes, origin)?,
+        }
+    } else if artifact::is_artifact(&bytes) {
         let hex = artifact::deployed_bytecode(&bytes, options.contract, origin)?;
         decode_hex(hex.as_bytes(), origin)?
     } else if let Some(contract) = options.contract {
@@ -196,7 +211,7 @@ mod tests {
     #[test]
     fn compressed_hex_and_artifacts_decode_and_record_their_ratio() {
         use std::io::Write;
-        let options = DecodeOptions { max_decompressed: 1 << 20, declared: None, contract: None };
+        let options = DecodeOptions { max_decompressed: 1 << 20, declared: None, encoding: None, contract: None };
         let hex = format!("0x{}", "6001".repeat(1000));
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
         gz.write_all(hex.as_bytes()).unwrap();
@@ -218,10 +233,12 @@ mod tests {
     #[test]
     fn a_declared_none_turns_detection_off() {
         let looks_gzipped = vec![0x1f, 0x8b, 0x08, 0x00];
-        let options = DecodeOptions { max_decompressed: 100, declared: Some(Compression::None), contract: None };
+        let options = DecodeOptions { max_decompressed: 100, declared: Some(Compression::None), encoding: None, contract: None };
         assert_eq!(decode_source(looks_gzipped.clone(), "t", &options).unwrap().code, looks_gzipped);
         let detect = DecodeOptions { declared: None, ..options };
-        assert_eq!(decode_source(looks_gzipped, "t", &detect).unwrap_err().status(), crate::Status::InvalidArgument);
+        assert_eq!(decode_source(looks_gzipped.clone(), "t", &detect).unwrap_err().status(), crate::Status::InvalidArgument);
+        let raw = DecodeOptions { encoding: Some(Encoding::Raw), ..detect };
+        assert_eq!(decode_source(looks_gzipped.clone(), "t", &raw).unwrap().code, looks_gzipped, "declared raw code");
     }
 
     #[test]

@@ -10,6 +10,7 @@
 
 mod file;
 pub mod http;
+pub mod ipfs;
 pub mod jsonrpc;
 mod memory;
 
@@ -114,6 +115,8 @@ pub struct Fetched {
     pub bytes: Vec<u8>,
     /// How the bytes are encoded, when the loader knows; `None`: detect.
     pub encoding: Option<Encoding>,
+    /// How the bytes are compressed, when the loader knows; `None`: detect.
+    pub compression: Option<crate::bytecode::Compression>,
     /// The proof the loader checked, if any.
     pub attestation: Option<Attestation>,
 }
@@ -130,6 +133,7 @@ pub struct Sink {
     origin: String,
     failure: Option<Error>,
     encoding: Option<Encoding>,
+    compression: Option<crate::bytecode::Compression>,
     attestation: Option<Attestation>,
 }
 
@@ -147,6 +151,7 @@ impl Sink {
             origin: origin.to_owned(),
             failure: None,
             encoding: None,
+            compression: None,
             attestation: None,
         }
     }
@@ -184,6 +189,14 @@ impl Sink {
         self.encoding = Some(encoding);
     }
 
+    /// Declares how the bytes are compressed (a source that knows, such as
+    /// a file's extension or a response's content type). Without a
+    /// declaration the decode stage detects gzip, zstd and LZ4 by their
+    /// magic bytes.
+    pub fn declare_compression(&mut self, compression: crate::bytecode::Compression) {
+        self.compression = Some(compression);
+    }
+
     /// Records that the loader proved the bytes against a trusted anchor.
     pub fn attest(&mut self, attestation: Attestation) {
         self.attestation = Some(attestation);
@@ -194,6 +207,7 @@ impl Sink {
     pub fn reset(&mut self) {
         self.buf.clear();
         self.encoding = None;
+        self.compression = None;
         self.attestation = None;
     }
 
@@ -206,6 +220,7 @@ impl Sink {
             None => self.check_deadline().map(|()| Fetched {
                 bytes: self.buf,
                 encoding: self.encoding,
+                compression: self.compression,
                 attestation: self.attestation,
             }),
         }
@@ -354,6 +369,8 @@ impl Registry {
     ) -> Result<(Arc<dyn Loader>, &'u str)> {
         let (scheme, location) = match split_scheme(uri) {
             Some((scheme, rest)) => (scheme, rest),
+            // `/ipfs/<cid>` is the IPFS path form, not a file.
+            None if uri.starts_with("/ipfs/") => ("ipfs".to_owned(), uri),
             None => ("file".to_owned(), uri),
         };
         let loaders = self.loaders.read();
