@@ -3,7 +3,8 @@
 // of each import beside it, and serves the blocks as
 //   GET /<mode>/ipfs/<cid>?format=raw   (application/vnd.ipld.raw)
 //   GET /<mode>/ipfs/<cid>?format=car   (application/vnd.ipld.car)
-// where <mode> makes it honest or hostile:
+// where <mode> makes it honest or hostile (modes combine with '+', e.g.
+// raw-only+wrong-block):
 //   ok             serves what was asked
 //   raw-only       refuses CAR requests (406), as a gateway without CAR
 //   wrong-block    serves another block's bytes in place of the one asked
@@ -17,7 +18,8 @@
 // Layouts: v0 (`ipfs add`: CIDv0, dag-pb leaves, 256 KiB chunks), v1
 // (CIDv1, raw leaves, 1 MiB chunks), and v0-small / v1-small, the same
 // with 1 KiB chunks and at most 4 links per node, so that even a small
-// file is a DAG several levels deep.
+// file is a DAG several levels deep; and dir, the v1 file wrapped in a
+// directory, to be named as <cid>/<name>.
 import { createServer } from 'node:http';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -89,6 +91,26 @@ for (const name of readdirSync(dir).sort()) {
     files[name][layout] = root.toString();
     writeFileSync(join(dir, `${name}.${layout}.car`), await carBytes(root, await dagBlocks(root)));
   }
+  let wrapped;
+  for await (const entry of importer([{ path: name, content }], blockstore, { profile: 'unixfs-v1-2025', wrapWithDirectory: true })) {
+    wrapped = entry.cid;
+  }
+  files[name].dir = wrapped.toString();
+}
+
+// The blocks from `root` down `path` (directory entries by name) and the
+// CID the path ends at.
+async function resolvePath(root, path) {
+  const blocks = [];
+  let cid = root;
+  for (const name of path) {
+    const bytes = await getBlock(cid);
+    blocks.push({ cid, bytes });
+    const link = cid.code === dagPb.code ? dagPb.decode(bytes).Links.find((l) => l.Name === name) : undefined;
+    if (!link) return { blocks, cid: undefined };
+    cid = link.Hash;
+  }
+  return { blocks, cid };
 }
 
 // Another block than `cid`, of the same codec when there is one.
@@ -102,11 +124,13 @@ async function impostor(cid) {
 
 async function answer(req, res) {
   const url = new URL(req.url, 'http://gateway');
-  const match = url.pathname.match(/^\/([a-z-]+)\/ipfs\/([^/]+)$/);
-  if (!match) { res.writeHead(400).end('expected /<mode>/ipfs/<cid>'); return; }
-  const [, mode, text] = match;
-  if (mode === 'hang') return; // never answers
-  if (mode === 'endless') {
+  const match = url.pathname.match(/^\/([a-z+-]+)\/ipfs\/([^/]+)((?:\/[^/]+)*)\/?$/);
+  if (!match) { res.writeHead(400).end('expected /<mode>/ipfs/<cid>[/path]'); return; }
+  const [, mode, text, rest] = match;
+  const path = rest.split('/').filter((p) => p).map(decodeURIComponent);
+  const modes = new Set(mode.split('+'));
+  if (modes.has('hang')) return; // never answers
+  if (modes.has('endless')) {
     res.writeHead(200, { 'Content-Type': 'application/vnd.ipld.car' });
     const chunk = Buffer.alloc(64 * 1024, 0x5b);
     const pump = () => { while (res.write(chunk)) { /* until the socket is full */ } };
@@ -118,21 +142,24 @@ async function answer(req, res) {
   let cid;
   try { cid = CID.parse(text); } catch { res.writeHead(400).end('bad CID'); return; }
   if (!(await blockstore.has(cid))) { res.writeHead(404).end('no such block'); return; }
+  const resolved = await resolvePath(cid, path);
+  if (!resolved.cid) { res.writeHead(404).end('no such path'); return; }
   const format = url.searchParams.get('format');
   if (format === 'raw') {
-    const bytes = mode === 'wrong-block' ? await impostor(cid) : await getBlock(cid);
+    const target = resolved.cid;
+    const bytes = modes.has('wrong-block') ? await impostor(target) : await getBlock(target);
     res.writeHead(200, { 'Content-Type': 'application/vnd.ipld.raw' }).end(bytes);
     return;
   }
   if (format !== 'car') { res.writeHead(406).end('format=raw or format=car'); return; }
-  if (mode === 'raw-only') { res.writeHead(406).end('this gateway serves raw blocks only'); return; }
-  let blocks = await dagBlocks(cid);
-  if (mode === 'wrong-block') {
+  if (modes.has('raw-only')) { res.writeHead(406).end('this gateway serves raw blocks only'); return; }
+  let blocks = [...resolved.blocks, ...(await dagBlocks(resolved.cid))];
+  if (modes.has('wrong-block')) {
     const last = blocks.length - 1;
     blocks[last] = { cid: blocks[last].cid, bytes: Buffer.concat([blocks[last].bytes, Buffer.from([0])]) };
   }
   let bytes = await carBytes(cid, blocks);
-  if (mode === 'truncated-car') bytes = bytes.subarray(0, bytes.length - 7);
+  if (modes.has('truncated-car')) bytes = bytes.subarray(0, bytes.length - 7);
   res.writeHead(200, { 'Content-Type': 'application/vnd.ipld.car' }).end(bytes);
 }
 

@@ -246,6 +246,13 @@ impl BlockSource for GatewayBlocks<'_> {
         }
         let url = format!("{}/ipfs/{cid}?format=raw", self.gateway);
         let (block, _) = get(self.client, &url, "application/vnd.ipld.raw", self.deadline, MAX_BLOCK.min(self.budget))?;
+        // Checked here too (the reader checks every block), to name the URL.
+        cid.verify(&block).map_err(|e| match e {
+            Error::ChecksumMismatch { algorithm, expected, actual } => {
+                Error::ChecksumMismatch { algorithm, expected: format!("{expected} from {url}"), actual }
+            }
+            other => other,
+        })?;
         self.budget -= block.len();
         self.fetched.insert(cid.clone(), block.clone());
         Ok(block)
