@@ -114,6 +114,9 @@ pub const EIP170_MAX_CODE_SIZE: usize = 24_576;
 /// raises the deployable limit, and nothing larger is accepted at any level.
 pub const HARD_MAX_CODE_SIZE: usize = 16 * 1024 * 1024;
 
+/// The most [`Config::max_source_size`] may be.
+pub const MAX_SOURCE_SIZE_LIMIT: usize = 1 << 30;
+
 /// Everything a [`Manager`](crate::Manager) needs to know. Cheap to clone.
 ///
 /// Start from a preset and change fields:
@@ -283,6 +286,12 @@ impl Config {
             return Err(Error::InvalidArgument(
                 "max_cached_contracts is 0 with a caching strategy; use CacheStrategy::None".into(),
             ));
+        }
+        if self.max_source_size > MAX_SOURCE_SIZE_LIMIT {
+            return Err(Error::InvalidArgument(format!(
+                "max_source_size {} is above {MAX_SOURCE_SIZE_LIMIT}",
+                self.max_source_size
+            )));
         }
         if let Some(bad) = self.ipfs_gateways.iter().find(|g| !(g.starts_with("http://") || g.starts_with("https://"))) {
             return Err(Error::InvalidArgument(format!("IPFS gateway {bad:?} is not an http(s) URL")));
