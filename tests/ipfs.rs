@@ -182,6 +182,17 @@ fn our_cids_are_the_reference_importers() {
         assert_eq!(parsed.to_string(), gw.cid("weth9.bin", layout), "{layout} round-trips");
         assert_eq!(parsed.version(), if layout.starts_with("v0") { 0 } else { 1 });
     }
+    // The command line verifies IPFS content at Strict on its CID alone.
+    let out = Command::new(env!("CARGO_BIN_EXE_ebc"))
+        .args(["verify", "--level", "strict", "--json", "--ipfs-gateway", &gw.url("ok")])
+        .arg(format!("ipfs://{}", gw.cid("weth9.bin", "v0-small")))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text} {}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_str(text.trim()).unwrap();
+    assert_eq!(report["trust"], "medium", "{report}");
+    assert_eq!(report["code_hash"], format!("{}", keccak256(weth9())), "{report}");
 }
 
 #[test]
