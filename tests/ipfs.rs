@@ -293,12 +293,28 @@ contract UsesAdder {
 }
 "#;
 
-fn tmp(name: &str, bytes: &[u8]) -> String {
-    let dir = std::env::temp_dir().join(format!("ebc-artifacts-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(name);
-    std::fs::write(&path, bytes).unwrap();
-    path.display().to_string()
+/// A directory of test files, removed with everything in it when dropped.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(tag: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("ebc-{tag}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+
+    /// Writes `bytes` to `name` in the directory; its path.
+    fn file(&self, name: &str, bytes: &[u8]) -> String {
+        let path = self.0.join(name);
+        std::fs::write(&path, bytes).unwrap();
+        path.display().to_string()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 #[test]
@@ -308,6 +324,8 @@ fn compiler_artifacts_give_the_named_contracts_runtime_code() {
     let deployed_hex = contract["evm"]["deployedBytecode"]["object"].as_str().unwrap();
     let runtime = ebc::codec::decode_hex(deployed_hex.as_bytes(), "solc").unwrap();
     let m = manager(vec![], SecurityLevel::Standard, 5_000);
+    let scratch = Scratch::new("artifacts");
+    let tmp = |name: &str, bytes: &[u8]| scratch.file(name, bytes);
 
     // solc's standard JSON output: several contracts, chosen by name.
     let standard = tmp("standard.json", out.to_string().as_bytes());
@@ -374,6 +392,8 @@ fn compressed_sources_decode_under_a_cap_and_record_their_ratio() {
         e.finish().unwrap()
     };
     let m = manager(vec![], SecurityLevel::Standard, 5_000);
+    let scratch = Scratch::new("compressed");
+    let tmp = |name: &str, bytes: &[u8]| scratch.file(name, bytes);
     let mut n = 0;
     for (kind, pack) in [
         (ebc::Compression::Gzip, &gzip as &dyn Fn(&[u8]) -> Vec<u8>),

@@ -230,6 +230,11 @@ pub fn read_file(
     let mut cid = root.clone();
     for (i, name) in path.iter().enumerate() {
         let (_, node, unixfs) = reader.node(&cid, i)?;
+        if unixfs.kind == NodeKind::HamtShard {
+            return Err(Error::InvalidArgument(format!(
+                "{cid} is a sharded (HAMT) directory; paths are followed through plain directories only"
+            )));
+        }
         if unixfs.kind != NodeKind::Directory {
             return Err(Error::InvalidArgument(format!("{cid} is not a directory, so it has no entry {name:?}")));
         }
@@ -390,33 +395,37 @@ mod tests {
         assert_eq!(read_all(&root_cid, &mut blocks).unwrap(), b"01abcdefgabc");
     }
 
+    /// A file node linking one raw leaf of `content`, recording `recorded`
+    /// bytes for it, stored with `stored` (if any) under the leaf's CID.
+    fn one_leaf_file(content: &[u8], recorded: u64, stored: Option<&[u8]>) -> (Cid, HashMap<Cid, Vec<u8>>) {
+        let leaf = Cid::v1_sha256(RAW, content);
+        let root = file_node(b"", &[(leaf.clone(), recorded)]);
+        let root_cid = Cid::v1_sha256(DAG_PB, &root);
+        let mut blocks = HashMap::from([(root_cid.clone(), root)]);
+        if let Some(stored) = stored {
+            blocks.insert(leaf, stored.to_vec());
+        }
+        (root_cid, blocks)
+    }
+
     #[test]
     fn a_substituted_block_is_a_checksum_mismatch() {
-        let leaf = Cid::v1_sha256(RAW, b"good");
-        let root = file_node(b"", &[(leaf.clone(), 4)]);
-        let root_cid = Cid::v1_sha256(DAG_PB, &root);
-        let mut blocks = HashMap::from([(root_cid.clone(), root), (leaf, b"evil".to_vec())]);
-        let err = read_all(&root_cid, &mut blocks).unwrap_err();
+        let (root, mut blocks) = one_leaf_file(b"good", 4, Some(b"evil"));
+        let err = read_all(&root, &mut blocks).unwrap_err();
         assert_eq!(err.status(), crate::Status::ChecksumMismatch, "{err}");
     }
 
     #[test]
     fn sizes_that_disagree_with_the_node_are_rejected() {
-        let leaf = Cid::v1_sha256(RAW, b"four");
-        let root = file_node(b"", &[(leaf.clone(), 5)]);
-        let root_cid = Cid::v1_sha256(DAG_PB, &root);
-        let mut blocks = HashMap::from([(root_cid.clone(), root), (leaf, b"four".to_vec())]);
-        let err = read_all(&root_cid, &mut blocks).unwrap_err();
+        let (root, mut blocks) = one_leaf_file(b"four", 5, Some(b"four"));
+        let err = read_all(&root, &mut blocks).unwrap_err();
         assert!(err.to_string().contains("records 5"), "{err}");
     }
 
     #[test]
     fn a_missing_block_is_not_found() {
-        let leaf = Cid::v1_sha256(RAW, b"gone");
-        let root = file_node(b"", &[(leaf, 4)]);
-        let root_cid = Cid::v1_sha256(DAG_PB, &root);
-        let mut blocks = HashMap::from([(root_cid.clone(), root)]);
-        assert_eq!(read_all(&root_cid, &mut blocks).unwrap_err().status(), crate::Status::NotFound);
+        let (root, mut blocks) = one_leaf_file(b"gone", 4, None);
+        assert_eq!(read_all(&root, &mut blocks).unwrap_err().status(), crate::Status::NotFound);
     }
 
     #[test]

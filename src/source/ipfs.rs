@@ -51,7 +51,13 @@ impl IpfsTarget {
         }
         let mut parts = rest.split('/').filter(|p| !p.is_empty());
         let cid = Cid::parse(parts.next().unwrap_or(""))?;
-        let path = parts.map(str::to_owned).collect();
+        let path = parts
+            .map(|part| {
+                percent_decode(part).ok_or_else(|| {
+                    Error::InvalidArgument(format!("IPFS path segment {part:?} is not valid percent-encoded UTF-8"))
+                })
+            })
+            .collect::<Result<_>>()?;
         Ok(IpfsTarget { cid, path })
     }
 
@@ -111,7 +117,7 @@ impl IpfsLoader {
             url.push_str(&percent_encode(part));
         }
         let car_url = format!("{url}?format=car");
-        let car_limit = sink.limit().saturating_mul(2).saturating_add(1 << 20);
+        let car_limit = dag_limit(sink);
         match get(&self.client, &car_url, "application/vnd.ipld.car", deadline, car_limit) {
             Ok((bytes, content_type)) if content_type.as_deref() == Some("application/vnd.ipld.car") => {
                 let car = Car::parse(&bytes, &car_url)?;
@@ -134,7 +140,9 @@ impl IpfsLoader {
             Some((path, cid)) => (path, Some(Cid::parse(cid)?)),
             None => (location, None),
         };
-        let mut file = Sink::new(request.uri, sink.limit().saturating_mul(2).saturating_add(1 << 20), 0);
+        let deadline = Deadline::of(sink, request.uri, request.timeout_ms);
+        let car_limit = dag_limit(sink);
+        let mut file = Sink::new(request.uri, car_limit, deadline.sink_timeout_ms());
         let inner = Request { location: path, ..*request };
         self.files.fetch(&inner, &mut file)?;
         let bytes = file.finish()?.bytes;
@@ -173,6 +181,13 @@ impl Loader for IpfsLoader {
         sink.attest(Attestation { code_hash: None, anchor: format!("CID {}", target.cid) });
         Ok(())
     }
+}
+
+/// The most bytes a DAG's blocks (as a CAR or one by one) may take for a
+/// file the sink can hold: the content twice over, for the nodes and CIDs
+/// around it, and a MiB more.
+fn dag_limit(sink: &Sink) -> usize {
+    sink.limit().saturating_mul(2).saturating_add(1 << 20)
 }
 
 /// Reads the target's file from `blocks` into `sink`.
@@ -259,6 +274,25 @@ impl BlockSource for GatewayBlocks<'_> {
     }
 }
 
+/// Decodes `%XX` escapes in a path segment; `None` for a bad escape or
+/// bytes that are not UTF-8.
+fn percent_decode(segment: &str) -> Option<String> {
+    let bytes = segment.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
 /// Percent-encodes a path segment (everything but unreserved characters).
 fn percent_encode(segment: &str) -> String {
     let mut out = String::with_capacity(segment.len());
@@ -270,4 +304,22 @@ fn percent_encode(segment: &str) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_uri_form_names_a_cid_and_a_path() {
+        let cid = Cid::v1_sha256(crate::ipfs::cid::DAG_PB, b"dir");
+        for location in [format!("//{cid}/a b/c"), format!("{cid}/a%20b/c/"), format!("/ipfs/{cid}/a%20b/c")] {
+            let target = IpfsTarget::parse(&location).unwrap();
+            assert_eq!(target, IpfsTarget { cid: cid.clone(), path: vec!["a b".into(), "c".into()] }, "{location}");
+        }
+        assert!(IpfsTarget::parse(&format!("//{cid}?format=car")).is_err());
+        assert!(IpfsTarget::parse(&format!("//{cid}/%zz")).is_err());
+        assert!(IpfsTarget::parse("//").is_err());
+        assert_eq!(percent_encode("a b/é"), "a%20b%2F%C3%A9");
+    }
 }
