@@ -65,7 +65,7 @@ int main(void) {
     /* Configuration: gateways must be http(s); the source cap has a ceiling. */
     CHECK_FAIL_NOERR(ebc_config_add_ipfs_gateway(NULL, gateway, strlen(gateway), NULL), EBC_NULL_PARAMETER);
     CHECK_FAIL(ebc_config_add_ipfs_gateway(c, "ftp://gw", 8, &err), EBC_INVALID_ARGUMENT, err);
-    CHECK_MSG(err, "not an http(s) URL");
+    CHECK_MSG(err, "not an http:// or https:// URL");
     t_clear(&err);
     CHECK_FAIL(ebc_config_add_ipfs_gateway(c, NULL, 0, &err), EBC_INVALID_ARGUMENT, err);
     t_clear(&err);

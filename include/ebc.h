@@ -915,6 +915,54 @@ ebc_status ebc_config_add_allowed_host(struct ebc_config *c,
                                        struct ebc_error **err);
 
 /**
+ * Appends a JSON-RPC endpoint (`http://host:port[/path]` or `https://…`)
+ * to the list `jsonrpc:` URIs use, tried in order: a request that fails on
+ * one endpoint goes to the next. With `ebc_config_set_default_source(c,
+ * "jsonrpc:", 8, …)`, `ebc_load` with a NULL URI fetches any address from
+ * these nodes. `url` is UTF-8, `url_len` bytes, no NUL needed, copied;
+ * empty, with a NUL byte or without http(s):// is `EBC_INVALID_ARGUMENT`.
+ * One thread at a time per config.
+ */
+ebc_status ebc_config_add_rpc_endpoint(struct ebc_config *c,
+                                       const char *url,
+                                       size_t url_len,
+                                       struct ebc_error **err);
+
+/**
+ * Appends a header sent with every HTTP(S) and JSON-RPC request, e.g. an
+ * API key. `name` and `value` are UTF-8 with their lengths, no NUL needed,
+ * copied; the value never appears in messages. An empty name, a NUL byte
+ * or a line break is `EBC_INVALID_ARGUMENT`. One thread at a time per
+ * config.
+ */
+ebc_status ebc_config_add_http_header(struct ebc_config *c,
+                                      const char *name,
+                                      size_t name_len,
+                                      const char *value,
+                                      size_t value_len,
+                                      struct ebc_error **err);
+
+/**
+ * Sets how often a network request is retried after a 429, a 5xx or a
+ * failed connection (exponential backoff with jitter, within the load's
+ * time limit; the presets retry twice). `EBC_NULL_PARAMETER` for a NULL `c`.
+ */
+ebc_status ebc_config_set_http_retries(struct ebc_config *c,
+                                       uint32_t retries);
+
+/**
+ * Trusts `*state_root` (copied) as the state root of block `block_number`:
+ * JSON-RPC loads then read that block, prove each account against the
+ * root with `eth_getProof`, and reject code whose keccak256 is not the
+ * proven code hash (`EBC_CHECKSUM_MISMATCH`) or a proof that does not
+ * check (`EBC_SECURITY_VIOLATION`). Proven code counts as provenance at
+ * `EBC_SECURITY_STRICT`. NULL `state_root` removes the trusted state.
+ */
+ebc_status ebc_config_set_trusted_state(struct ebc_config *c,
+                                        uint64_t block_number,
+                                        const struct ebc_hash *state_root);
+
+/**
  * Appends a trustless IPFS gateway (`http://` or `https://` base URL,
  * e.g. "https://ipfs.io") for `ipfs://<cid>` loads; gateways are tried in
  * the order added. Every block a gateway returns is checked against its
@@ -934,7 +982,8 @@ ebc_status ebc_config_add_ipfs_gateway(struct ebc_config *c,
  * the cap on decompressed output (a zip bomb fails with `EBC_TOO_LARGE`).
  * Compiler artifacts need room for ABI and metadata beside the code; the
  * presets allow 4 MiB. Never effectively below what hex text of the
- * largest code needs. `EBC_INVALID_ARGUMENT` above 1 GiB.
+ * largest code needs, so 0 means just that. `EBC_INVALID_ARGUMENT` above
+ * 1 GiB, `EBC_NULL_PARAMETER` for a NULL `c`.
  */
 ebc_status ebc_config_set_max_source_size(struct ebc_config *c,
                                           size_t bytes);
@@ -1126,6 +1175,15 @@ ebc_status ebc_load_options_set_expected_code_hash(struct ebc_load_options *o,
  */
 ebc_status ebc_load_options_set_expected_sha256(struct ebc_load_options *o,
                                                 const struct ebc_hash *hash);
+
+/**
+ * A state root the caller trusts for loads with these options (copied;
+ * NULL clears it): a JSON-RPC URI's `?block=` names the block it belongs
+ * to, and the account is proven against it as with
+ * `ebc_config_set_trusted_state`.
+ */
+ebc_status ebc_load_options_set_state_root(struct ebc_load_options *o,
+                                           const struct ebc_hash *root);
 
 /**
  * Overrides the configuration's loader timeout for loads with these

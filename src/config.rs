@@ -117,6 +117,13 @@ pub const HARD_MAX_CODE_SIZE: usize = 16 * 1024 * 1024;
 /// The most [`Config::max_source_size`] may be.
 pub const MAX_SOURCE_SIZE_LIMIT: usize = 1 << 30;
 
+fn check_max_source_size(bytes: usize) -> Result<()> {
+    if bytes > MAX_SOURCE_SIZE_LIMIT {
+        return Err(Error::InvalidArgument(format!("max_source_size {bytes} is above {MAX_SOURCE_SIZE_LIMIT}")));
+    }
+    Ok(())
+}
+
 /// Everything a [`Manager`](crate::Manager) needs to know. Cheap to clone.
 ///
 /// Start from a preset and change fields:
@@ -274,6 +281,43 @@ impl Config {
         }
     }
 
+    /// Appends a JSON-RPC endpoint for `jsonrpc:` URIs, after checking it is
+    /// an `http://` or `https://` URL.
+    pub fn add_rpc_endpoint(&mut self, url: &str) -> Result<()> {
+        crate::source::jsonrpc::check_endpoint(url)?;
+        self.rpc_endpoints.push(url.to_owned());
+        Ok(())
+    }
+
+    /// Appends a trustless IPFS gateway for `ipfs:` URIs, after checking it
+    /// is an `http://` or `https://` URL.
+    pub fn add_ipfs_gateway(&mut self, url: &str) -> Result<()> {
+        crate::source::ipfs::check_gateway(url)?;
+        self.ipfs_gateways.push(url.to_owned());
+        Ok(())
+    }
+
+    /// Sets `max_source_size`, at most [`MAX_SOURCE_SIZE_LIMIT`].
+    pub fn set_max_source_size(&mut self, bytes: usize) -> Result<()> {
+        check_max_source_size(bytes)?;
+        self.max_source_size = bytes;
+        Ok(())
+    }
+
+    /// Appends a header sent with every network request, after checking
+    /// that it cannot split the request (no line breaks, a token name).
+    pub fn add_http_header(&mut self, name: &str, value: &str) -> Result<()> {
+        let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+        if name.is_empty() || !name.chars().all(token) {
+            return Err(Error::InvalidArgument(format!("HTTP header name {name:?} is not a token")));
+        }
+        if value.contains(['\r', '\n', '\0']) {
+            return Err(Error::InvalidArgument(format!("the value of HTTP header {name} contains a line break or NUL")));
+        }
+        self.http_headers.push(Header::new(name, value));
+        Ok(())
+    }
+
     /// Checks the fields against each other and their ranges.
     pub fn validate(&self) -> Result<()> {
         if self.max_contract_size == 0 || self.max_contract_size > HARD_MAX_CODE_SIZE {
@@ -287,15 +331,8 @@ impl Config {
                 "max_cached_contracts is 0 with a caching strategy; use CacheStrategy::None".into(),
             ));
         }
-        if self.max_source_size > MAX_SOURCE_SIZE_LIMIT {
-            return Err(Error::InvalidArgument(format!(
-                "max_source_size {} is above {MAX_SOURCE_SIZE_LIMIT}",
-                self.max_source_size
-            )));
-        }
-        if let Some(bad) = self.ipfs_gateways.iter().find(|g| !(g.starts_with("http://") || g.starts_with("https://"))) {
-            return Err(Error::InvalidArgument(format!("IPFS gateway {bad:?} is not an http(s) URL")));
-        }
+        check_max_source_size(self.max_source_size)?;
+        self.ipfs_gateways.iter().try_for_each(|g| crate::source::ipfs::check_gateway(g))?;
         if self.cache_strategy == CacheStrategy::Ttl && self.cache_ttl_ms == 0 {
             return Err(Error::InvalidArgument("cache_ttl_ms is 0 with the TTL strategy".into()));
         }

@@ -49,7 +49,7 @@ pub use config::{CacheStrategy, Config, Header, Preset, SecurityLevel, TrustedSt
 pub use error::{Error, Result, Status};
 pub use manager::{BytecodeInfo, LoadOptions, Manager, PreloadItem, Priority, verify_code};
 pub use metrics::MetricsSnapshot;
-pub use revm::primitives::{Address, B256, keccak256};
+pub use revm::primitives::{Address, B256, U256, keccak256};
 pub use security::{ExecutionPermissions, SecurityContext, TrustLevel};
 pub use source::jsonrpc::{BlockId, RpcClient};
 pub use source::{Attestation, Fetched, FnLoader, Loader, LoaderType, Request, Sink};

@@ -418,3 +418,33 @@ fn a_huge_bound_costs_nothing_until_it_is_used() {
         assert_eq!(m.cache_stats().entries, 100);
     }
 }
+
+/// LRU skips re-promoting entries that are among the most recent quarter
+/// already; eviction still follows recency: an entry hit after drifting
+/// towards the tail survives, the true least recent goes, and an entry hit
+/// more often than every quarter of the capacity is never evicted.
+#[test]
+fn lru_evicts_the_least_recent_even_without_re_promoting_fresh_hits() {
+    let config = Config { cache_strategy: CacheStrategy::Lru, max_cached_contracts: 100, ..Config::testing() };
+    let m = Manager::new(config).unwrap();
+    m.put_memory("c", b"0x6001600101");
+    let a = |k: u32| {
+        let mut b = [0u8; 20];
+        b[16..].copy_from_slice(&k.to_be_bytes());
+        Address::from(b)
+    };
+    for k in 0..100 {
+        load(&m, a(k), "mem:c").unwrap();
+    }
+    // Entry 0 is the oldest; a hit makes it the most recent.
+    assert!(m.get(&a(0)).is_some());
+    load(&m, a(100), "mem:c").unwrap();
+    assert!(m.get(&a(0)).is_some(), "the hit entry survives");
+    assert!(m.get(&a(1)).is_none(), "the least recent went");
+    // A hot entry, hit between every insert, is never evicted.
+    for k in 101..400 {
+        assert!(m.get(&a(0)).is_some(), "hot entry evicted before insert {k}");
+        load(&m, a(k), "mem:c").unwrap();
+    }
+    assert_eq!(m.cache_stats().entries, 100);
+}

@@ -22,7 +22,7 @@ pub use sketch::FrequencySketch;
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use parking_lot::{Mutex, RwLock};
 use revm::primitives::{Address, B256};
@@ -138,6 +138,10 @@ const READ_BUFFER: usize = 32;
 pub(crate) struct AddressHasher(u64);
 
 impl std::hash::Hasher for AddressHasher {
+    /// Keys are addresses, all 20 bytes: the length prefix adds nothing.
+    #[inline]
+    fn write_usize(&mut self, _length: usize) {}
+
     fn finish(&self) -> u64 {
         let mut x = self.0;
         x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -145,7 +149,17 @@ impl std::hash::Hasher for AddressHasher {
         x ^ (x >> 31)
     }
 
+    #[inline]
     fn write(&mut self, bytes: &[u8]) {
+        if let Ok(address) = <&[u8; 20]>::try_from(bytes) {
+            // The one key type: three loads, no byte loop.
+            let word = |at: usize| u64::from_le_bytes(address[at..at + 8].try_into().unwrap());
+            let (a, b, c) = (word(0), word(8), word(12) >> 32);
+            self.0 = (self.0.rotate_left(26) ^ a).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+            self.0 = (self.0.rotate_left(26) ^ b).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+            self.0 = (self.0.rotate_left(26) ^ c).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+            return;
+        }
         for chunk in bytes.chunks(8) {
             let mut word = [0u8; 8];
             word[..chunk.len()].copy_from_slice(chunk);
@@ -179,10 +193,12 @@ mod hasher_tests {
     }
 }
 
-/// One cached address: the shared bytecode and, under TTL, when it expires.
+/// One cached address: the shared bytecode, under TTL when it expires, and
+/// the shard's tick when a hit on it was last passed to the policy.
 struct Slot {
     value: Arc<ExternalBytecode>,
     expires: Option<std::time::Instant>,
+    promoted: AtomicU32,
 }
 
 impl Slot {
@@ -203,6 +219,12 @@ impl Slot {
 /// the policy's picture of recency and frequency a little less sharp.
 /// Writes take the policy lock, drain the buffer, then the map's write
 /// lock: lock order policy → map → code table.
+///
+/// Under LRU a hit on an entry the policy moved to the front within the
+/// last `skip_window` policy operations (`tick` counts them) is not passed
+/// on: the entry is among the most recent quarter already, and moving it
+/// again would cost a hash lookup and a list move for nothing eviction can
+/// see. Hot entries then cost no policy work at all.
 #[repr(align(128))]
 struct Shard {
     map: RwLock<AddressMap<Slot>>,
@@ -210,12 +232,15 @@ struct Shard {
     reads: Mutex<Vec<Address>>,
     hits: AtomicU64,
     misses: AtomicU64,
+    tick: AtomicU32,
+    skip_window: u32,
 }
 
 impl Shard {
     /// Tells the policy about buffered hits; the caller holds the policy.
     fn drain(&self, policy: &mut Box<dyn Policy<Address>>) {
         let mut reads = self.reads.lock();
+        self.tick.fetch_add(reads.len() as u32, Ordering::Relaxed);
         for address in reads.drain(..) {
             policy.get(&address);
         }
@@ -229,6 +254,7 @@ impl Shard {
             return;
         }
         if let Some(mut policy) = self.policy.try_lock() {
+            self.tick.fetch_add(reads.len() as u32, Ordering::Relaxed);
             for address in reads.drain(..) {
                 policy.get(&address);
             }
@@ -263,6 +289,8 @@ impl Cache {
                 reads: Mutex::new(Vec::with_capacity(READ_BUFFER)),
                 hits: AtomicU64::new(0),
                 misses: AtomicU64::new(0),
+                tick: AtomicU32::new(0),
+                skip_window: if config.cache_strategy == CacheStrategy::Lru { (per_shard / 4) as u32 } else { 0 },
             })
             .collect();
         Ok(Cache {
@@ -312,8 +340,19 @@ impl Cache {
 
     #[inline]
     fn lookup(&self, shard: &Shard, address: &Address) -> Option<Arc<ExternalBytecode>> {
-        let found = shard.map.read().get(address).filter(|slot| slot.live()).map(|slot| slot.value.clone())?;
-        shard.record_read(address);
+        let (found, recent) = {
+            let map = shard.map.read();
+            let slot = map.get(address).filter(|slot| slot.live())?;
+            let now = shard.tick.load(Ordering::Relaxed);
+            let recent = now.wrapping_sub(slot.promoted.load(Ordering::Relaxed)) < shard.skip_window;
+            if !recent {
+                slot.promoted.store(now, Ordering::Relaxed);
+            }
+            (slot.value.clone(), recent)
+        };
+        if !recent {
+            shard.record_read(address);
+        }
         Some(found)
     }
 
@@ -339,7 +378,8 @@ impl Cache {
             let mut codes = self.codes.lock();
             codes.add(&entry);
             let expires = self.ttl.map(|ttl| std::time::Instant::now() + ttl);
-            if let Some(old) = map.insert(address, Slot { value: entry, expires }) {
+            let promoted = AtomicU32::new(shard.tick.fetch_add(1, Ordering::Relaxed).wrapping_add(1));
+            if let Some(old) = map.insert(address, Slot { value: entry, expires, promoted }) {
                 codes.release(&old.value);
                 out.push(old.value);
             }

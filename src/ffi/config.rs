@@ -210,6 +210,82 @@ pub extern "C" fn ebc_config_add_allowed_host(
     })
 }
 
+/// Appends a JSON-RPC endpoint (`http://host:port[/path]` or `https://…`)
+/// to the list `jsonrpc:` URIs use, tried in order: a request that fails on
+/// one endpoint goes to the next. With `ebc_config_set_default_source(c,
+/// "jsonrpc:", 8, …)`, `ebc_load` with a NULL URI fetches any address from
+/// these nodes. `url` is UTF-8, `url_len` bytes, no NUL needed, copied;
+/// empty, with a NUL byte or without http(s):// is `EBC_INVALID_ARGUMENT`.
+/// One thread at a time per config.
+#[unsafe(no_mangle)]
+pub extern "C" fn ebc_config_add_rpc_endpoint(
+    c: *mut ebc_config,
+    url: *const c_char,
+    url_len: usize,
+    err: *mut *mut ebc_error,
+) -> ebc_status {
+    guard_status(err, || {
+        let config = arg_mut(c.cast::<Config>(), "config")?;
+        let url = nonempty_str_arg(url, url_len, "url")?;
+        config.add_rpc_endpoint(url)
+    })
+}
+
+/// Appends a header sent with every HTTP(S) and JSON-RPC request, e.g. an
+/// API key. `name` and `value` are UTF-8 with their lengths, no NUL needed,
+/// copied; the value never appears in messages. An empty name, a NUL byte
+/// or a line break is `EBC_INVALID_ARGUMENT`. One thread at a time per
+/// config.
+#[unsafe(no_mangle)]
+pub extern "C" fn ebc_config_add_http_header(
+    c: *mut ebc_config,
+    name: *const c_char,
+    name_len: usize,
+    value: *const c_char,
+    value_len: usize,
+    err: *mut *mut ebc_error,
+) -> ebc_status {
+    guard_status(err, || {
+        let config = arg_mut(c.cast::<Config>(), "config")?;
+        let name = nonempty_str_arg(name, name_len, "name")?;
+        let value = str_arg(value, value_len, "value")?;
+        config.add_http_header(name, value)
+    })
+}
+
+/// Sets how often a network request is retried after a 429, a 5xx or a
+/// failed connection (exponential backoff with jitter, within the load's
+/// time limit; the presets retry twice). `EBC_NULL_PARAMETER` for a NULL `c`.
+#[unsafe(no_mangle)]
+pub extern "C" fn ebc_config_set_http_retries(c: *mut ebc_config, retries: u32) -> ebc_status {
+    update(c, |c| {
+        c.http_retries = retries;
+        Ok(())
+    })
+}
+
+/// Trusts `*state_root` (copied) as the state root of block `block_number`:
+/// JSON-RPC loads then read that block, prove each account against the
+/// root with `eth_getProof`, and reject code whose keccak256 is not the
+/// proven code hash (`EBC_CHECKSUM_MISMATCH`) or a proof that does not
+/// check (`EBC_SECURITY_VIOLATION`). Proven code counts as provenance at
+/// `EBC_SECURITY_STRICT`. NULL `state_root` removes the trusted state.
+#[unsafe(no_mangle)]
+pub extern "C" fn ebc_config_set_trusted_state(
+    c: *mut ebc_config,
+    block_number: u64,
+    state_root: *const super::ebc_hash,
+) -> ebc_status {
+    update(c, |c| {
+        // SAFETY: a non-NULL `state_root` points to an `ebc_hash` (the header requires it).
+        c.trusted_state = unsafe { state_root.as_ref() }.map(|root| crate::config::TrustedState {
+            block: crate::source::jsonrpc::BlockId::Number(block_number),
+            state_root: revm::primitives::B256::from(root.bytes),
+        });
+        Ok(())
+    })
+}
+
 /// Appends a trustless IPFS gateway (`http://` or `https://` base URL,
 /// e.g. "https://ipfs.io") for `ipfs://<cid>` loads; gateways are tried in
 /// the order added. Every block a gateway returns is checked against its
@@ -227,12 +303,7 @@ pub extern "C" fn ebc_config_add_ipfs_gateway(
 ) -> ebc_status {
     guard_status(err, || {
         let config = arg_mut(c.cast::<Config>(), "config")?;
-        let url = nonempty_str_arg(url, url_len, "url")?;
-        if !(url.starts_with("http://") || url.starts_with("https://")) {
-            return Err(Error::InvalidArgument(format!("IPFS gateway {url:?} is not an http(s) URL")));
-        }
-        config.ipfs_gateways.push(url.to_owned());
-        Ok(())
+        config.add_ipfs_gateway(nonempty_str_arg(url, url_len, "url")?)
     })
 }
 
@@ -240,19 +311,11 @@ pub extern "C" fn ebc_config_add_ipfs_gateway(
 /// the cap on decompressed output (a zip bomb fails with `EBC_TOO_LARGE`).
 /// Compiler artifacts need room for ABI and metadata beside the code; the
 /// presets allow 4 MiB. Never effectively below what hex text of the
-/// largest code needs. `EBC_INVALID_ARGUMENT` above 1 GiB.
+/// largest code needs, so 0 means just that. `EBC_INVALID_ARGUMENT` above
+/// 1 GiB, `EBC_NULL_PARAMETER` for a NULL `c`.
 #[unsafe(no_mangle)]
 pub extern "C" fn ebc_config_set_max_source_size(c: *mut ebc_config, bytes: usize) -> ebc_status {
-    update(c, |c| {
-        if bytes > crate::config::MAX_SOURCE_SIZE_LIMIT {
-            return Err(Error::InvalidArgument(format!(
-                "max_source_size {bytes} is above {}",
-                crate::config::MAX_SOURCE_SIZE_LIMIT
-            )));
-        }
-        c.max_source_size = bytes;
-        Ok(())
-    })
+    update(c, |c| c.set_max_source_size(bytes))
 }
 
 /// A pointer + length pair as UTF-8 text that is neither empty nor holds a NUL.

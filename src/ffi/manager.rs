@@ -366,6 +366,22 @@ pub extern "C" fn ebc_load_options_set_expected_sha256(
     })
 }
 
+/// A state root the caller trusts for loads with these options (copied;
+/// NULL clears it): a JSON-RPC URI's `?block=` names the block it belongs
+/// to, and the account is proven against it as with
+/// `ebc_config_set_trusted_state`.
+#[unsafe(no_mangle)]
+pub extern "C" fn ebc_load_options_set_state_root(
+    o: *mut ebc_load_options,
+    root: *const ebc_hash,
+) -> ebc_status {
+    guard_status(std::ptr::null_mut(), || {
+        // SAFETY: a non-NULL `root` points to an `ebc_hash` (the header requires it).
+        options_mut(o)?.state_root = unsafe { root.as_ref() }.map(|h| B256::from(h.bytes));
+        Ok(())
+    })
+}
+
 /// Overrides the configuration's loader timeout for loads with these
 /// options, in milliseconds (0 = none).
 #[unsafe(no_mangle)]

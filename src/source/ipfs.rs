@@ -28,6 +28,16 @@ use crate::ipfs::{BlockSource, Car, Cid, read_file};
 /// is 2 MiB; the importer's default chunks are 256 KiB and 1 MiB).
 pub const MAX_BLOCK: usize = 4 << 20;
 
+/// Fails with [`Error::InvalidArgument`] unless `url` is an `http://` or
+/// `https://` URL, as a gateway's base URL must be.
+pub fn check_gateway(url: &str) -> Result<()> {
+    let lower = url.to_ascii_lowercase();
+    if !(lower.starts_with("http://") || lower.starts_with("https://")) || url.contains(char::is_whitespace) {
+        return Err(Error::InvalidArgument(format!("IPFS gateway {url:?} is not an http:// or https:// URL")));
+    }
+    Ok(())
+}
+
 /// What an IPFS URI names: a CID and a path below it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IpfsTarget {

@@ -124,12 +124,7 @@ impl RpcClient {
             return Err(Error::InvalidArgument("a JSON-RPC client needs at least one endpoint".into()));
         }
         for endpoint in &endpoints {
-            let lower = endpoint.to_ascii_lowercase();
-            if !(lower.starts_with("http://") || lower.starts_with("https://")) {
-                return Err(Error::InvalidArgument(format!(
-                    "JSON-RPC endpoint {endpoint:?} is not an http:// or https:// URL"
-                )));
-            }
+            check_endpoint(endpoint)?;
         }
         Ok(RpcClient { endpoints, http, timeout_ms, max_response: max_response_bytes, next_id: AtomicU64::new(1) })
     }
@@ -241,6 +236,16 @@ impl RpcClient {
             .and_then(|s| s.parse::<B256>().ok())
             .ok_or_else(|| malformed(method, &format!("no stateRoot for block {block}")))
     }
+}
+
+/// Checks that `url` can be a JSON-RPC endpoint: `http://` or `https://`,
+/// no whitespace.
+pub fn check_endpoint(url: &str) -> Result<()> {
+    let lower = url.to_ascii_lowercase();
+    if !(lower.starts_with("http://") || lower.starts_with("https://")) || url.contains(char::is_whitespace) {
+        return Err(Error::InvalidArgument(format!("JSON-RPC endpoint {url:?} is not an http:// or https:// URL")));
+    }
+    Ok(())
 }
 
 /// Reads a JSON-RPC response: the `result`, or the `error` as an error.

@@ -178,31 +178,36 @@ pub struct Inspection {
     pub max_stack_height: usize,
 }
 
-/// One basic block: a straight run of instructions.
-#[derive(Clone, Debug, Default)]
+/// One basic block: a straight run of instructions. Packed (24 bytes):
+/// a large contract has thousands.
+#[derive(Clone, Copy, Debug, Default)]
 struct Block {
-    start: usize,
+    start: u32,
     /// Offset after the last instruction.
-    end: usize,
-    /// The last instruction's opcode and offset.
-    last: (u8, usize),
-    /// Stack items the block needs on entry.
-    needs: usize,
-    /// Stack height change from entry to exit.
-    delta: isize,
-    /// Most items above the entry height at any point.
-    peak: isize,
-    /// `PUSHn X; JUMP/JUMPI`: the target X.
-    static_target: Option<usize>,
-    /// Control can continue into the next block.
-    falls_through: bool,
-    /// An undefined opcode ends the block: (offset, byte).
-    undefined: Option<(usize, u8)>,
+    end: u32,
+    /// `PUSHn X; JUMP/JUMPI`: the target X (`NO_TARGET` when dynamic).
+    target: u32,
     /// Capabilities of the block's instructions (CALL's value not yet judged).
     caps: u32,
-    /// The block contains a CALL, whose value needs the abstract stack.
-    has_call: bool,
+    /// Stack items the block needs on entry.
+    needs: u16,
+    /// Stack height change from entry to exit.
+    delta: i16,
+    /// Most items above the entry height at any point.
+    peak: i16,
+    /// `FALLS_THROUGH`, `ENDS_IN_JUMP`, `HAS_CALL`, `UNDEFINED`.
+    flags: u8,
 }
+
+const NO_TARGET: u32 = u32::MAX;
+/// Control can continue into the next block.
+const FALLS_THROUGH: u8 = 1;
+/// The block ends in JUMP or JUMPI (at `end - 1`).
+const ENDS_IN_JUMP: u8 = 2;
+/// The block contains a CALL, whose value needs the abstract stack.
+const HAS_CALL: u8 = 4;
+/// An undefined opcode ends the block (at `end - 1`).
+const UNDEFINED: u8 = 8;
 
 /// The immediate as an offset, when it fits comfortably.
 fn small_immediate(bytes: &[u8]) -> Option<usize> {
@@ -210,98 +215,144 @@ fn small_immediate(bytes: &[u8]) -> Option<usize> {
     (significant.len() <= 4).then(|| significant.iter().fold(0usize, |acc, b| (acc << 8) | *b as usize))
 }
 
-fn is_terminator(op: u8) -> bool {
-    matches!(op, STOP | JUMP | RETURN | REVERT | INVALID | SELFDESTRUCT)
+/// How block cutting treats an opcode.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(u8)]
+enum Class {
+    /// Runs on into the next instruction (PUSHes included).
+    Straight = 0,
+    /// Begins a block.
+    Jumpdest,
+    /// Ends a block with a jump; JUMPI also falls through.
+    Jump,
+    Jumpi,
+    /// Ends a block: STOP, RETURN, REVERT, INVALID, SELFDESTRUCT.
+    Halt,
+    /// Not an instruction at this fork: ends the block.
+    Undefined,
+    /// CALL: straight, but the block needs a second look.
+    Call,
 }
 
-/// What block cutting needs of one opcode at one fork, packed for a table
-/// lookup per byte.
-#[derive(Clone, Copy, Default)]
+/// What block cutting needs of one opcode at one fork, 4 bytes for one
+/// load per instruction.
+#[derive(Clone, Copy)]
 struct Op {
-    defined: bool,
+    class: Class,
+    /// Immediate bytes after the opcode (PUSHn: n).
+    immediate: u8,
     inputs: u8,
     outputs: u8,
-    caps: u32,
 }
 
-/// The [`Op`] of every byte at `fork`.
-fn op_table(fork: Fork) -> [Op; 256] {
-    std::array::from_fn(|byte| {
+/// The tables of one fork: the [`Op`] and the [`Capabilities`] of each byte.
+struct Tables {
+    ops: [Op; 256],
+    caps: [u32; 256],
+}
+
+/// The tables of `fork`, built once per process.
+fn tables(fork: Fork) -> &'static Tables {
+    static TABLES: std::sync::OnceLock<Vec<Tables>> = std::sync::OnceLock::new();
+    let all = TABLES.get_or_init(|| Fork::ALL.iter().map(|&f| build_tables(f)).collect());
+    &all[fork as usize]
+}
+
+fn build_tables(fork: Fork) -> Tables {
+    let ops = std::array::from_fn(|byte| {
         let op = byte as u8;
-        info(op, fork).map_or(Op::default(), |i| Op {
-            defined: true,
-            inputs: i.inputs,
-            outputs: i.outputs,
-            caps: Capabilities::of(op),
-        })
-    })
+        let Some(i) = info(op, fork) else {
+            return Op { class: Class::Undefined, immediate: 0, inputs: 0, outputs: 0 };
+        };
+        let class = match op {
+            JUMPDEST => Class::Jumpdest,
+            JUMP => Class::Jump,
+            JUMPI => Class::Jumpi,
+            STOP | RETURN | REVERT | INVALID | SELFDESTRUCT => Class::Halt,
+            CALL => Class::Call,
+            _ => Class::Straight,
+        };
+        let immediate = if (PUSH1..=PUSH32).contains(&op) { op - PUSH1 + 1 } else { 0 };
+        Op { class, immediate, inputs: i.inputs, outputs: i.outputs }
+    });
+    let caps = std::array::from_fn(|byte| {
+        let op = byte as u8;
+        if info(op, fork).is_some() { Capabilities::of(op) } else { 0 }
+    });
+    Tables { ops, caps }
 }
 
-/// Splits `code` into basic blocks and records a truncated final PUSH.
-fn blocks(code: &[u8], ops: &[Op; 256], truncated: &mut Option<(usize, usize)>) -> Vec<Block> {
-    let mut blocks = Vec::new();
-    let mut b = Block::default();
-    let mut height: isize = 0;
-    // The immediate of the previous instruction, if it was a PUSH.
-    let mut last_push: Option<&[u8]> = None;
+/// Splits `code` into basic blocks, with each block's stack needs and
+/// effect and its capabilities, in one pass over the instructions; records
+/// a truncated final PUSH as (offset, immediate bytes present) and the
+/// indices of the blocks that begin with a JUMPDEST, in order.
+#[allow(unused_assignments)] // the last `close!` resets state nobody reads
+fn blocks(
+    code: &[u8],
+    tables: &Tables,
+    truncated: &mut Option<(usize, usize)>,
+    jumpdests: &mut Vec<(u32, u32)>,
+) -> Vec<Block> {
+    let mut blocks = Vec::with_capacity(code.len() / 8 + 4);
+    let len = code.len();
+    let (mut start, mut needs, mut height, mut peak, mut caps, mut flags) = (0usize, 0i32, 0i32, 0i32, 0u32, 0u8);
+    let mut prev = usize::MAX; // the previous instruction, for PUSH; JUMP
     let mut pc = 0;
-    let close = |b: &mut Block, blocks: &mut Vec<Block>, end: usize, height: isize| {
-        b.end = end;
-        b.delta = height;
-        blocks.push(std::mem::take(b));
-    };
-    while pc < code.len() {
-        let op = code[pc];
-        if op == JUMPDEST && pc > b.start {
-            b.falls_through = true;
-            close(&mut b, &mut blocks, pc, height);
-            b.start = pc;
-            height = 0;
-        }
-        b.last = (op, pc);
-        let op_info = ops[op as usize];
-        b.caps |= op_info.caps;
-        b.has_call |= op == CALL;
-        if !op_info.defined {
-            b.undefined = Some((pc, op));
-            close(&mut b, &mut blocks, pc + 1, height);
-            pc += 1;
-            b.start = pc;
-            height = 0;
-            last_push = None;
-            continue;
-        }
-        let inputs = op_info.inputs as isize;
-        b.needs = b.needs.max((inputs - height).max(0) as usize);
-        height += op_info.outputs as isize - inputs;
-        b.peak = b.peak.max(height);
-        let mut next = pc + 1;
-        let mut this_push = None;
-        if (PUSH1..=PUSH32).contains(&op) {
-            let n = (op - PUSH1 + 1) as usize;
-            next = pc + 1 + n;
-            if next > code.len() {
-                *truncated = Some((pc, code.len() - pc - 1));
-            }
-            this_push = Some(&code[pc + 1..next.min(code.len())]);
-        }
-        if op == JUMP || op == JUMPI {
-            b.static_target = last_push.and_then(small_immediate);
-            b.falls_through = op == JUMPI;
-            close(&mut b, &mut blocks, next, height);
-            b.start = next;
-            height = 0;
-        } else if is_terminator(op) {
-            close(&mut b, &mut blocks, next, height);
-            b.start = next;
-            height = 0;
-        }
-        last_push = this_push;
-        pc = next;
+    // Ends the current block at `end` and starts the next there.
+    macro_rules! close {
+        ($end:expr, $target:expr, $flags:expr) => {{
+            let end: usize = $end;
+            blocks.push(Block {
+                start: start as u32,
+                end: end as u32,
+                target: $target,
+                caps,
+                needs: needs.min(i16::MAX as i32) as u16,
+                delta: height.clamp(i16::MIN as i32, i16::MAX as i32) as i16,
+                peak: peak.min(i16::MAX as i32) as i16,
+                flags: flags | $flags,
+            });
+            (start, needs, height, peak, caps, flags) = (end, 0, 0, 0, 0, 0);
+        }};
     }
-    if b.start < code.len() {
-        b.falls_through = false; // running off the end is an implicit STOP
-        close(&mut b, &mut blocks, code.len(), height);
+    while pc < len {
+        let byte = code[pc];
+        let op = tables.ops[byte as usize];
+        // Stack accounting and capabilities, branch-free.
+        let inputs = op.inputs as i32;
+        needs = needs.max(inputs - height);
+        height += op.outputs as i32 - inputs;
+        peak = peak.max(height);
+        caps |= tables.caps[byte as usize];
+        match op.class {
+            Class::Straight => {}
+            Class::Call => flags |= HAS_CALL,
+            Class::Jumpdest => {
+                if pc > start {
+                    close!(pc, NO_TARGET, FALLS_THROUGH);
+                }
+                jumpdests.push((pc as u32, blocks.len() as u32));
+            }
+            Class::Jump | Class::Jumpi => {
+                let target = match code.get(prev) {
+                    Some(&p) if (PUSH1..=PUSH32).contains(&p) => small_immediate(&code[prev + 1..pc]),
+                    _ => None,
+                };
+                let target = target.map_or(NO_TARGET, |t| t.min(NO_TARGET as usize - 1) as u32);
+                let falls = if op.class == Class::Jumpi { FALLS_THROUGH } else { 0 };
+                close!(pc + 1, target, ENDS_IN_JUMP | falls);
+            }
+            Class::Halt => close!(pc + 1, NO_TARGET, 0),
+            Class::Undefined => close!(pc + 1, NO_TARGET, UNDEFINED),
+        }
+        prev = pc;
+        pc += 1 + op.immediate as usize;
+    }
+    if pc > len {
+        *truncated = Some((prev, len - prev - 1));
+    }
+    if start < len {
+        close!(len, NO_TARGET, 0); // running off the end is an implicit STOP
     }
     blocks
 }
@@ -336,7 +387,7 @@ impl Findings {
 fn simulate(
     code: &[u8],
     b: &Block,
-    ops: &[Op; 256],
+    tables: &Tables,
     entry: Option<usize>,
     findings: &mut Findings,
     known: &mut Vec<Option<bool>>,
@@ -345,16 +396,16 @@ fn simulate(
     // Known values on top of the block's entry stack: Some(true) = zero.
     known.clear();
     let mut height = entry.map(|h| h as isize);
-    let mut pc = b.start;
-    while pc < b.end {
+    let mut pc = b.start as usize;
+    while pc < b.end as usize {
         let op = code[pc];
-        let op_info = ops[op as usize];
-        if !op_info.defined {
+        let op_info = tables.ops[op as usize];
+        if op_info.class == Class::Undefined {
             break;
         }
         let name = || info(op, Fork::LATEST).map_or("?", |i| i.name);
         let mut next = pc + 1;
-        caps |= op_info.caps;
+        caps |= tables.caps[op as usize];
         if op == CALL {
             let value_zero = known.len() >= 3 && known[known.len() - 3] == Some(true);
             caps |= if value_zero { Capabilities::CALL } else { Capabilities::CALL_WITH_VALUE };
@@ -383,7 +434,7 @@ fn simulate(
             }
             DUP1..=0x8f => {
                 let depth = (op - DUP1 + 1) as usize;
-                let v = known.len().checked_sub(depth).map_or(None, |i| known[i]);
+                let v = known.len().checked_sub(depth).and_then(|i| known[i]);
                 known.push(v);
             }
             SWAP1..=0x9f => {
@@ -407,18 +458,23 @@ fn simulate(
     caps
 }
 
-/// Records that block `i` can be entered with stack height `h` (None:
-/// unknown) and queues it when that is news. Disagreeing heights make the
-/// entry unknown, so every block is queued at most twice.
-fn visit(i: usize, h: Option<usize>, work: &mut Vec<(usize, Option<usize>)>, entry: &mut [Option<Option<usize>>]) {
+/// Entry heights per block, one `u32` each: not yet reached, reached with
+/// an unknown height (paths disagree, or a dynamic jump), or a height.
+const UNSEEN: u32 = u32::MAX;
+const UNKNOWN: u32 = u32::MAX - 1;
+
+/// Records that block `i` can be entered with stack height `h` (`UNKNOWN`
+/// when not known) and queues it when that is news. Disagreeing heights
+/// make the entry unknown, so every block is queued at most twice.
+fn visit(i: usize, h: u32, work: &mut Vec<(u32, u32)>, entry: &mut [u32]) {
     let merged = match entry[i] {
-        None => h,
-        Some(None) => return,
-        Some(old) if old == h => return,
-        Some(_) => None,
+        UNSEEN => h,
+        UNKNOWN => return,
+        old if old == h => return,
+        _ => UNKNOWN,
     };
-    entry[i] = Some(merged);
-    work.push((i, merged));
+    entry[i] = merged;
+    work.push((i as u32, merged));
 }
 
 /// The full analysis of legacy `code` at `fork`. Delegations and empty
@@ -432,8 +488,9 @@ pub fn inspect(code: &[u8], analysis: &Analysis, fork: Fork) -> Inspection {
     let code_end = out.trailer.as_ref().map_or(code.len(), |t| t.start);
     let mut findings = Findings { list: Vec::new(), per_kind: [0; 8], suppressed: 0, code_end };
     let mut truncated = None;
-    let ops = op_table(fork);
-    let blocks = blocks(code, &ops, &mut truncated);
+    let tables = tables(fork);
+    let mut jumpdests = Vec::with_capacity(code.len() / 16 + 4);
+    let blocks = blocks(code, tables, &mut truncated, &mut jumpdests);
     out.blocks = blocks.len();
     if let Some((pc, have)) = truncated {
         let n = (code[pc] - PUSH1 + 1) as usize;
@@ -442,71 +499,68 @@ pub fn inspect(code: &[u8], analysis: &Analysis, fork: Fork) -> Inspection {
         });
     }
 
-    // Block index by start offset, for jump targets.
-    let index_of = |offset: usize| blocks.binary_search_by_key(&offset, |b| b.start).ok();
-    let mut reachable = vec![false; blocks.len()];
-    // Entry stack height per block: None = not yet seen, Some(Some(h)) =
-    // known, Some(None) = unknown (paths disagree or a dynamic jump).
-    let mut entry: Vec<Option<Option<usize>>> = vec![None; blocks.len()];
-    let mut work = Vec::new();
+    // Block index of a JUMPDEST offset, for jump targets.
+    let index_of = |offset: u32| {
+        jumpdests.binary_search_by_key(&offset, |&(at, _)| at).ok().map(|k| jumpdests[k].1 as usize)
+    };
+    let mut entry = vec![UNSEEN; blocks.len()];
+    let mut work = Vec::with_capacity(64);
     let mut dynamic = false;
-    visit(0, Some(0), &mut work, &mut entry);
+    let limit = STACK_LIMIT as i64;
+    visit(0, 0, &mut work, &mut entry);
     while let Some((i, h)) = work.pop() {
-        reachable[i] = true;
-        let b = &blocks[i];
-        let exit = h.and_then(|h| {
-            let ok = h >= b.needs && (h as isize + b.peak) <= STACK_LIMIT as isize;
-            ok.then(|| (h as isize + b.delta) as usize)
-        });
-        let (op, at) = b.last;
-        if op == JUMP || op == JUMPI {
-            let after_pop = exit;
-            match b.static_target {
-                Some(t) if analysis.is_jumpdest(t) => {
+        let b = &blocks[i as usize];
+        let exit = if h == UNKNOWN || (h as i64) < b.needs as i64 || h as i64 + b.peak as i64 > limit {
+            UNKNOWN
+        } else {
+            (h as i64 + b.delta as i64) as u32
+        };
+        if b.flags & ENDS_IN_JUMP != 0 {
+            match b.target {
+                NO_TARGET => dynamic = true,
+                t if analysis.is_jumpdest(t as usize) => {
                     if let Some(j) = index_of(t) {
-                        visit(j, after_pop, &mut work, &mut entry);
+                        visit(j, exit, &mut work, &mut entry);
                     }
                 }
-                Some(t) => findings.push(FindingKind::InvalidJumpDest, at, || {
+                t => findings.push(FindingKind::InvalidJumpDest, b.end as usize - 1, || {
                     format!("static jump to {t:#x}, which is not a JUMPDEST")
                 }),
-                None => dynamic = true,
             }
         }
-        if b.falls_through && i + 1 < blocks.len() {
-            visit(i + 1, exit, &mut work, &mut entry);
+        if b.flags & FALLS_THROUGH != 0 && (i as usize) + 1 < blocks.len() {
+            visit(i as usize + 1, exit, &mut work, &mut entry);
         }
         if work.is_empty() && dynamic {
             dynamic = false;
             out.dynamic_jumps = true;
-            for (j, block) in blocks.iter().enumerate() {
-                if code.get(block.start) == Some(&JUMPDEST) {
-                    visit(j, None, &mut work, &mut entry);
-                }
+            for &(_, j) in &jumpdests {
+                visit(j as usize, UNKNOWN, &mut work, &mut entry);
             }
         }
     }
 
     let mut known = Vec::new();
-    for (i, b) in blocks.iter().enumerate() {
-        if !reachable[i] {
+    for (b, &h) in blocks.iter().zip(&entry) {
+        if h == UNSEEN {
             continue;
         }
         out.reachable_blocks += 1;
-        if let Some((pc, byte)) = b.undefined {
+        if b.flags & UNDEFINED != 0 {
+            let (pc, byte) = (b.end as usize - 1, code[b.end as usize - 1]);
             findings.push(FindingKind::InvalidOpcode, pc, || {
                 format!("byte {byte:#04x} is not an instruction at {}", fork.name())
             });
         }
-        let h = entry[i].flatten();
-        let stack_trouble = h.is_some_and(|h| h < b.needs || h as isize + b.peak > STACK_LIMIT as isize);
+        let h = (h != UNKNOWN).then_some(h as usize);
+        let stack_trouble = h.is_some_and(|h| h < b.needs as usize || h as i64 + b.peak as i64 > limit);
         if let Some(h) = h {
-            out.max_stack_height = out.max_stack_height.max((h as isize + b.peak).max(0) as usize);
+            out.max_stack_height = out.max_stack_height.max((h as i64 + b.peak as i64).max(0) as usize);
         }
         // Most blocks need no second walk: their capabilities were collected
         // when they were cut, and their stack provably fits.
-        if b.has_call || stack_trouble {
-            out.capabilities.0 |= simulate(code, b, &ops, h.filter(|_| stack_trouble), &mut findings, &mut known);
+        if b.flags & HAS_CALL != 0 || stack_trouble {
+            out.capabilities.0 |= simulate(code, b, tables, h.filter(|_| stack_trouble), &mut findings, &mut known);
         } else {
             out.capabilities.0 |= b.caps;
         }
@@ -613,3 +667,4 @@ mod tests {
         assert!(inspect(&code, &analyze(&code), Fork::Shanghai).findings.is_empty());
     }
 }
+
