@@ -130,8 +130,8 @@ impl IpfsLoader {
         let car_limit = dag_limit(sink);
         match get(&self.client, &car_url, "application/vnd.ipld.car", deadline, car_limit) {
             Ok((bytes, content_type)) if content_type.as_deref() == Some("application/vnd.ipld.car") => {
-                let car = Car::parse(&bytes, &car_url)?;
-                write_file(target, &mut CarBlocks(car.blocks), sink)
+                let mut car = Car::parse(&bytes, &car_url)?;
+                write_file(target, &mut car.blocks, sink)
             }
             // A gateway without CAR support: an error status or another body.
             Ok(_) | Err(Error::Io { .. }) => {
@@ -156,7 +156,7 @@ impl IpfsLoader {
         let inner = Request { location: path, ..*request };
         self.files.fetch(&inner, &mut file)?;
         let bytes = file.finish()?.bytes;
-        let car = Car::parse(&bytes, path)?;
+        let mut car = Car::parse(&bytes, path)?;
         let root = match (&cid, car.roots.as_slice()) {
             (Some(cid), _) => cid.clone(),
             (None, [root]) => root.clone(),
@@ -169,7 +169,7 @@ impl IpfsLoader {
             }
         };
         let target = IpfsTarget { cid: root, path: Vec::new() };
-        write_file(&target, &mut CarBlocks(car.blocks), sink)?;
+        write_file(&target, &mut car.blocks, sink)?;
         if let Some(cid) = cid {
             sink.attest(Attestation { code_hash: None, anchor: format!("CID {cid}") });
         }
@@ -203,15 +203,6 @@ fn dag_limit(sink: &Sink) -> usize {
 /// Reads the target's file from `blocks` into `sink`.
 fn write_file(target: &IpfsTarget, blocks: &mut dyn BlockSource, sink: &mut Sink) -> Result<()> {
     read_file(&target.cid, &target.path_refs(), blocks, &mut |chunk| sink.write(chunk))
-}
-
-/// A CAR's blocks as a block source.
-struct CarBlocks(HashMap<Cid, Vec<u8>>);
-
-impl BlockSource for CarBlocks {
-    fn block(&mut self, cid: &Cid) -> Result<Vec<u8>> {
-        self.0.block(cid)
-    }
 }
 
 /// The load's deadline, for the requests a loader makes on its own sinks.
