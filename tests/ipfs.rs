@@ -273,6 +273,15 @@ fn hostile_gateways_get_a_clear_status_and_the_next_gateway_is_tried() {
     assert_eq!(err.status(), Status::NotFound, "{err}");
     let err = load(&m, 203, "ipfs://not-a-cid").unwrap_err();
     assert_eq!(err.status(), Status::InvalidArgument, "{err}");
+    // A host allowlist does not apply to a CID (the gateways are configured).
+    let config = Config {
+        ipfs_gateways: vec![gw.url("ok")],
+        allowed_hosts: vec!["example.org".into()],
+        security_level: SecurityLevel::Standard,
+        ..Config::testing()
+    };
+    let listed = Manager::new(config).unwrap();
+    assert_eq!(load(&listed, 204, &uri).unwrap().code(), &weth[..]);
 }
 
 /// solc's standard-JSON output for `sources` (solc from npm).
