@@ -3,6 +3,11 @@
 //! The header always goes to `$OUT_DIR/ebc.h` (tests/header.rs compares it
 //! with the committed `include/ebc.h`). With `EBC_WRITE_HEADER=1` it also
 //! rewrites `include/ebc.h`.
+//!
+//! On Linux the shared library's SONAME is `libebc.so.<major>`, so programs
+//! linked against one major version keep finding it after an upgrade;
+//! `scripts/install.sh` installs `libebc.so.<version>` with the
+//! `libebc.so.<major>` and `libebc.so` links.
 
 use std::path::PathBuf;
 
@@ -10,6 +15,10 @@ fn main() {
     println!("cargo:rerun-if-changed=src/ffi");
     println!("cargo:rerun-if-changed=cbindgen.toml");
     println!("cargo:rerun-if-env-changed=EBC_WRITE_HEADER");
+    if std::env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux") {
+        let major = std::env::var("CARGO_PKG_VERSION_MAJOR").unwrap();
+        println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libebc.so.{major}");
+    }
     let crate_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
     let out_dir = PathBuf::from(std::env::var("OUT_DIR").unwrap());
     let config = cbindgen::Config::from_file(crate_dir.join("cbindgen.toml"))

@@ -1007,6 +1007,74 @@ const char *ebc_error_message(const struct ebc_error *e);
 void ebc_error_free(struct ebc_error *e);
 
 /**
+ * The size of `*address`'s code, as EVMC's `get_code_size` reports it,
+ * into `*size_out`.
+ *
+ * The code comes from the cache or, on a miss, from the manager's default
+ * source (`ebc_config_set_default_source`), loaded, verified and cached as
+ * by `ebc_load` with no URI; concurrent calls for one address fetch once.
+ * How the source's answer reads, for this function and for
+ * `ebc_code_hash` and `ebc_copy_code`:
+ * - a missing account: the loader fails with `EBC_NOT_FOUND` (a callback
+ *   loader returns it; `file:` has no such file; `mem:` no such entry), or
+ *   lazy loading is off and the address is not cached. Size 0, code hash
+ *   all zeros, nothing copied; the call returns `EBC_OK`.
+ * - an account without code: the loader succeeds and writes zero bytes
+ *   (or the hex text `0x`). Size 0, code hash keccak256 of the empty
+ *   string (`c5d2…a470`), nothing copied; `EBC_OK`.
+ * - code: its size, its keccak256, its bytes.
+ *
+ * Only code is cached; a missing or empty account is asked again on the
+ * next call. Any other failure is returned as it is, never taken for a
+ * missing account: `EBC_LOADER_NOT_FOUND` when no default source is
+ * configured, `EBC_TIMEOUT`, `EBC_IO`, `EBC_TOO_LARGE`, the security
+ * level's rejections, `EBC_DISABLED`. Nothing is written then.
+ *
+ * Errors also: `EBC_NULL_PARAMETER` for a NULL `m`, `address` or
+ * `size_out`. Any thread, concurrently.
+ */
+ebc_status ebc_code_size(struct ebc_manager *m,
+                         const struct ebc_address *address,
+                         size_t *size_out,
+                         struct ebc_error **err);
+
+/**
+ * The code hash of `*address`, as EVMC's `get_code_hash` reports it, into
+ * `*hash_out`: keccak256 of the code; keccak256 of the empty string for
+ * an account without code; all zeros for a missing account. Loads and
+ * fails as `ebc_code_size` does.
+ *
+ * Errors: `EBC_NULL_PARAMETER` for a NULL `m`, `address` or `hash_out`,
+ * and the load's failures as for `ebc_code_size`. Any thread,
+ * concurrently.
+ */
+ebc_status ebc_code_hash(struct ebc_manager *m,
+                         const struct ebc_address *address,
+                         struct ebc_hash *hash_out,
+                         struct ebc_error **err);
+
+/**
+ * Copies `*address`'s code, from byte `code_offset` on, into `buffer`
+ * (room for `buffer_size` bytes; owned by the caller), as EVMC's
+ * `copy_code` does, and writes the number of bytes copied to
+ * `*copied_out`: at most `buffer_size`, 0 when `code_offset` is at or past
+ * the end of the code or the account has none. The rest of `buffer` is
+ * left as it was. Loads and fails as `ebc_code_size` does; on failure
+ * nothing is written.
+ *
+ * Errors: `EBC_NULL_PARAMETER` for a NULL `m`, `address` or `copied_out`,
+ * or a NULL `buffer` with a non-zero `buffer_size`, and the load's
+ * failures as for `ebc_code_size`. Any thread, concurrently.
+ */
+ebc_status ebc_copy_code(struct ebc_manager *m,
+                         const struct ebc_address *address,
+                         size_t code_offset,
+                         uint8_t *buffer,
+                         size_t buffer_size,
+                         size_t *copied_out,
+                         struct ebc_error **err);
+
+/**
  * Appends `len` bytes at `data` to what the loader fetched. NULL `data`
  * is fine with `len` 0. `EBC_TOO_LARGE` when the total would pass the size
  * cap, `EBC_TIMEOUT` after the request's time limit: the loader should

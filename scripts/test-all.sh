@@ -36,6 +36,9 @@ fi
 # Real peers on loopback (anvil, solc, the IPFS importer): tests that need
 # them fail, rather than skip, when they are missing.
 bash scripts/node-deps.sh
+# PostgreSQL for the code-store tests: each test starts and stops a server
+# of its own on 127.0.0.1 through scripts/postgres.sh.
+bash scripts/postgres.sh install
 export EBC_REQUIRE_PEERS=1
 
 echo "== cargo test"
@@ -44,3 +47,6 @@ cargo test --doc
 
 echo "== C harness (ctest: static, shared, C++, ASan+UBSan, valgrind)"
 bash c_tests/run.sh
+
+echo "== bindings and packaging (Go, Zig, C++, install, pkg-config, CMake)"
+bash bindings/run.sh

@@ -107,6 +107,11 @@ pub enum Error {
     Disabled,
     /// There is no code at the requested place; says where.
     NotFound(String),
+    /// The source knows the account but it has no code: it answered with
+    /// zero bytes (or hex `0x`). Status [`Status::NotFound`], as for a load
+    /// nothing is there to hand out; [`crate::AccountCode`] tells the two
+    /// apart, as EVMC's code-hash semantics need.
+    NoCode(String),
     /// No loader handles this request.
     LoaderNotFound(String),
     /// A size limit was exceeded.
@@ -163,7 +168,7 @@ impl Error {
             Error::NullParameter(_) => Status::NullParameter,
             Error::InvalidArgument(_) => Status::InvalidArgument,
             Error::Disabled => Status::Disabled,
-            Error::NotFound(_) => Status::NotFound,
+            Error::NotFound(_) | Error::NoCode(_) => Status::NotFound,
             Error::LoaderNotFound(_) => Status::LoaderNotFound,
             Error::TooLarge { .. } => Status::TooLarge,
             Error::VerificationFailed { .. } => Status::VerificationFailed,
@@ -216,6 +221,7 @@ impl Error {
         match self {
             Error::InvalidArgument(m) => Error::InvalidArgument(join(m)),
             Error::NotFound(m) => Error::NotFound(join(m)),
+            Error::NoCode(m) => Error::NoCode(join(m)),
             Error::LoaderNotFound(m) => Error::LoaderNotFound(join(m)),
             Error::SecurityViolation(m) => Error::SecurityViolation(join(m)),
             Error::SignatureInvalid(m) => Error::SignatureInvalid(join(m)),
@@ -237,6 +243,7 @@ impl fmt::Display for Error {
                 write!(f, "external bytecode is disabled (enable_external_bytecode = false)")
             }
             Error::NotFound(m) => write!(f, "not found: {m}"),
+            Error::NoCode(m) => write!(f, "no code: {m}"),
             Error::LoaderNotFound(m) => write!(f, "no loader: {m}"),
             Error::TooLarge { what, limit, size: Some(size) } => {
                 write!(f, "{what} is too large: {size} bytes, limit {limit}")

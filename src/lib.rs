@@ -16,7 +16,7 @@
 //! | module | stage |
 //! |---|---|
 //! | [`manager`] | the pipeline: cache, single-flight, the stages below |
-//! | [`source`] | loaders by URI scheme: `file:`, `mem:`, host callbacks |
+//! | [`source`] | loaders by URI scheme: `file:`, `mem:`, `sqlite:`, `postgres:`, host callbacks; code stores, import and export |
 //! | [`codec`] | raw or hex bytes into code |
 //! | [`integrity`] | code hash and checksum, checked against expectations |
 //! | [`ipfs`] | CIDs, CAR files, UnixFS: IPFS content checked block by block |
@@ -24,6 +24,7 @@
 //! | [`security`] | trust levels and execution permissions |
 //! | [`cache`] | eviction policies, sharding, deduplication by code hash |
 //! | [`metrics`] | the performance tracker |
+//! | [`evmc`] | account code with EVMC's size, hash and copy semantics |
 //! | `ffi` | the C ABI (`include/ebc.h`) |
 
 pub mod bytecode;
@@ -31,6 +32,7 @@ pub mod cache;
 pub mod codec;
 pub mod config;
 pub mod error;
+pub mod evmc;
 pub mod integrity;
 pub mod ipfs;
 pub mod manager;
@@ -47,9 +49,10 @@ pub use bytecode::{Code, Compression, ExternalBytecode, Metadata, live_bytecodes
 pub use cache::CacheStats;
 pub use config::{CacheStrategy, Config, Header, Preset, SecurityLevel, TrustedState};
 pub use error::{Error, Result, Status};
+pub use evmc::AccountCode;
 pub use manager::{BytecodeInfo, LoadOptions, Manager, PreloadItem, Priority, verify_code};
 pub use metrics::MetricsSnapshot;
-pub use revm::primitives::{Address, B256, U256, keccak256};
+pub use revm::primitives::{Address, B256, KECCAK_EMPTY, U256, keccak256};
 pub use security::{ExecutionPermissions, SecurityContext, TrustLevel};
 pub use source::jsonrpc::{BlockId, RpcClient};
 pub use source::{Attestation, Fetched, FnLoader, Loader, LoaderType, Request, Sink};

@@ -22,6 +22,7 @@ use crate::integrity::{self, Digests};
 use crate::metrics::{Metrics, MetricsSnapshot};
 use crate::security::{Provenance, SecurityContext, TrustLevel};
 use crate::signing::{Publisher, Signature, TrustStore};
+use crate::source::redact_password;
 use crate::source::http::{HttpClient, HttpLoader, HttpOptions};
 use crate::source::ipfs::IpfsLoader;
 use crate::source::jsonrpc::JsonRpcLoader;
@@ -369,11 +370,32 @@ impl Manager {
         let (loader, location) = self.sources.resolve(source_uri, options.loader_type)?;
         self.check_host(&uri, location, loader.kind())?;
         let timeout_ms = self.timeout_ms(options);
-        let mut sink = Sink::new(&uri, self.config.effective_max_source_size(), timeout_ms);
+        // Messages and metadata show the URI without its password.
+        let shown = redact_password(&uri);
+        let mut sink = Sink::new(&shown, self.config.effective_max_source_size(), timeout_ms);
         let request = Request { address, uri: source_uri, location, timeout_ms, state_root: options.state_root };
-        loader.fetch(&request, &mut sink).map_err(|e| e.with_context(&uri))?;
+        loader.fetch(&request, &mut sink).map_err(|e| e.with_context(&shown))?;
+        let claims = sink.take_claims();
         let fetched = sink.finish()?;
-        self.ingest(address, fetched, uri, loader.kind(), options, started)
+        let with_stored_signature;
+        let options = match claims.signature {
+            Some(signature) if options.signature.is_none() => {
+                with_stored_signature = LoadOptions { signature: Some(signature), ..options.clone() };
+                &with_stored_signature
+            }
+            _ => options,
+        };
+        let code = self.ingest(address, fetched, shown, loader.kind(), options, started)?;
+        // The source's own record of the hash: a mismatch means the store
+        // is corrupt, and the load fails rather than serve other code.
+        if let Some(claimed) = claims.code_hash.filter(|claimed| *claimed != code.code_hash()) {
+            return Err(Error::ChecksumMismatch {
+                algorithm: "keccak256 (the code hash the source recorded)",
+                expected: format!("{claimed:#x}"),
+                actual: format!("{:#x}", code.code_hash()),
+            });
+        }
+        Ok(code)
     }
 
     /// The stages after the source: decode, integrity, signature,
@@ -398,7 +420,7 @@ impl Manager {
         };
         let codec::Decoded { code, compression, compression_ratio } = codec::decode_source(raw, &uri, &decode)?;
         if code.is_empty() {
-            return Err(Error::NotFound(format!("{uri}: the source returned no code for {address}")));
+            return Err(Error::NoCode(format!("{uri}: the source returned no code for {address}")));
         }
         if code.len() > max_code {
             return Err(Error::TooLarge {

@@ -78,3 +78,58 @@ fn verify_json_reports_findings_of_old_solc_code() {
     assert!(json.contains("\"kind\":\"invalid-jumpdest\",\"offset\":11"), "{json}");
     assert!(json.contains("\"status\":\"verified-with-findings\""), "{json}");
 }
+
+#[test]
+fn import_inspect_and_export_the_corpus_through_a_sqlite_store() {
+    let corpus = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpus");
+    let dir = std::env::temp_dir().join(format!("ebc-cli-store-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = dir.join("corpus.db");
+    let (ok, out, err) = ebc(&["import", corpus, "--store", db.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    assert_eq!(field(&out, "imported"), "2000 addresses, 12903904 bytes of code");
+    assert!(err.contains("importing") && err.contains("2000/2000"), "progress on stderr: {err}");
+
+    // WETH9's mainnet address, loaded by address from the store.
+    let weth = "0xc02aaa39b223fe8d0a0e5c4f27ead9083c756cc2";
+    let uri = format!("sqlite:{}", db.display());
+    let (ok, out, err) = ebc(&["inspect", &uri, "--address", weth]);
+    assert!(ok, "{err}");
+    assert_eq!(field(&out, "code hash"), WETH9_HASH);
+    let (ok, _, err) = ebc(&["inspect", &uri, "--address", "0x00000000000000000000000000000000000000ee"]);
+    assert!(!ok && err.contains("EBC_NOT_FOUND"), "{err}");
+
+    let out_dir = dir.join("exported");
+    let (ok, out, err) = ebc(&["export", "--store", &uri, out_dir.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    assert_eq!(field(&out, "exported"), "2000 addresses, 12903904 bytes of code");
+    let exported = std::fs::read(out_dir.join(format!("{weth}.bin"))).unwrap();
+    let original = std::fs::read_to_string(WETH9).unwrap();
+    assert_eq!(ebc::codec::decode_hex(original.as_bytes(), "WETH9").unwrap(), exported);
+
+    // The export imports again, as a directory of files named by address.
+    let again = dir.join("again.db");
+    let (ok, out, err) = ebc(&["import", out_dir.to_str().unwrap(), "--store", again.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    assert_eq!(field(&out, "imported"), "2000 addresses, 12903904 bytes of code");
+}
+
+#[test]
+fn import_reads_hex_files_and_refuses_misnamed_ones() {
+    let dir = std::env::temp_dir().join(format!("ebc-cli-hexdir-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("codes")).unwrap();
+    std::fs::copy(WETH9, dir.join("codes/0xc02aaa39b223fe8d0a0e5c4f27ead9083c756cc2.hex")).unwrap();
+    std::fs::write(dir.join("codes/README.txt"), "not code").unwrap();
+    let db = dir.join("hex.db");
+    let (ok, out, err) = ebc(&["import", dir.join("codes").to_str().unwrap(), "--store", db.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    assert_eq!(field(&out, "imported"), "1 addresses, 3124 bytes of code");
+
+    std::fs::write(dir.join("codes/weth.hex"), "6000").unwrap();
+    let (ok, _, err) = ebc(&["import", dir.join("codes").to_str().unwrap(), "--store", db.to_str().unwrap()]);
+    assert!(!ok && err.contains("weth.hex") && err.contains("EBC_INVALID_ARGUMENT"), "{err}");
+    let (ok, _, err) = ebc(&["export", "--store", dir.join("none.db").to_str().unwrap(), dir.join("x").to_str().unwrap()]);
+    assert!(!ok && err.contains("EBC_NOT_FOUND"), "{err}");
+}

@@ -77,6 +77,10 @@ fn not_found_is_not_found_and_not_cached() {
     assert_eq!(err.status(), Status::NotFound, "{err}");
     assert!(err.to_string().contains("/x"), "the message names the URI: {err}");
     assert!(m.get(&Address::repeat_byte(1)).is_none());
+    // A password in the URI is not shown.
+    let with_password = format!("http://ebc:s3cret@127.0.0.1:{}/x", server.port);
+    let err = load(&m, 2, &with_password).unwrap_err();
+    assert!(err.to_string().contains("ebc:***@") && !err.to_string().contains("s3cret"), "{err}");
 }
 
 #[test]

@@ -158,6 +158,21 @@ fn code_is_proven_against_a_trusted_state_root() {
     let err = load(&m, &Address::repeat_byte(0x42), Some(&endpoint(&chain))).unwrap_err();
     assert_eq!(err.status(), Status::NotFound, "{err}");
     assert!(err.to_string().contains("does not exist"), "{err}");
+    // Through the EVMC helpers with the node as default source: the proof
+    // tells a missing account (zero hash) from one without code (the hash
+    // of empty code); plain eth_getCode cannot.
+    let evmc = Manager::new(Config {
+        trusted_state: Some(trusted),
+        rpc_endpoints: vec![chain.anvil.url()],
+        default_source: Some("jsonrpc:".into()),
+        ..Config::testing()
+    })
+    .unwrap();
+    let eoa: Address = chain.rpc.call("eth_accounts", json!([])).unwrap()[0].as_str().unwrap().parse().unwrap();
+    assert_eq!(evmc.code_hash(&Address::repeat_byte(0x42)).unwrap(), B256::ZERO);
+    assert_eq!(evmc.code_hash(&eoa).unwrap(), ebc::KECCAK_EMPTY);
+    assert_eq!(evmc.code_hash(&chain.counter).unwrap(), keccak256(&chain.counter_code));
+    assert_eq!(evmc.code_size(&chain.counter).unwrap(), chain.counter_code.len());
     // A URI naming another block than the trusted one is refused.
     let err = load(&m, &chain.registry, Some(&format!("{}?block=0", endpoint(&chain)))).unwrap_err();
     assert_eq!(err.status(), Status::InvalidArgument, "{err}");

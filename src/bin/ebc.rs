@@ -5,6 +5,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 use ebc::codec::{decode_hex, to_hex};
 use ebc::signing::{Publisher, Scheme, Signature, sign};
+use ebc::source::store::open_store;
+use ebc::source::transfer;
 use ebc::verify::Fork;
 use ebc::{Address, B256, Config, ExternalBytecode, LoadOptions, Manager, SecurityLevel, TrustLevel};
 
@@ -31,6 +33,37 @@ enum Command {
         #[arg(long, value_enum, default_value_t = SchemeArg::Ed25519)]
         scheme: SchemeArg,
     },
+    /// Import a corpus (a directory with INDEX.tsv) or a directory of
+    /// 0x<address>.hex / .bin files into a code store; load from it with
+    /// `sqlite:<path>` or the postgres:// URL and the address.
+    Import(ImportArgs),
+    /// Write every address of a code store to a directory as 0x<address>.bin.
+    Export(ExportArgs),
+}
+
+#[derive(clap::Args)]
+struct ImportArgs {
+    /// The corpus or directory to read.
+    dir: std::path::PathBuf,
+    /// The store: a SQLite file (created when missing; `sqlite:<path>` or
+    /// a plain path) or postgres://user@host:port/database.
+    #[arg(long)]
+    store: String,
+    /// Largest accepted code size in bytes.
+    #[arg(long, default_value_t = ebc::config::EIP170_MAX_CODE_SIZE)]
+    max_size: usize,
+    /// Time limit for connecting to a database server, in milliseconds.
+    #[arg(long, default_value_t = 10_000)]
+    timeout_ms: u64,
+}
+
+#[derive(clap::Args)]
+struct ExportArgs {
+    /// The store to read (as for import).
+    #[arg(long)]
+    store: String,
+    /// The directory to write (created when missing).
+    dir: std::path::PathBuf,
 }
 
 #[derive(clap::Args)]
@@ -142,6 +175,8 @@ fn main() -> ExitCode {
         Command::Verify(args) => load_and_report(&args, true),
         Command::Sign(args) => sign_code(&args),
         Command::Keygen { scheme } => keygen(scheme.into()),
+        Command::Import(args) => import(&args),
+        Command::Export(args) => export(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -233,6 +268,55 @@ fn keygen(scheme: Scheme) -> ebc::Result<()> {
     println!("scheme       {}", scheme.name());
     println!("secret       {}", to_hex(&secret));
     println!("public       0x{}", to_hex(&identity));
+    Ok(())
+}
+
+/// A one-line progress bar on standard error: redrawn in place on a
+/// terminal, else a line per tenth, so logs stay readable. (Twenty lines
+/// of our own rather than a crate for a line of text.)
+struct Progress {
+    what: &'static str,
+    terminal: bool,
+    last_tenth: usize,
+}
+
+impl Progress {
+    fn new(what: &'static str) -> Progress {
+        Progress { what, terminal: std::io::IsTerminal::is_terminal(&std::io::stderr()), last_tenth: 0 }
+    }
+
+    fn update(&mut self, done: usize, total: usize) {
+        let total = total.max(1);
+        let tenth = done * 10 / total;
+        if self.terminal {
+            let filled = done * 30 / total;
+            eprint!("\r{} [{}{}] {done}/{total}", self.what, "#".repeat(filled), ".".repeat(30 - filled));
+            if done >= total {
+                eprintln!();
+            }
+        } else if tenth > self.last_tenth || done >= total {
+            eprintln!("{} {done}/{total}", self.what);
+        }
+        self.last_tenth = tenth;
+    }
+}
+
+fn import(args: &ImportArgs) -> ebc::Result<()> {
+    let items = transfer::scan(&args.dir)?;
+    let store = open_store(&args.store, true, args.timeout_ms)?;
+    let mut progress = Progress::new("importing");
+    let report = transfer::import(&*store, &items, args.max_size, &mut |done, total| progress.update(done, total))?;
+    println!("imported     {} addresses, {} bytes of code", report.addresses, report.bytes);
+    println!("store        {} ({} addresses)", store.uri(), store.len()?);
+    Ok(())
+}
+
+fn export(args: &ExportArgs) -> ebc::Result<()> {
+    let store = open_store(&args.store, false, 10_000)?;
+    let mut progress = Progress::new("exporting");
+    let report = transfer::export(&*store, &args.dir, &mut |done, total| progress.update(done, total))?;
+    println!("exported     {} addresses, {} bytes of code", report.addresses, report.bytes);
+    println!("directory    {}", args.dir.display());
     Ok(())
 }
 

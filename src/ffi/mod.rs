@@ -15,6 +15,7 @@
 mod bytecode;
 mod config;
 mod error;
+mod evmc;
 mod loader;
 mod manager;
 mod signing;
@@ -28,6 +29,7 @@ use crate::error::{Error, Status};
 pub use self::bytecode::*;
 pub use self::config::*;
 pub use self::error::{ebc_error, ebc_error_free, ebc_error_message, ebc_error_status};
+pub use self::evmc::*;
 pub use self::loader::*;
 pub use self::manager::*;
 pub use self::signing::*;

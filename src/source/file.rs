@@ -36,7 +36,7 @@ impl FileLoader {
 
     /// The path to open for `path`: itself without roots, else its resolved
     /// form, which must lie under a root.
-    fn admit(&self, path: &str) -> Result<PathBuf> {
+    pub(crate) fn admit(&self, path: &str) -> Result<PathBuf> {
         if self.roots.is_empty() {
             return Ok(PathBuf::from(path));
         }

@@ -99,6 +99,8 @@ impl HttpClient {
     where
         F: Fn(&ureq::Agent, &Timeouts) -> std::result::Result<ureq::http::Response<ureq::Body>, ureq::Error>,
     {
+        let shown = super::redact_password(url);
+        let url = shown.as_str(); // messages never carry the password
         let mut attempt = 0u32;
         loop {
             let timeouts = Timeouts::for_sink(sink, self.options.connect_timeout_ms, url)?;

@@ -10,7 +10,8 @@
 //! load) the loader fetches `eth_getProof` at that block, proves the account
 //! against the root ([`crate::proof`]), and attests the proven code hash: the
 //! manager rejects code that does not hash to it. An account without code
-//! is [`Error::NotFound`], never empty code.
+//! is [`Error::NoCode`] and one proven absent [`Error::NotFound`] (both
+//! `EBC_NOT_FOUND` in C; the EVMC helpers tell them apart), never empty code.
 
 use std::fmt;
 use std::str::FromStr;
@@ -392,7 +393,7 @@ impl Loader for JsonRpcLoader {
                     Error::NotFound(format!("{address} does not exist at block {block} (proven against {root:#x})"))
                 })?;
                 if account.code_hash == KECCAK_EMPTY {
-                    return Err(Error::NotFound(format!("{address} has no code at block {block} (proven)")));
+                    return Err(Error::NoCode(format!("{address} has no code at block {block} (proven)")));
                 }
                 Some(Attestation {
                     code_hash: Some(account.code_hash),
@@ -403,7 +404,9 @@ impl Loader for JsonRpcLoader {
         let cap = codec::max_encoded_len(sink.limit()) + FRAMING;
         let code = client.get_code_capped(address, block, cap, left_ms())?;
         if code.is_empty() {
-            return Err(Error::NotFound(format!("{address} has no code at block {block}")));
+            // `eth_getCode` cannot tell an account without code from one
+            // that does not exist; only a proof can (above).
+            return Err(Error::NoCode(format!("{address} has no code at block {block}")));
         }
         sink.write(&code)?;
         sink.declare_encoding(Encoding::Raw);

@@ -2,7 +2,8 @@
 //! picks a loader for each load.
 //!
 //! A URI is `<scheme>:<location>`; a string without a scheme is a file path.
-//! The registry maps schemes to loaders: `file` and `mem` are built in, and
+//! The registry maps schemes to loaders: `file`, `mem`, `sqlite` and
+//! `postgres` (code stores, see [`store`]) are built in, and
 //! hosts add their own (from Rust with [`Manager::register_loader`], from C
 //! with `ebc_register_loader`).
 //!
@@ -13,9 +14,15 @@ pub mod http;
 pub mod ipfs;
 pub mod jsonrpc;
 mod memory;
+mod postgres;
+mod sqlite;
+pub mod store;
+pub mod transfer;
 
 pub use file::FileLoader;
 pub use memory::MemoryLoader;
+pub use postgres::{PostgresLoader, PostgresStore};
+pub use sqlite::{SqliteLoader, SqliteStore};
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -135,6 +142,21 @@ pub struct Sink {
     encoding: Option<Encoding>,
     compression: Option<crate::bytecode::Compression>,
     attestation: Option<Attestation>,
+    claims: SourceClaims,
+}
+
+/// What a source says about the code it wrote, beyond the bytes: a store
+/// that keeps a code hash and a publisher's signature with each address
+/// hands them to the pipeline here. The code hash is checked against the
+/// code (a mismatch fails the load: the source is corrupt); the signature
+/// goes to the signature stage as if the load had carried it, unless the
+/// load carries its own.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SourceClaims {
+    /// keccak256 of the code, as the source recorded it.
+    pub code_hash: Option<revm::primitives::B256>,
+    /// A publisher's signature over the code hash, as the source stored it.
+    pub signature: Option<crate::signing::Signature>,
 }
 
 impl Sink {
@@ -153,6 +175,7 @@ impl Sink {
             encoding: None,
             compression: None,
             attestation: None,
+            claims: SourceClaims::default(),
         }
     }
 
@@ -209,6 +232,7 @@ impl Sink {
         self.encoding = None;
         self.compression = None;
         self.attestation = None;
+        self.claims = SourceClaims::default();
     }
 
     /// What was written, or the first write failure. Also fails once the
@@ -258,6 +282,16 @@ impl Sink {
         }
     }
 
+    /// Records what the source says about the code it writes (see
+    /// [`SourceClaims`]); a later call replaces an earlier one.
+    pub fn claim(&mut self, claims: SourceClaims) {
+        self.claims = claims;
+    }
+
+    /// Takes the claims the loader recorded, leaving none.
+    pub fn take_claims(&mut self) -> SourceClaims {
+        std::mem::take(&mut self.claims)
+    }
 }
 
 /// A source of code. Implementations must be thread-safe: one loader serves
@@ -267,7 +301,9 @@ pub trait Loader: Send + Sync {
     fn kind(&self) -> LoaderType;
 
     /// Fetches the code `request` names into `sink`, raw or hex-encoded.
-    /// Writes nothing and returns [`Error::NotFound`] when there is no code.
+    /// Returns [`Error::NotFound`] when the source knows nothing at that
+    /// place (a missing account), and writes nothing and returns `Ok` when
+    /// the account is known but has no code.
     fn fetch(&self, request: &Request<'_>, sink: &mut Sink) -> Result<()>;
 }
 
@@ -313,6 +349,20 @@ pub fn host_of(location: &str) -> Option<&str> {
     (!host.is_empty()).then_some(host)
 }
 
+/// `uri` with the password of its `//user:password@host` part, if any,
+/// replaced by `***`: what messages and metadata show.
+pub fn redact_password(uri: &str) -> String {
+    let Some((scheme, location)) = split_scheme(uri) else { return uri.to_owned() };
+    let Some(authority_and_rest) = location.strip_prefix("//") else { return uri.to_owned() };
+    let authority_end = authority_and_rest.find(['/', '?', '#']).unwrap_or(authority_and_rest.len());
+    let authority = &authority_and_rest[..authority_end];
+    let Some(at) = authority.rfind('@') else { return uri.to_owned() };
+    let Some(colon) = authority[..at].find(':') else { return uri.to_owned() };
+    let prefix = &uri[..uri.len() - location.len()];
+    debug_assert!(prefix.to_ascii_lowercase().starts_with(&scheme));
+    format!("{prefix}//{}:***{}", &authority[..colon], &authority_and_rest[at..])
+}
+
 /// Splits `uri` into its scheme (lower-cased) and the rest. A string
 /// without a scheme (no `:`, or characters a scheme cannot have before it)
 /// is a file path and yields `None`. One-letter schemes are treated as
@@ -332,16 +382,23 @@ pub struct Registry {
 }
 
 impl Registry {
-    /// A registry with the built-in `file` loader and `memory` under `mem`.
+    /// A registry with the built-in loaders: `file`, `memory` under `mem`,
+    /// the SQLite store under `sqlite` and PostgreSQL under `postgres` and
+    /// `postgresql`.
     pub fn new(memory: Arc<MemoryLoader>) -> Registry {
         Registry::with_file_loader(FileLoader::default(), memory)
     }
 
-    /// As [`Registry::new`], with a configured file loader.
+    /// As [`Registry::new`], with a configured file loader, whose roots
+    /// also confine the paths of `sqlite:` stores.
     pub fn with_file_loader(file: FileLoader, memory: Arc<MemoryLoader>) -> Registry {
         let mut loaders: HashMap<String, Arc<dyn Loader>> = HashMap::new();
-        loaders.insert("file".into(), Arc::new(file));
+        loaders.insert("file".into(), Arc::new(file.clone()));
         loaders.insert("mem".into(), memory);
+        loaders.insert("sqlite".into(), Arc::new(SqliteLoader::new(file)));
+        let postgres: Arc<dyn Loader> = Arc::new(PostgresLoader::default());
+        loaders.insert("postgres".into(), postgres.clone());
+        loaders.insert("postgresql".into(), postgres);
         Registry { loaders: RwLock::new(loaders) }
     }
 
@@ -405,6 +462,15 @@ mod tests {
         assert_eq!(split_scheme("relative/path.hex"), None);
         assert_eq!(split_scheme("c:\\x"), None);
         assert_eq!(split_scheme("./x:y"), None);
+    }
+
+    #[test]
+    fn passwords_are_hidden_from_what_is_shown() {
+        assert_eq!(redact_password("postgres://ebc:s3cret@127.0.0.1:5432/code"), "postgres://ebc:***@127.0.0.1:5432/code");
+        assert_eq!(redact_password("https://user:pw@h/x?y=1"), "https://user:***@h/x?y=1");
+        assert_eq!(redact_password("postgres://ebc@127.0.0.1/db"), "postgres://ebc@127.0.0.1/db");
+        assert_eq!(redact_password("/path/with:colon@x"), "/path/with:colon@x");
+        assert_eq!(redact_password("http://h/a:b@c"), "http://h/a:b@c");
     }
 
     #[test]

@@ -8,6 +8,7 @@
 #![allow(dead_code)]
 
 pub mod server;
+pub mod postgres;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;

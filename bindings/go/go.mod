@@ -1,0 +1,3 @@
+module ebc/bindings/go
+
+go 1.17
