@@ -323,8 +323,22 @@ static void test_policy_errors(void) {
     ebc_manager_free(m);
 }
 
+/* A Basic manager for 100 bytes of code whose sources are capped at what
+   hex text of that code needs (276 bytes), not at the default 4 MiB. */
+static ebc_manager *tight_manager(void) {
+    ebc_config *c = ebc_config_new(EBC_PRESET_TESTING);
+    ebc_manager *m;
+    CHECK(c != NULL);
+    CHECK_OK(ebc_config_set_security_level(c, EBC_SECURITY_BASIC), NULL);
+    CHECK_OK(ebc_config_set_max_contract_size(c, 100), NULL);
+    CHECK_OK(ebc_config_set_max_source_size(c, 0), NULL);
+    m = t_manager(c);
+    ebc_config_free(c);
+    return m;
+}
+
 static void test_callback_errors(void) {
-    ebc_manager *m = t_manager_with(EBC_PRESET_TESTING, EBC_SECURITY_BASIC, 0, 100);
+    ebc_manager *m = tight_manager();
     ebc_load_options *o = ebc_load_options_new();
     ebc_error *err = NULL;
     const ebc_bytecode *b = NULL;

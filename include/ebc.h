@@ -148,6 +148,26 @@
 #define EBC_LOADER_JSONRPC 6
 
 /**
+ * Compression of a source's bytes: none.
+ */
+#define EBC_COMPRESSION_NONE 0
+
+/**
+ * Compression of a source's bytes: gzip.
+ */
+#define EBC_COMPRESSION_GZIP 1
+
+/**
+ * Compression of a source's bytes: Zstandard.
+ */
+#define EBC_COMPRESSION_ZSTD 2
+
+/**
+ * Compression of a source's bytes: an LZ4 frame.
+ */
+#define EBC_COMPRESSION_LZ4 3
+
+/**
  * Flag: external bytecode on at all (off: every load is `EBC_DISABLED`).
  */
 #define EBC_FLAG_EXTERNAL_BYTECODE 0
@@ -863,6 +883,18 @@ const char *ebc_bytecode_source_uri(const struct ebc_bytecode *b);
 uint32_t ebc_bytecode_load_method(const struct ebc_bytecode *b);
 
 /**
+ * How the source's bytes were compressed (`EBC_COMPRESSION_*`);
+ * `EBC_COMPRESSION_NONE` for a NULL `b`. Any thread.
+ */
+uint32_t ebc_bytecode_compression(const struct ebc_bytecode *b);
+
+/**
+ * Decompressed size over the size the source returned: 1.0 for
+ * uncompressed code, 0.0 for a NULL `b`. Any thread.
+ */
+double ebc_bytecode_compression_ratio(const struct ebc_bytecode *b);
+
+/**
  * How often the code was handed out (loads and cache hits); 0 for NULL.
  */
 uint64_t ebc_bytecode_access_count(const struct ebc_bytecode *b);
@@ -1049,6 +1081,32 @@ ebc_status ebc_config_set_http_retries(struct ebc_config *c,
 ebc_status ebc_config_set_trusted_state(struct ebc_config *c,
                                         uint64_t block_number,
                                         const struct ebc_hash *state_root);
+
+/**
+ * Appends a trustless IPFS gateway (`http://` or `https://` base URL,
+ * e.g. "https://ipfs.io") for `ipfs://<cid>` loads; gateways are tried in
+ * the order added. Every block a gateway returns is checked against its
+ * CID, so a gateway is trusted only to be available.
+ *
+ * `url` is UTF-8, `url_len` bytes, no NUL needed, copied; empty, with a
+ * NUL byte or not http(s) is `EBC_INVALID_ARGUMENT`. One thread at a
+ * time per config.
+ */
+ebc_status ebc_config_add_ipfs_gateway(struct ebc_config *c,
+                                       const char *url,
+                                       size_t url_len,
+                                       struct ebc_error **err);
+
+/**
+ * Sets the most bytes a source may return before decoding, which is also
+ * the cap on decompressed output (a zip bomb fails with `EBC_TOO_LARGE`).
+ * Compiler artifacts need room for ABI and metadata beside the code; the
+ * presets allow 4 MiB. Never effectively below what hex text of the
+ * largest code needs, so 0 means just that. `EBC_INVALID_ARGUMENT` above
+ * 1 GiB, `EBC_NULL_PARAMETER` for a NULL `c`.
+ */
+ebc_status ebc_config_set_max_source_size(struct ebc_config *c,
+                                          size_t bytes);
 
 /**
  * The status of the failed call that produced `e`. `EBC_NULL_PARAMETER`

@@ -107,6 +107,8 @@ pub struct Metadata {
     pub signature: Option<Vec<u8>>,
     /// How the source's bytes were compressed.
     pub compression: Compression,
+    /// Decompressed size over compressed size (1.0 when not compressed).
+    pub compression_ratio: f64,
     /// How many bytes the source returned, before decoding.
     pub original_size: usize,
     /// The kind of source.

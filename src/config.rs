@@ -114,6 +114,16 @@ pub const EIP170_MAX_CODE_SIZE: usize = 24_576;
 /// raises the deployable limit, and nothing larger is accepted at any level.
 pub const HARD_MAX_CODE_SIZE: usize = 16 * 1024 * 1024;
 
+/// The most [`Config::max_source_size`] may be.
+pub const MAX_SOURCE_SIZE_LIMIT: usize = 1 << 30;
+
+fn check_max_source_size(bytes: usize) -> Result<()> {
+    if bytes > MAX_SOURCE_SIZE_LIMIT {
+        return Err(Error::InvalidArgument(format!("max_source_size {bytes} is above {MAX_SOURCE_SIZE_LIMIT}")));
+    }
+    Ok(())
+}
+
 /// Everything a [`Manager`](crate::Manager) needs to know. Cheap to clone.
 ///
 /// Start from a preset and change fields:
@@ -176,6 +186,16 @@ pub struct Config {
     /// that block and prove every account against the root (`eth_getProof`);
     /// code whose hash is not the proven one is rejected.
     pub trusted_state: Option<TrustedState>,
+    /// Trustless IPFS gateways (`http(s)://host[:port][/base]`) for `ipfs:`
+    /// URIs, tried in order. Every block they return is checked against
+    /// its CID, so a gateway is trusted only to be available.
+    pub ipfs_gateways: Vec<String>,
+    /// Most bytes a source may return before decoding, and most bytes
+    /// decompression may produce: compiler artifacts carry ABI, source
+    /// maps and metadata beside the code. The code itself is still held to
+    /// `max_contract_size`. Never below what hex text of the largest code
+    /// needs.
+    pub max_source_size: usize,
 }
 
 /// An HTTP header sent with requests. Its value is secret: `Debug` shows
@@ -233,6 +253,8 @@ impl Config {
             http_retries: 2,
             rpc_endpoints: Vec::new(),
             trusted_state: None,
+            ipfs_gateways: Vec::new(),
+            max_source_size: 4 * 1024 * 1024,
         }
     }
 
@@ -267,6 +289,21 @@ impl Config {
         Ok(())
     }
 
+    /// Appends a trustless IPFS gateway for `ipfs:` URIs, after checking it
+    /// is an `http://` or `https://` URL.
+    pub fn add_ipfs_gateway(&mut self, url: &str) -> Result<()> {
+        crate::source::ipfs::check_gateway(url)?;
+        self.ipfs_gateways.push(url.to_owned());
+        Ok(())
+    }
+
+    /// Sets `max_source_size`, at most [`MAX_SOURCE_SIZE_LIMIT`].
+    pub fn set_max_source_size(&mut self, bytes: usize) -> Result<()> {
+        check_max_source_size(bytes)?;
+        self.max_source_size = bytes;
+        Ok(())
+    }
+
     /// Appends a header sent with every network request, after checking
     /// that it cannot split the request (no line breaks, a token name).
     pub fn add_http_header(&mut self, name: &str, value: &str) -> Result<()> {
@@ -294,10 +331,19 @@ impl Config {
                 "max_cached_contracts is 0 with a caching strategy; use CacheStrategy::None".into(),
             ));
         }
+        check_max_source_size(self.max_source_size)?;
+        self.ipfs_gateways.iter().try_for_each(|g| crate::source::ipfs::check_gateway(g))?;
         if self.cache_strategy == CacheStrategy::Ttl && self.cache_ttl_ms == 0 {
             return Err(Error::InvalidArgument("cache_ttl_ms is 0 with the TTL strategy".into()));
         }
         Ok(())
+    }
+
+    /// The cap on what a source returns and on decompressed output: the
+    /// configured `max_source_size`, or what hex text of the largest code
+    /// needs when that is more.
+    pub fn effective_max_source_size(&self) -> usize {
+        self.max_source_size.max(crate::codec::max_encoded_len(self.effective_max_code_size()))
     }
 
     /// The size limit that applies at this configuration's security level.

@@ -19,6 +19,7 @@
 //! | [`source`] | loaders by URI scheme: `file:`, `mem:`, `sqlite:`, `postgres:`, host callbacks; code stores, import and export |
 //! | [`codec`] | raw or hex bytes into code |
 //! | [`integrity`] | code hash and checksum, checked against expectations |
+//! | [`ipfs`] | CIDs, CAR files, UnixFS: IPFS content checked block by block |
 //! | [`verify`] | analysis and the security level's policy |
 //! | [`security`] | trust levels and execution permissions |
 //! | [`cache`] | eviction policies, sharding, deduplication by code hash |
@@ -35,6 +36,7 @@ pub mod error;
 pub mod evm;
 pub mod evmc;
 pub mod integrity;
+pub mod ipfs;
 pub mod manager;
 pub mod metrics;
 pub mod proof;

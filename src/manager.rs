@@ -13,7 +13,7 @@ use std::time::{Duration, Instant, SystemTime};
 use parking_lot::{Condvar, Mutex};
 use revm::primitives::{Address, B256};
 
-use crate::bytecode::{Code, Compression, ExternalBytecode, Metadata};
+use crate::bytecode::{Code, ExternalBytecode, Metadata};
 use crate::cache::{Cache, CacheStats};
 use crate::codec;
 use crate::config::{Config, SecurityLevel};
@@ -22,9 +22,9 @@ use crate::integrity::{self, Digests};
 use crate::metrics::{Metrics, MetricsSnapshot};
 use crate::security::{Provenance, SecurityContext, TrustLevel};
 use crate::signing::{Publisher, Signature, TrustStore};
-use crate::codec::Encoding;
 use crate::source::redact_password;
 use crate::source::http::{HttpClient, HttpLoader, HttpOptions};
+use crate::source::ipfs::IpfsLoader;
 use crate::source::jsonrpc::JsonRpcLoader;
 use crate::source::{
     Attestation, Fetched, FileLoader, Loader, LoaderType, MemoryLoader, Registry, Request, Sink, host_of,
@@ -214,7 +214,7 @@ impl Manager {
         } else {
             FileLoader::default()
         };
-        let sources = Registry::with_file_loader(file, memory.clone());
+        let sources = Registry::with_file_loader(file.clone(), memory.clone());
         let http = Arc::new(HttpClient::new(HttpOptions {
             headers: config.http_headers.clone(),
             retries: config.http_retries,
@@ -223,6 +223,9 @@ impl Manager {
         let web: Arc<dyn Loader> = Arc::new(HttpLoader::from_client(http.clone()));
         sources.register("http", web.clone())?;
         sources.register("https", web)?;
+        let ipfs: Arc<dyn Loader> = Arc::new(IpfsLoader::new(http.clone(), config.ipfs_gateways.clone(), file));
+        sources.register("ipfs", ipfs.clone())?;
+        sources.register("car", ipfs)?;
         let rpc: Arc<dyn Loader> =
             Arc::new(JsonRpcLoader::new(http, config.rpc_endpoints.clone(), config.trusted_state));
         for scheme in ["jsonrpc", "jsonrpc+http", "jsonrpc+https"] {
@@ -361,14 +364,16 @@ impl Manager {
     ) -> Result<Arc<ExternalBytecode>> {
         let started = Instant::now();
         let uri = self.resolve_uri(address, uri)?;
-        let (loader, location) = self.sources.resolve(&uri, options.loader_type)?;
+        // `#Name` selects a contract in a compiler artifact; the source
+        // never sees it.
+        let source_uri = uri.split_once('#').map_or(uri.as_str(), |(source, _)| source);
+        let (loader, location) = self.sources.resolve(source_uri, options.loader_type)?;
         self.check_host(&uri, location, loader.kind())?;
-        let max_code = self.config.effective_max_code_size();
         let timeout_ms = self.timeout_ms(options);
         // Messages and metadata show the URI without its password.
         let shown = redact_password(&uri);
-        let mut sink = Sink::new(&shown, codec::max_encoded_len(max_code), timeout_ms);
-        let request = Request { address, uri: &uri, location, timeout_ms, state_root: options.state_root };
+        let mut sink = Sink::new(&shown, self.config.effective_max_source_size(), timeout_ms);
+        let request = Request { address, uri: source_uri, location, timeout_ms, state_root: options.state_root };
         loader.fetch(&request, &mut sink).map_err(|e| e.with_context(&shown))?;
         let claims = sink.take_claims();
         let fetched = sink.finish()?;
@@ -405,13 +410,15 @@ impl Manager {
         started: Instant,
     ) -> Result<Arc<ExternalBytecode>> {
         let max_code = self.config.effective_max_code_size();
-        let Fetched { bytes: raw, encoding, attestation } = fetched;
+        let Fetched { bytes: raw, encoding, compression, attestation } = fetched;
         let original_size = raw.len();
-        let code = match encoding {
-            Some(Encoding::Raw) => raw,
-            Some(Encoding::Hex) => codec::decode_hex(&raw, &uri)?,
-            None => codec::decode(raw, &uri)?,
+        let decode = codec::DecodeOptions {
+            max_decompressed: self.config.effective_max_source_size(),
+            declared: compression,
+            encoding,
+            contract: uri.split_once('#').map(|(_, contract)| contract).filter(|c| !c.is_empty()),
         };
+        let codec::Decoded { code, compression, compression_ratio } = codec::decode_source(raw, &uri, &decode)?;
         if code.is_empty() {
             return Err(Error::NoCode(format!("{uri}: the source returned no code for {address}")));
         }
@@ -453,7 +460,8 @@ impl Manager {
             version: options.signature.as_ref().map(|s| s.version.clone()),
             source_uri: uri,
             signature: options.signature.as_ref().map(|s| s.bytes.clone()),
-            compression: Compression::None,
+            compression,
+            compression_ratio,
             original_size,
             load_method: source,
             loaded_at: SystemTime::now(),
@@ -481,7 +489,7 @@ impl Manager {
             });
         }
         let uri = "(bytes)".to_owned();
-        let fetched = Fetched { bytes: bytes.to_vec(), encoding: None, attestation: None };
+        let fetched = Fetched { bytes: bytes.to_vec(), encoding: None, compression: None, attestation: None };
         let result = self.ingest(address, fetched, uri, LoaderType::Memory, options, Instant::now());
         if result.is_err() {
             self.metrics.record_failure();
@@ -543,9 +551,11 @@ impl Manager {
     }
 
     /// From Standard up, a URI naming a host must name an allowed one.
+    /// Files and IPFS content are exempt: an `ipfs://` URI names a CID, not
+    /// a host, and its gateways are the operator's own configuration.
     fn check_host(&self, uri: &str, location: &str, kind: LoaderType) -> Result<()> {
         let hosts = &self.config.allowed_hosts;
-        if self.config.security_level < SecurityLevel::Standard || hosts.is_empty() || kind == LoaderType::FileSystem {
+        if self.config.security_level < SecurityLevel::Standard || hosts.is_empty() || matches!(kind, LoaderType::FileSystem | LoaderType::Ipfs) {
             return Ok(());
         }
         match host_of(location) {

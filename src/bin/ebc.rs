@@ -74,7 +74,8 @@ struct ExportArgs {
 
 #[derive(clap::Args)]
 struct LoadArgs {
-    /// Where the code is: a path, file:..., mem:..., or any registered scheme.
+    /// Where the code is: a path, file:..., ipfs://<cid>, car:<file>, …;
+    /// `#<Name>` picks a contract from a compiler artifact.
     uri: String,
     /// The account the code belongs to (a cache key here).
     #[arg(long, default_value = "0x0000000000000000000000000000000000000000")]
@@ -106,6 +107,10 @@ struct LoadArgs {
     /// Trust EIP-191 signatures by this Ethereum address; repeatable.
     #[arg(long)]
     trust_address: Vec<Address>,
+    /// A trustless IPFS gateway for ipfs:// URIs (http(s) base URL);
+    /// repeatable, tried in order.
+    #[arg(long)]
+    ipfs_gateway: Vec<String>,
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
@@ -204,6 +209,7 @@ fn manager_for(args: &LoadArgs) -> ebc::Result<Manager> {
         security_level: args.level.into(),
         fork: args.fork,
         max_contract_size: args.max_size,
+        ipfs_gateways: args.ipfs_gateway.clone(),
         ..Config::development()
     };
     let manager = Manager::new(config)?;

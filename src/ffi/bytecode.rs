@@ -171,6 +171,20 @@ pub extern "C" fn ebc_bytecode_load_method(b: *const ebc_bytecode) -> u32 {
     guard(|| bytecode(b).map_or(super::EBC_LOADER_CUSTOM, |b| b.metadata().load_method as u32))
 }
 
+/// How the source's bytes were compressed (`EBC_COMPRESSION_*`);
+/// `EBC_COMPRESSION_NONE` for a NULL `b`. Any thread.
+#[unsafe(no_mangle)]
+pub extern "C" fn ebc_bytecode_compression(b: *const ebc_bytecode) -> u32 {
+    guard(|| bytecode(b).map_or(super::EBC_COMPRESSION_NONE, |b| b.metadata().compression as u32))
+}
+
+/// Decompressed size over the size the source returned: 1.0 for
+/// uncompressed code, 0.0 for a NULL `b`. Any thread.
+#[unsafe(no_mangle)]
+pub extern "C" fn ebc_bytecode_compression_ratio(b: *const ebc_bytecode) -> f64 {
+    guard(|| bytecode(b).map_or(0.0, |b| b.metadata().compression_ratio))
+}
+
 /// How often the code was handed out (loads and cache hits); 0 for NULL.
 #[unsafe(no_mangle)]
 pub extern "C" fn ebc_bytecode_access_count(b: *const ebc_bytecode) -> u64 {

@@ -286,6 +286,38 @@ pub extern "C" fn ebc_config_set_trusted_state(
     })
 }
 
+/// Appends a trustless IPFS gateway (`http://` or `https://` base URL,
+/// e.g. "https://ipfs.io") for `ipfs://<cid>` loads; gateways are tried in
+/// the order added. Every block a gateway returns is checked against its
+/// CID, so a gateway is trusted only to be available.
+///
+/// `url` is UTF-8, `url_len` bytes, no NUL needed, copied; empty, with a
+/// NUL byte or not http(s) is `EBC_INVALID_ARGUMENT`. One thread at a
+/// time per config.
+#[unsafe(no_mangle)]
+pub extern "C" fn ebc_config_add_ipfs_gateway(
+    c: *mut ebc_config,
+    url: *const c_char,
+    url_len: usize,
+    err: *mut *mut ebc_error,
+) -> ebc_status {
+    guard_status(err, || {
+        let config = arg_mut(c.cast::<Config>(), "config")?;
+        config.add_ipfs_gateway(nonempty_str_arg(url, url_len, "url")?)
+    })
+}
+
+/// Sets the most bytes a source may return before decoding, which is also
+/// the cap on decompressed output (a zip bomb fails with `EBC_TOO_LARGE`).
+/// Compiler artifacts need room for ABI and metadata beside the code; the
+/// presets allow 4 MiB. Never effectively below what hex text of the
+/// largest code needs, so 0 means just that. `EBC_INVALID_ARGUMENT` above
+/// 1 GiB, `EBC_NULL_PARAMETER` for a NULL `c`.
+#[unsafe(no_mangle)]
+pub extern "C" fn ebc_config_set_max_source_size(c: *mut ebc_config, bytes: usize) -> ebc_status {
+    update(c, |c| c.set_max_source_size(bytes))
+}
+
 /// A pointer + length pair as UTF-8 text that is neither empty nor holds a NUL.
 fn nonempty_str_arg<'a>(ptr: *const c_char, len: usize, name: &'static str) -> Result<&'a str> {
     let text = str_arg(ptr, len, name)?;

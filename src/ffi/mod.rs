@@ -91,6 +91,10 @@ const _: () = {
     assert!(EBC_CACHE_ADAPTIVE == crate::CacheStrategy::Adaptive as u32);
     assert!(EBC_SECURITY_PARANOID == crate::SecurityLevel::Paranoid as u32);
     assert!(EBC_LOADER_JSONRPC == crate::LoaderType::JsonRpc as u32);
+    assert!(EBC_COMPRESSION_NONE == crate::Compression::None as u32);
+    assert!(EBC_COMPRESSION_GZIP == crate::Compression::Gzip as u32);
+    assert!(EBC_COMPRESSION_ZSTD == crate::Compression::Zstd as u32);
+    assert!(EBC_COMPRESSION_LZ4 == crate::Compression::Lz4 as u32);
 };
 
 /// Preset: production (Standard security, large cache).
@@ -137,6 +141,15 @@ pub const EBC_LOADER_CUSTOM: u32 = 5;
 /// Loader type: an Ethereum node's JSON-RPC.
 pub const EBC_LOADER_JSONRPC: u32 = 6;
 
+/// Compression of a source's bytes: none.
+pub const EBC_COMPRESSION_NONE: u32 = 0;
+/// Compression of a source's bytes: gzip.
+pub const EBC_COMPRESSION_GZIP: u32 = 1;
+/// Compression of a source's bytes: Zstandard.
+pub const EBC_COMPRESSION_ZSTD: u32 = 2;
+/// Compression of a source's bytes: an LZ4 frame.
+pub const EBC_COMPRESSION_LZ4: u32 = 3;
+
 /// A 20-byte account address.
 #[repr(C)]
 #[derive(Clone, Copy)]
@@ -176,6 +189,11 @@ impl FfiDefault for u32 {
 impl FfiDefault for u64 {
     fn ffi_default() -> u64 {
         0
+    }
+}
+impl FfiDefault for f64 {
+    fn ffi_default() -> f64 {
+        0.0
     }
 }
 impl FfiDefault for usize {

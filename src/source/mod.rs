@@ -11,6 +11,7 @@
 
 mod file;
 pub mod http;
+pub mod ipfs;
 pub mod jsonrpc;
 mod memory;
 mod postgres;
@@ -121,6 +122,8 @@ pub struct Fetched {
     pub bytes: Vec<u8>,
     /// How the bytes are encoded, when the loader knows; `None`: detect.
     pub encoding: Option<Encoding>,
+    /// How the bytes are compressed, when the loader knows; `None`: detect.
+    pub compression: Option<crate::bytecode::Compression>,
     /// The proof the loader checked, if any.
     pub attestation: Option<Attestation>,
 }
@@ -137,6 +140,7 @@ pub struct Sink {
     origin: String,
     failure: Option<Error>,
     encoding: Option<Encoding>,
+    compression: Option<crate::bytecode::Compression>,
     attestation: Option<Attestation>,
     claims: SourceClaims,
 }
@@ -169,6 +173,7 @@ impl Sink {
             origin: origin.to_owned(),
             failure: None,
             encoding: None,
+            compression: None,
             attestation: None,
             claims: SourceClaims::default(),
         }
@@ -207,6 +212,14 @@ impl Sink {
         self.encoding = Some(encoding);
     }
 
+    /// Declares how the bytes are compressed (a source that knows, such as
+    /// a file's extension or a response's content type). Without a
+    /// declaration the decode stage detects gzip, zstd and LZ4 by their
+    /// magic bytes.
+    pub fn declare_compression(&mut self, compression: crate::bytecode::Compression) {
+        self.compression = Some(compression);
+    }
+
     /// Records that the loader proved the bytes against a trusted anchor.
     pub fn attest(&mut self, attestation: Attestation) {
         self.attestation = Some(attestation);
@@ -217,6 +230,7 @@ impl Sink {
     pub fn reset(&mut self) {
         self.buf.clear();
         self.encoding = None;
+        self.compression = None;
         self.attestation = None;
         self.claims = SourceClaims::default();
     }
@@ -230,6 +244,7 @@ impl Sink {
             None => self.check_deadline().map(|()| Fetched {
                 bytes: self.buf,
                 encoding: self.encoding,
+                compression: self.compression,
                 attestation: self.attestation,
             }),
         }
@@ -411,6 +426,8 @@ impl Registry {
     ) -> Result<(Arc<dyn Loader>, &'u str)> {
         let (scheme, location) = match split_scheme(uri) {
             Some((scheme, rest)) => (scheme, rest),
+            // `/ipfs/<cid>` is the IPFS path form, not a file.
+            None if uri.starts_with("/ipfs/") => ("ipfs".to_owned(), uri),
             None => ("file".to_owned(), uri),
         };
         let loaders = self.loaders.read();
