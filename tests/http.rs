@@ -50,6 +50,29 @@ fn raw_and_hex_bodies_load_by_content_type() {
 }
 
 #[test]
+fn compressed_bodies_are_unpacked_by_type_or_magic() {
+    use std::io::Write;
+    let gzip = |bytes: &[u8]| {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(bytes).unwrap();
+        e.finish().unwrap()
+    };
+    let raw_gz = gzip(&weth9());
+    let hex_gz = gzip(WETH9_HEX.as_bytes());
+    let server = Server::start(move |seen| match seen.path.as_str() {
+        "/raw.gz" => Reply::Respond(200, "application/gzip", raw_gz.clone()),
+        "/hex.gz" => Reply::Respond(200, "application/octet-stream", hex_gz.clone()),
+        _ => Reply::Respond(404, "text/plain", Vec::new()),
+    });
+    let m = manager(5_000);
+    for (n, path) in [(1, "raw.gz"), (2, "hex.gz")] {
+        let code = load(&m, n, &format!("{}/{path}", server.url())).unwrap();
+        assert_eq!(code.code(), &weth9()[..], "{path}");
+        assert_eq!(code.metadata().compression, ebc::Compression::Gzip, "{path}");
+    }
+}
+
+#[test]
 fn configured_headers_are_sent_and_never_shown() {
     let server = Server::start(|seen| {
         let key = seen.headers.iter().find(|(n, _)| n == "x-api-key").map(|(_, v)| v.as_str());
@@ -133,7 +156,9 @@ fn endless_and_oversized_bodies_stop_at_the_cap() {
     assert_eq!(err.status(), Status::TooLarge, "{err}");
     assert!(started.elapsed() < Duration::from_secs(5));
 
-    // Ten times the contract limit, declared up front: refused unread.
+    // Ten times the contract limit, declared up front: refused unread
+    // (with the source cap derived from the code limit).
+    let m = Manager::new(Config { max_source_size: 0, ..Config::testing() }).unwrap();
     let huge = vec![0x5b; 10 * m.config().max_contract_size];
     let big = Server::start(move |_| Reply::Respond(200, "application/octet-stream", huge.clone()));
     let err = load(&m, 2, &big.url()).unwrap_err();

@@ -12,6 +12,7 @@ use std::io::Read;
 use std::time::{Duration, Instant};
 
 use super::{Encoding, Loader, LoaderType, Request, Sink};
+use crate::bytecode::Compression;
 use crate::config::Header;
 use crate::error::{Error, Result};
 
@@ -275,9 +276,11 @@ fn splitmix(mut x: u64) -> u64 {
 }
 
 /// The loader for `http://` and `https://` URIs: GETs the URI itself. A body
-/// typed `application/octet-stream` is raw code, `text/plain` hex text;
-/// anything else is told apart by its content (and JSON artifacts by the
-/// decode stage).
+/// typed `application/octet-stream` is raw code (or, when it starts with a
+/// compression format's magic bytes, that format, its content told apart
+/// once unpacked), `application/gzip` and `application/zstd` are those
+/// formats, `text/plain` is hex text; anything else is told apart by its
+/// content (JSON artifacts by the decode stage).
 pub struct HttpLoader {
     client: std::sync::Arc<HttpClient>,
 }
@@ -302,7 +305,14 @@ impl Loader for HttpLoader {
     fn fetch(&self, request: &Request<'_>, sink: &mut Sink) -> Result<()> {
         let response = self.client.get(request.uri, Some("application/octet-stream, text/plain;q=0.9, */*;q=0.5"), sink)?;
         match response.content_type.as_deref() {
-            Some("application/octet-stream") => sink.declare_encoding(Encoding::Raw),
+            // Bytes as they are, unless they are compressed bytes (whose
+            // content is told apart once unpacked).
+            Some("application/octet-stream") => match crate::codec::compression::detect(sink.written()) {
+                Compression::None => sink.declare_encoding(Encoding::Raw),
+                packed => sink.declare_compression(packed),
+            },
+            Some("application/gzip" | "application/x-gzip") => sink.declare_compression(Compression::Gzip),
+            Some("application/zstd") => sink.declare_compression(Compression::Zstd),
             Some("text/plain") => sink.declare_encoding(Encoding::Hex),
             _ => {}
         }

@@ -256,6 +256,11 @@ impl Sink {
         self.deadline.map(|d| d.saturating_duration_since(Instant::now()))
     }
 
+    /// The bytes written so far.
+    pub fn written(&self) -> &[u8] {
+        &self.buf
+    }
+
     /// The origin named in errors (the URI being loaded).
     pub fn origin(&self) -> &str {
         &self.origin
