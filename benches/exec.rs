@@ -1,7 +1,9 @@
 //! The overhead of serving code through ebc: one call mix executed by revm
 //! with the code in a plain `CacheDB`, and through [`LazyCodeDb`] with the
 //! manager's cache warm, in one run. A third line runs the same mix through
-//! `Vm::call`, which adds the sandbox inspector.
+//! `Vm::call`, which adds the sandbox inspector. The cold path follows: the
+//! same mix with a new manager each time, WETH9's first touch loading it
+//! from the SQLite store and from a local node's JSON-RPC (anvil).
 //!
 //! `cargo bench --bench exec`
 
@@ -18,6 +20,9 @@ use revm::primitives::hardfork::SpecId;
 use revm::primitives::{Bytes, TxKind, U256};
 use revm::state::{AccountInfo, Bytecode};
 use revm::{ExecuteEvm, MainBuilder, MainContext};
+
+#[path = "../tests/common/mod.rs"]
+mod common;
 
 const WETH9: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/contracts/WETH9.hex");
 
@@ -196,6 +201,47 @@ fn exec(c: &mut Criterion) {
     if std::env::args().any(|a| a == "--bench") {
         interleaved_ratio(&plain, &lazy, &mix);
     }
+    cold(c, &mix, &weth9_code, &reader);
+}
+
+/// The mix with an empty cache: a new manager per run, WETH9's first touch
+/// fetching it from `uri` (setup, a new manager and database, not timed).
+fn cold(c: &mut Criterion, mix: &[(Address, Vec<u8>, U256)], weth9_code: &[u8], reader: &[u8]) {
+    let dir = std::env::temp_dir().join(format!("ebc-bench-exec-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("code")).unwrap();
+    std::fs::write(dir.join(format!("code/{WETH:#x}.bin")), weth9_code).unwrap();
+    let items = ebc::source::transfer::scan(&dir.join("code")).unwrap();
+    let db = dir.join("code.db");
+    let store = ebc::source::SqliteStore::open(&db, true).unwrap();
+    ebc::source::transfer::import(&store, &items, 24_576, &mut |_, _| {}).unwrap();
+    drop(store);
+    let mut sources = vec![("SQLite", format!("sqlite:{}", db.display()))];
+    let anvil = common::Anvil::start(&[]);
+    if let Some(anvil) = &anvil {
+        let rpc = ebc::RpcClient::new(vec![anvil.url()], 10_000, 1 << 20).unwrap();
+        let code = format!("0x{}", ebc::codec::to_hex(weth9_code));
+        rpc.call("anvil_setCode", serde_json::json!([format!("{WETH:#x}"), code])).unwrap();
+        sources.push(("JSON-RPC (anvil)", format!("jsonrpc+http://127.0.0.1:{}", anvil.port)));
+    }
+    let mut group = c.benchmark_group(format!("exec/mix-of-{}-calls, cold cache", mix.len()));
+    for (name, uri) in &sources {
+        let fresh = || {
+            let manager = Arc::new(Manager::new(Config::development()).unwrap());
+            manager.put_memory("reader", reader);
+            let mut lazy = LazyCodeDb::new(base_state(), manager);
+            lazy.map(WETH, uri, LoadOptions::default());
+            lazy.map(READER, "mem:reader", LoadOptions::default());
+            lazy
+        };
+        assert!(run_lazy(&fresh(), mix) > 0);
+        group.bench_function(format!("WETH9 first touched from {name}"), |b| {
+            b.iter_batched(fresh, |lazy| black_box(run_lazy(&lazy, mix)), criterion::BatchSize::PerIteration)
+        });
+    }
+    group.finish();
+    drop(anvil);
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// On a shared machine the load drifts between criterion's groups: this
