@@ -42,6 +42,9 @@ fn raw_and_hex_bodies_load_by_content_type() {
         assert_eq!(code.code(), &weth9()[..], "{path}");
         assert_eq!(code.metadata().load_method, LoaderType::Http);
     }
+    // A host name goes through the system resolver (IP literals do not).
+    let by_name = format!("http://localhost:{}/raw", server.port);
+    assert_eq!(load(&m, 5, &by_name).unwrap().code(), &weth9()[..]);
     // Raw bytes that happen to be hex digits stay raw when typed so.
     let digits = b"6060".to_vec();
     let server2 = Server::start(move |_| Reply::Respond(200, "application/octet-stream", digits.clone()));

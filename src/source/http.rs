@@ -67,12 +67,12 @@ enum Attempt {
 impl HttpClient {
     /// A client with `options`.
     pub fn new(options: HttpOptions) -> HttpClient {
-        let agent = ureq::Agent::config_builder()
+        let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .max_redirects(5)
             .user_agent(concat!("ebc/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .new_agent();
+            .build();
+        let agent = ureq::Agent::with_parts(config, ureq::unversioned::transport::DefaultConnector::new(), LiteralFirst);
         HttpClient { agent, options }
     }
 
@@ -163,6 +163,37 @@ impl HttpClient {
             sink.write(&chunk[..n]).map_err(Attempt::Fail)?;
         }
         Ok(Response { status, content_type })
+    }
+}
+
+/// A resolver that answers IP literals (`127.0.0.1`, `[::1]`) itself. ureq's
+/// own resolver, when a request has a time limit, resolves on a new thread
+/// every request, literals included: a thread per JSON-RPC call to a local
+/// node, most of its round trip.
+#[derive(Debug)]
+struct LiteralFirst;
+
+impl ureq::unversioned::resolver::Resolver for LiteralFirst {
+    fn resolve(
+        &self,
+        uri: &ureq::http::Uri,
+        config: &ureq::config::Config,
+        timeout: ureq::unversioned::transport::NextTimeout,
+    ) -> std::result::Result<ureq::unversioned::resolver::ResolvedSocketAddrs, ureq::Error> {
+        let literal = uri.host().and_then(|h| h.trim_start_matches('[').trim_end_matches(']').parse::<std::net::IpAddr>().ok());
+        let port = uri.port_u16().or(match uri.scheme_str() {
+            Some("https") => Some(443),
+            Some("http") => Some(80),
+            _ => None,
+        });
+        match (literal, port) {
+            (Some(ip), Some(port)) => {
+                let mut addresses = self.empty();
+                addresses.push(std::net::SocketAddr::new(ip, port));
+                Ok(addresses)
+            }
+            _ => ureq::unversioned::resolver::DefaultResolver::default().resolve(uri, config, timeout),
+        }
     }
 }
 
