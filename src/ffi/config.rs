@@ -179,9 +179,7 @@ pub extern "C" fn ebc_config_add_file_root(
     path_len: usize,
     err: *mut *mut ebc_error,
 ) -> ebc_status {
-    guard_status(err, || {
-        let config = arg_mut(c.cast::<Config>(), "config")?;
-        let path = nonempty_str_arg(path, path_len, "path")?;
+    add_text(c, path, path_len, "path", err, |config, path| {
         config.allowed_file_roots.push(std::path::PathBuf::from(path));
         Ok(())
     })
@@ -202,9 +200,7 @@ pub extern "C" fn ebc_config_add_allowed_host(
     host_len: usize,
     err: *mut *mut ebc_error,
 ) -> ebc_status {
-    guard_status(err, || {
-        let config = arg_mut(c.cast::<Config>(), "config")?;
-        let host = nonempty_str_arg(host, host_len, "host")?;
+    add_text(c, host, host_len, "host", err, |config, host| {
         config.allowed_hosts.push(host.to_owned());
         Ok(())
     })
@@ -224,11 +220,7 @@ pub extern "C" fn ebc_config_add_rpc_endpoint(
     url_len: usize,
     err: *mut *mut ebc_error,
 ) -> ebc_status {
-    guard_status(err, || {
-        let config = arg_mut(c.cast::<Config>(), "config")?;
-        let url = nonempty_str_arg(url, url_len, "url")?;
-        config.add_rpc_endpoint(url)
-    })
+    add_text(c, url, url_len, "url", err, Config::add_rpc_endpoint)
 }
 
 /// Appends a header sent with every HTTP(S) and JSON-RPC request, e.g. an
@@ -301,10 +293,7 @@ pub extern "C" fn ebc_config_add_ipfs_gateway(
     url_len: usize,
     err: *mut *mut ebc_error,
 ) -> ebc_status {
-    guard_status(err, || {
-        let config = arg_mut(c.cast::<Config>(), "config")?;
-        config.add_ipfs_gateway(nonempty_str_arg(url, url_len, "url")?)
-    })
+    add_text(c, url, url_len, "url", err, Config::add_ipfs_gateway)
 }
 
 /// Sets the most bytes a source may return before decoding, which is also
@@ -316,6 +305,22 @@ pub extern "C" fn ebc_config_add_ipfs_gateway(
 #[unsafe(no_mangle)]
 pub extern "C" fn ebc_config_set_max_source_size(c: *mut ebc_config, bytes: usize) -> ebc_status {
     update(c, |c| c.set_max_source_size(bytes))
+}
+
+/// Runs `add` on the config behind `c` with the non-empty UTF-8 text
+/// `ptr`/`len` (named `name` in errors): the shape of every list setter.
+fn add_text(
+    c: *mut ebc_config,
+    ptr: *const c_char,
+    len: usize,
+    name: &'static str,
+    err: *mut *mut ebc_error,
+    add: impl FnOnce(&mut Config, &str) -> Result<()>,
+) -> ebc_status {
+    guard_status(err, || {
+        let config = arg_mut(c.cast::<Config>(), "config")?;
+        add(config, nonempty_str_arg(ptr, len, name)?)
+    })
 }
 
 /// A pointer + length pair as UTF-8 text that is neither empty nor holds a NUL.
