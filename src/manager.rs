@@ -376,7 +376,8 @@ impl Manager {
         let request = Request { address, uri: source_uri, location, timeout_ms, state_root: options.state_root };
         loader.fetch(&request, &mut sink).map_err(|e| e.with_context(&shown))?;
         let claims = sink.take_claims();
-        let fetched = sink.finish()?;
+        let mut fetched = sink.finish()?;
+        fetched.recorded_code_hash = claims.code_hash;
         let with_stored_signature;
         let options = match claims.signature {
             Some(signature) if options.signature.is_none() => {
@@ -385,17 +386,7 @@ impl Manager {
             }
             _ => options,
         };
-        let code = self.ingest(address, fetched, shown, loader.kind(), options, started)?;
-        // The source's own record of the hash: a mismatch means the store
-        // is corrupt, and the load fails rather than serve other code.
-        if let Some(claimed) = claims.code_hash.filter(|claimed| *claimed != code.code_hash()) {
-            return Err(Error::ChecksumMismatch {
-                algorithm: "keccak256 (the code hash the source recorded)",
-                expected: format!("{claimed:#x}"),
-                actual: format!("{:#x}", code.code_hash()),
-            });
-        }
-        Ok(code)
+        self.ingest(address, fetched, shown, loader.kind(), options, started)
     }
 
     /// The stages after the source: decode, integrity, signature,
@@ -410,7 +401,7 @@ impl Manager {
         started: Instant,
     ) -> Result<Arc<ExternalBytecode>> {
         let max_code = self.config.effective_max_code_size();
-        let Fetched { bytes: raw, encoding, compression, attestation } = fetched;
+        let Fetched { bytes: raw, encoding, compression, attestation, recorded_code_hash } = fetched;
         let original_size = raw.len();
         let decode = codec::DecodeOptions {
             max_decompressed: self.config.effective_max_source_size(),
@@ -434,9 +425,17 @@ impl Manager {
         integrity::expect_code_hash(options.expected_code_hash.as_ref(), &digests.code_hash)
             .map_err(|e| e.with_context(&uri))?;
         integrity::expect_sha256(options.expected_sha256.as_ref(), &digests.sha256)?;
-        if let Some(Attestation { code_hash: Some(proven), anchor }) = &attestation {
-            integrity::expect_code_hash(Some(proven), &digests.code_hash)
-                .map_err(|e| e.with_context(&format!("{uri} (proven against {anchor})")))?;
+        if let Some(Attestation { code_hash: Some(proven), .. }) = &attestation {
+            integrity::expect_code_hash(Some(proven), &digests.code_hash)?;
+        }
+        // The source's own record of the hash: a mismatch means the store
+        // is corrupt, and the load fails before any further work.
+        if let Some(recorded) = recorded_code_hash.filter(|recorded| *recorded != digests.code_hash) {
+            return Err(Error::ChecksumMismatch {
+                algorithm: "keccak256 (the code hash the source recorded)",
+                expected: format!("{recorded:#x}"),
+                actual: format!("{:#x}", digests.code_hash),
+            });
         }
 
         let proven = attestation.is_some();
@@ -489,7 +488,13 @@ impl Manager {
             });
         }
         let uri = "(bytes)".to_owned();
-        let fetched = Fetched { bytes: bytes.to_vec(), encoding: None, compression: None, attestation: None };
+        let fetched = Fetched {
+            bytes: bytes.to_vec(),
+            encoding: None,
+            compression: None,
+            attestation: None,
+            recorded_code_hash: None,
+        };
         let result = self.ingest(address, fetched, uri, LoaderType::Memory, options, Instant::now());
         if result.is_err() {
             self.metrics.record_failure();

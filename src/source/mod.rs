@@ -126,6 +126,9 @@ pub struct Fetched {
     pub compression: Option<crate::bytecode::Compression>,
     /// The proof the loader checked, if any.
     pub attestation: Option<Attestation>,
+    /// The code hash the source recorded beside the code (a store's row),
+    /// checked against the code: a mismatch means a corrupt source.
+    pub recorded_code_hash: Option<B256>,
 }
 
 /// Where a loader writes what it fetched. Bounded in size and time: a write
@@ -246,6 +249,7 @@ impl Sink {
                 encoding: self.encoding,
                 compression: self.compression,
                 attestation: self.attestation,
+                recorded_code_hash: None,
             }),
         }
     }
