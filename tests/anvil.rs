@@ -7,9 +7,8 @@
 mod common;
 
 use std::process::Command;
-use std::time::{Duration, Instant};
 
-use common::{Anvil, solc};
+use common::{Anvil, send_and_wait, solc};
 use ebc::{Address, RpcClient, keccak256};
 use serde_json::{Value, json};
 
@@ -130,25 +129,12 @@ fn call_data(signature: &str, args: &[Vec<u8>]) -> Vec<u8> {
     data
 }
 
-fn receipt(rpc: &RpcClient, tx: &Value) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let receipt = rpc.call("eth_getTransactionReceipt", json!([tx])).unwrap();
-        if !receipt.is_null() {
-            return receipt;
-        }
-        assert!(Instant::now() < deadline, "no receipt for {tx}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 fn send(rpc: &RpcClient, from: Address, to: Option<Address>, data: &[u8]) -> Value {
     let mut tx = json!({ "from": format!("{from:#x}"), "data": hex(data), "gas": "0x1e8480" });
     if let Some(to) = to {
         tx["to"] = json!(format!("{to:#x}"));
     }
-    let hash = rpc.call("eth_sendTransaction", json!([tx])).unwrap();
-    receipt(rpc, &hash)
+    send_and_wait(rpc, tx)
 }
 
 fn block_number(rpc: &RpcClient) -> u64 {

@@ -11,7 +11,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use common::server::{Reply, Server};
-use common::{Anvil, solc};
+use common::{Anvil, send_and_wait, solc};
 use ebc::{
     Address, B256, BlockId, Config, LoadOptions, LoaderType, Manager, RpcClient, SecurityLevel, Status,
     TrustedState, keccak256,
@@ -48,15 +48,7 @@ fn hex(text: &str) -> Vec<u8> {
 }
 
 fn deploy(rpc: &RpcClient, from: &str, creation: &str) -> Address {
-    let tx = rpc.call("eth_sendTransaction", json!([{ "from": from, "data": format!("0x{creation}") }])).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let receipt = loop {
-        let receipt = rpc.call("eth_getTransactionReceipt", json!([tx])).unwrap();
-        if !receipt.is_null() || Instant::now() > deadline {
-            break receipt;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let receipt = send_and_wait(rpc, json!({ "from": from, "data": format!("0x{creation}") }));
     assert_eq!(receipt["status"], "0x1", "deployment succeeded: {receipt}");
     receipt["contractAddress"].as_str().unwrap().parse().unwrap()
 }
@@ -297,8 +289,8 @@ fn the_client_reads_account_state() {
     // Bump the counter once: slot 0 becomes 1.
     let from = rpc.call("eth_accounts", json!([])).unwrap()[0].clone();
     let bump = format!("{:#x}", keccak256("bump()"))[..10].to_owned();
-    rpc.call("eth_sendTransaction", json!([{ "from": from, "to": format!("{:#x}", chain.counter), "data": bump }]))
-        .unwrap();
+    let receipt = send_and_wait(rpc, json!({ "from": from, "to": format!("{:#x}", chain.counter), "data": bump }));
+    assert_eq!(receipt["status"], "0x1", "bump() succeeded: {receipt}");
     assert_eq!(rpc.get_storage_at(&chain.counter, ebc::U256::ZERO, BlockId::Latest).unwrap(), ebc::U256::from(1));
     let sender: Address = from.as_str().unwrap().parse().unwrap();
     assert!(rpc.get_transaction_count(&sender, BlockId::Latest).unwrap() >= 3);

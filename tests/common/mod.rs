@@ -139,3 +139,21 @@ pub fn solc(sources: &[(&str, &str)], evm_version: &str) -> Option<serde_json::V
     }
     Some(output)
 }
+
+/// Sends `tx` with `eth_sendTransaction` and waits for its receipt. anvil
+/// answers with the hash before the block is mined, so state read right after
+/// the call may not show the transaction yet; the receipt is the only signal
+/// that it has landed. Panics when no receipt arrives within ten seconds.
+#[allow(dead_code)]
+pub fn send_and_wait(rpc: &ebc::RpcClient, tx: serde_json::Value) -> serde_json::Value {
+    let hash = rpc.call("eth_sendTransaction", serde_json::json!([tx])).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let receipt = rpc.call("eth_getTransactionReceipt", serde_json::json!([hash])).unwrap();
+        if !receipt.is_null() {
+            return receipt;
+        }
+        assert!(Instant::now() < deadline, "no receipt for {hash}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
