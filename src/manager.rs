@@ -592,6 +592,16 @@ impl Manager {
         Some(hit)
     }
 
+    /// A number that changes whenever code enters the cache. A miss of
+    /// [`Manager::get`] taken while it read `n` still stands while it reads
+    /// `n`: callers that ask about the same accounts over and over (the
+    /// lazy database, for senders and other accounts without code) remember
+    /// the miss instead of asking again.
+    #[inline]
+    pub fn cache_insertions(&self) -> u64 {
+        self.cache.insertions()
+    }
+
     /// Removes `address` from the cache. References already handed out stay
     /// valid. [`Error::NotFound`] when it was not cached.
     pub fn unload(&self, address: &Address) -> Result<()> {

@@ -160,6 +160,31 @@ fn code_by_hash_is_the_analysed_object_from_ingest() {
 }
 
 #[test]
+fn a_remembered_miss_gives_way_to_code_the_manager_gains() {
+    let manager = Arc::new(Manager::new(Config::testing()).unwrap());
+    manager.put_memory("weth", std::fs::read(WETH9).unwrap().as_slice());
+    let db = LazyCodeDb::new(ebc::evm::EmptyState, manager.clone());
+    let weth = Address::repeat_byte(0xee);
+    let misses = || manager.cache_stats().misses;
+    assert_eq!(db.basic_ref(weth).unwrap(), None);
+    assert_eq!(misses(), 1);
+    // Later transactions remember the miss: the cache is not asked again.
+    for _ in 0..3 {
+        db.begin_transaction();
+        assert_eq!(db.basic_ref(weth).unwrap(), None);
+    }
+    assert_eq!(misses(), 1, "a miss stands while nothing enters the cache");
+    assert_eq!(db.stats().not_external, 4);
+    // Code entering the cache for any address makes the next transaction ask.
+    manager.load(&weth, Some("mem:weth"), &LoadOptions::default()).unwrap();
+    assert_eq!(db.basic_ref(weth).unwrap(), None, "within a transaction the answer is fixed");
+    db.begin_transaction();
+    let info = db.basic_ref(weth).unwrap().expect("served once cached");
+    assert_eq!(info.code_hash, manager.get(&weth).unwrap().code_hash());
+    assert_eq!(db.stats().served, 1);
+}
+
+#[test]
 fn a_failed_load_fails_the_transaction_with_its_error() {
     let config = Config { default_source: Some("flaky:{address}".into()), ..Config::testing() };
     let manager = Arc::new(Manager::new(config).unwrap());

@@ -272,6 +272,8 @@ pub struct Cache {
     max_bytes: usize,
     ttl: Option<std::time::Duration>,
     evictions: AtomicU64,
+    /// Entries ever inserted; see [`Cache::insertions`].
+    insertions: AtomicU64,
 }
 
 impl Cache {
@@ -300,6 +302,7 @@ impl Cache {
             max_bytes: config.max_cache_bytes,
             ttl: (config.cache_strategy == CacheStrategy::Ttl).then_some(ttl),
             evictions: AtomicU64::new(0),
+            insertions: AtomicU64::new(0),
         })
     }
 
@@ -356,6 +359,14 @@ impl Cache {
         Some(found)
     }
 
+    /// How many entries were ever inserted. An address found missing while
+    /// this number was `n` is still missing as long as it stays `n`: only an
+    /// insert can make a lookup that missed succeed.
+    #[inline]
+    pub fn insertions(&self) -> u64 {
+        self.insertions.load(Ordering::Acquire)
+    }
+
     /// Code already cached under `hash`, to share instead of analysing again.
     pub fn code(&self, hash: &B256) -> Option<Arc<Code>> {
         self.codes.lock().codes.get(hash).map(|(code, _)| code.clone())
@@ -383,6 +394,10 @@ impl Cache {
                 codes.release(&old.value);
                 out.push(old.value);
             }
+            // Counted under the map's write lock, after the entry is in: a
+            // reader that saw the old count and then missed took its read
+            // lock before this insert, so the new count tells it to look again.
+            self.insertions.fetch_add(1, Ordering::Release);
             for gone in pushed_out.into_iter().filter(|a| *a != address) {
                 if let Some(old) = map.remove(&gone) {
                     codes.release(&old.value);

@@ -77,16 +77,24 @@ pub(crate) struct Mapping {
     pub(crate) options: LoadOptions,
 }
 
-/// What the database knows of one address it was asked about.
-#[derive(Clone, Copy, Debug)]
-struct Known {
-    /// The transaction the answer below belongs to (see `generation`).
+/// What the database knows of one address: its mapping, and the answer of
+/// the last transaction that touched it.
+#[derive(Clone, Debug, Default)]
+struct Account {
+    /// Where its code comes from, when [`LazyCodeDb::map`] said so.
+    mapping: Option<Mapping>,
+    /// The transaction the answer below belongs to (see `generation`); 0
+    /// for none.
     generation: u64,
     /// ebc's code in that transaction: an index into `served`.
     served: Option<u32>,
     /// ebc served code for the address at some point: it must never fall
     /// back to the state's code.
     served_before: bool,
+    /// The manager's cache had no code for it (no mapping, no default
+    /// source) when its insertion count was this: while the count stays,
+    /// later transactions need not ask again.
+    missed_at: Option<u64>,
 }
 
 /// Counters of what the database served, readable at any time.
@@ -123,21 +131,25 @@ pub struct ServeStats {
 /// transaction sees one code per address and asks the manager once per
 /// account; the next transaction asks again (a cache hit), so unloads,
 /// expiry and reloads in the manager take effect between transactions.
+/// One exception saves the senders, coinbases and other accounts without
+/// code a lookup each: when an address has no mapping, the manager no
+/// default source, and its cache missed, the miss is remembered until the
+/// cache gains an entry ([`Manager::cache_insertions`]), since nothing
+/// else can turn that miss into code.
 ///
 /// `Send`, not `Sync`: one transaction at a time uses it.
 pub struct LazyCodeDb<S> {
     state: S,
     manager: Option<ManagerHandle>,
-    mappings: AddressMap<Mapping>,
-    /// One entry per address asked about; holds no code, so code the
-    /// manager evicted is not kept alive here past its transaction.
-    known: RefCell<AddressMap<Known>>,
+    /// One entry per address mapped or asked about; holds no code, so code
+    /// the manager evicted is not kept alive here past its transaction.
+    accounts: RefCell<AddressMap<Account>>,
     /// The code served in the current transaction.
     served: RefCell<Vec<Arc<ExternalBytecode>>>,
     /// The current transaction's number; `begin_transaction` moves it on,
-    /// which makes every `Known` answer stale at once.
+    /// which makes every remembered answer stale at once.
     generation: Cell<u64>,
-    stats: RefCell<ServeStats>,
+    stats: Cell<ServeStats>,
 }
 
 impl<S> LazyCodeDb<S> {
@@ -155,11 +167,10 @@ impl<S> LazyCodeDb<S> {
         LazyCodeDb {
             state,
             manager,
-            mappings: AddressMap::default(),
-            known: RefCell::new(AddressMap::default()),
+            accounts: RefCell::new(AddressMap::default()),
             served: RefCell::new(Vec::new()),
             generation: Cell::new(1),
-            stats: RefCell::new(ServeStats::default()),
+            stats: Cell::new(ServeStats::default()),
         }
     }
 
@@ -180,18 +191,17 @@ impl<S> LazyCodeDb<S> {
 
     pub(crate) fn set_manager(&mut self, manager: Option<ManagerHandle>) {
         self.manager = manager;
-        self.mappings.clear();
-        self.known.get_mut().clear();
+        self.accounts.get_mut().clear();
         self.begin_transaction();
     }
 
     /// Serves `address`'s code from `uri` (loaded with `options`) instead of
     /// the default source.
     pub fn map(&mut self, address: Address, uri: &str, options: LoadOptions) {
-        self.mappings.insert(address, Mapping { uri: uri.to_owned(), options });
-        if let Some(known) = self.known.get_mut().get_mut(&address) {
-            known.generation = 0;
-        }
+        let account = self.accounts.get_mut().entry(address).or_default();
+        account.mapping = Some(Mapping { uri: uri.to_owned(), options });
+        account.generation = 0;
+        account.missed_at = None;
     }
 
     /// Forgets what the last transaction resolved: the next touch of each
@@ -203,14 +213,15 @@ impl<S> LazyCodeDb<S> {
 
     /// What was served so far.
     pub fn stats(&self) -> ServeStats {
-        *self.stats.borrow()
+        self.stats.get()
     }
 
     /// The ebc code this transaction resolved for `address`: `None` when
     /// the account was not touched yet or ebc has no code for it.
     pub fn external_code(&self, address: &Address) -> Option<Arc<ExternalBytecode>> {
-        let known = *self.known.borrow().get(address)?;
-        let index = known.served.filter(|_| known.generation == self.generation.get())?;
+        let accounts = self.accounts.borrow();
+        let account = accounts.get(address)?;
+        let index = account.served.filter(|_| account.generation == self.generation.get())?;
         self.served.borrow().get(index as usize).cloned()
     }
 
@@ -220,33 +231,46 @@ impl<S> LazyCodeDb<S> {
         self.served.borrow().iter().any(|code| super::sandbox::restricts(&code.security().permissions))
     }
 
-    /// Resolves `address` through the manager (memoised per transaction).
+    /// Resolves `address` through the manager (memoised per transaction;
+    /// a cache miss without a source to load from is remembered until the
+    /// manager's cache gains an entry).
     pub(crate) fn resolve(&self, address: Address) -> Result<Option<Arc<ExternalBytecode>>> {
         let Some(manager) = &self.manager else { return Ok(None) };
         let generation = self.generation.get();
-        let mut known = self.known.borrow_mut();
-        let entry = known.entry(address).or_insert(Known { generation: 0, served: None, served_before: false });
-        if entry.generation == generation {
-            return Ok(entry.served.and_then(|i| self.served.borrow().get(i as usize).cloned()));
+        let mut accounts = self.accounts.borrow_mut();
+        let account = accounts.entry(address).or_default();
+        if account.generation == generation {
+            return Ok(account.served.and_then(|i| self.served.borrow().get(i as usize).cloned()));
         }
-        let loaded = match self.mappings.get(&address) {
+        let cache_only = account.mapping.is_none() && manager.config().default_source.is_none();
+        let insertions = cache_only.then(|| manager.cache_insertions());
+        let mut stats = self.stats.get();
+        if insertions.is_some() && account.missed_at == insertions {
+            account.generation = generation;
+            account.served = None;
+            stats.not_external += 1;
+            self.stats.set(stats);
+            return Ok(None);
+        }
+        let loaded = match &account.mapping {
             Some(mapping) => manager.load(&address, Some(&mapping.uri), &mapping.options),
-            None if manager.config().default_source.is_some() => {
-                manager.load(&address, None, &LoadOptions::default())
-            }
+            None if !cache_only => manager.load(&address, None, &LoadOptions::default()),
             None => manager.get(&address).ok_or(Error::NotFound(String::new())),
         };
-        let mut stats = self.stats.borrow_mut();
-        match loaded {
+        let outcome = match loaded {
             Ok(code) => {
                 let mut served = self.served.borrow_mut();
-                *entry = Known { generation, served: Some(served.len() as u32), served_before: true };
+                account.generation = generation;
+                account.served = Some(served.len() as u32);
+                account.served_before = true;
+                account.missed_at = None;
                 served.push(code.clone());
                 stats.served += 1;
                 Ok(Some(code))
             }
             Err(Error::NotFound(_) | Error::NoCode(_) | Error::LoaderNotFound(_) | Error::Disabled)
-                if entry.served_before => {
+                if account.served_before =>
+            {
                 stats.failures += 1;
                 Err(Error::NotFound(format!(
                     "{address}: ebc served its code before and the manager no longer has it \
@@ -254,7 +278,9 @@ impl<S> LazyCodeDb<S> {
                 )))
             }
             Err(Error::NotFound(_) | Error::NoCode(_) | Error::LoaderNotFound(_) | Error::Disabled) => {
-                *entry = Known { generation, served: None, served_before: false };
+                account.generation = generation;
+                account.served = None;
+                account.missed_at = insertions;
                 stats.not_external += 1;
                 Ok(None)
             }
@@ -262,7 +288,9 @@ impl<S> LazyCodeDb<S> {
                 stats.failures += 1;
                 Err(e)
             }
-        }
+        };
+        self.stats.set(stats);
+        outcome
     }
 }
 
