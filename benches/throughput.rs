@@ -11,7 +11,7 @@ use std::hint::black_box;
 use std::sync::{Arc, Barrier};
 use std::time::Instant;
 
-use ebc::{Address, CacheStrategy, Config, LoadOptions, Manager};
+use ebc::{Address, CacheStrategy, Config, ExternalBytecode, LoadOptions, Manager};
 
 const KEYS: usize = 10_000;
 const ROUNDS: usize = 5;
@@ -47,7 +47,7 @@ fn sequence(seed: u64) -> Vec<u64> {
 
 /// Runs `lookup` over each thread's sequence; returns the median round's
 /// million lookups per second.
-fn measure<F: Fn(u64) -> bool + Sync>(threads: usize, lookup: F) -> f64 {
+fn measure<F: Fn(u64) -> bool + Sync>(threads: usize, lookup: &F) -> f64 {
     let sequences: Vec<Vec<u64>> = (0..threads).map(|t| sequence(17 + t as u64)).collect();
     let mut rounds = Vec::new();
     for _ in 0..ROUNDS {
@@ -55,7 +55,7 @@ fn measure<F: Fn(u64) -> bool + Sync>(threads: usize, lookup: F) -> f64 {
         let started = std::sync::Mutex::new(None);
         std::thread::scope(|s| {
             for seq in &sequences {
-                let (barrier, lookup, started) = (&barrier, &lookup, &started);
+                let (barrier, lookup, started) = (&barrier, lookup, &started);
                 s.spawn(move || {
                     barrier.wait();
                     started.lock().unwrap().get_or_insert_with(Instant::now);
@@ -74,10 +74,29 @@ fn measure<F: Fn(u64) -> bool + Sync>(threads: usize, lookup: F) -> f64 {
     rounds[ROUNDS / 2]
 }
 
+/// `EBC_ONLY=<text>` runs only the rows whose name contains it (for
+/// profiling one cache with `perf record`).
+fn wanted(name: &str) -> bool {
+    std::env::var("EBC_ONLY").map_or(true, |only| name.contains(&only))
+}
+
+/// Measures `lookup` at 1 and 2 threads into `rows`, when the row is wanted.
+fn row<F: Fn(u64) -> bool + Sync>(rows: &mut Vec<(String, f64, f64)>, name: String, lookup: F) {
+    if wanted(&name) {
+        let one = measure(1, &lookup);
+        rows.push((name, one, measure(2, &lookup)));
+    }
+}
+
 fn main() {
     let addresses: Arc<Vec<Address>> = Arc::new((0..KEYS as u64).map(address).collect());
 
     let mut rows: Vec<(String, f64, f64)> = Vec::new();
+    // The loop without a cache (`EBC_ONLY=baseline`), for subtracting
+    // its cost from a row's cycles under `perf stat`.
+    if std::env::var("EBC_ONLY").is_ok_and(|only| only == "baseline") {
+        row(&mut rows, "baseline".into(), |k| black_box(k) < KEYS as u64);
+    }
     for strategy in [CacheStrategy::Lru, CacheStrategy::Adaptive] {
         let config = Config { cache_strategy: strategy, max_cached_contracts: 2 * KEYS, ..Config::development() };
         let manager = Manager::new(config).unwrap();
@@ -86,24 +105,30 @@ fn main() {
             manager.load(a, Some("mem:c"), &LoadOptions::default()).unwrap();
         }
         let lookup = |k: u64| black_box(manager.get(&addresses[k as usize])).is_some();
-        rows.push((format!("ebc Manager::get ({strategy:?})"), measure(1, lookup), measure(2, lookup)));
+        row(&mut rows, format!("ebc Manager::get ({strategy:?})"), lookup);
     }
 
-    let moka: moka::sync::Cache<Address, Arc<Vec<u8>>> = moka::sync::Cache::new(2 * KEYS as u64);
-    let quick: quick_cache::sync::Cache<Address, Arc<Vec<u8>>> = quick_cache::sync::Cache::new(2 * KEYS);
-    let lru = parking_lot::Mutex::new(lru::LruCache::<Address, Arc<Vec<u8>>>::unbounded());
-    let value = Arc::new(vec![0u8; 4]);
+    // The peers cache the very objects ebc hands out, one per address: a
+    // value shared by every key would make each hit on every thread bump
+    // the same reference count, and small values would fit the processor's
+    // caches where ebc's objects do not. Same keys, same values.
+    let values = Manager::new(Config { max_cached_contracts: 2 * KEYS, ..Config::development() }).unwrap();
+    values.put_memory("c", &[0x60, 0x01, 0x5b, 0x00]);
+    let moka: moka::sync::Cache<Address, Arc<ExternalBytecode>> = moka::sync::Cache::new(2 * KEYS as u64);
+    let quick: quick_cache::sync::Cache<Address, Arc<ExternalBytecode>> = quick_cache::sync::Cache::new(2 * KEYS);
+    let lru = parking_lot::Mutex::new(lru::LruCache::<Address, Arc<ExternalBytecode>>::unbounded());
     for a in addresses.iter() {
+        let value = values.load(a, Some("mem:c"), &LoadOptions::default()).unwrap();
         moka.insert(*a, value.clone());
         quick.insert(*a, value.clone());
-        lru.lock().put(*a, value.clone());
+        lru.lock().put(*a, value);
     }
     let moka_get = |k: u64| black_box(moka.get(&addresses[k as usize])).is_some();
-    rows.push(("moka::sync::Cache::get".into(), measure(1, moka_get), measure(2, moka_get)));
+    row(&mut rows, "moka::sync::Cache::get".into(), moka_get);
     let quick_get = |k: u64| black_box(quick.get(&addresses[k as usize])).is_some();
-    rows.push(("quick_cache::sync::Cache::get".into(), measure(1, quick_get), measure(2, quick_get)));
+    row(&mut rows, "quick_cache::sync::Cache::get".into(), quick_get);
     let lru_get = |k: u64| black_box(lru.lock().get(&addresses[k as usize]).cloned()).is_some();
-    rows.push(("lru::LruCache behind a mutex".into(), measure(1, lru_get), measure(2, lru_get)));
+    row(&mut rows, "lru::LruCache behind a mutex".into(), lru_get);
 
     println!("| cache | 1 thread (M lookups/s) | 2 threads (M lookups/s) | 2 / 1 |");
     println!("|---|---|---|---|");

@@ -119,15 +119,21 @@ pub struct Metadata {
 
 /// One address's code, as returned by [`Manager::load`](crate::Manager::load).
 /// Immutable apart from its access counters; share it as `Arc`.
+///
+/// `repr(C)` keeps the fields in this order: the access counters, which
+/// every cache hit writes, and the code pointer it reads come first, in
+/// the cache line that holds the `Arc`'s reference count, so a hit touches
+/// one line of the object.
 #[derive(Debug)]
+#[repr(C)]
 pub struct ExternalBytecode {
-    address: Address,
+    access_count: AtomicU64,
+    last_access_ms: AtomicU64,
     code: Arc<Code>,
+    address: Address,
     metadata: Metadata,
     source_uri_c: CString,
     security: SecurityContext,
-    access_count: AtomicU64,
-    last_access_ms: AtomicU64,
 }
 
 /// How many `ExternalBytecode` objects exist in this process.
