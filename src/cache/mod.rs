@@ -173,25 +173,6 @@ pub(crate) type AddressHash = std::hash::BuildHasherDefault<AddressHasher>;
 
 type AddressMap<V> = HashMap<Address, V, AddressHash>;
 
-#[cfg(test)]
-mod hasher_tests {
-    use std::hash::BuildHasher;
-
-    use super::*;
-
-    #[test]
-    fn sequential_addresses_spread_over_the_low_bits() {
-        let build = std::hash::BuildHasherDefault::<AddressHasher>::default();
-        let buckets: std::collections::HashSet<u64> = (0..1024u64)
-            .map(|k| {
-                let mut b = [0u8; 20];
-                b[12..].copy_from_slice(&k.to_be_bytes());
-                build.hash_one(Address::from(b)) & 1023
-            })
-            .collect();
-        assert!(buckets.len() > 600, "{} distinct buckets of 1024", buckets.len());
-    }
-}
 
 /// One cached address: the shared bytecode, under TTL when it expires, and
 /// the shard's tick when a hit on it was last passed to the policy.
@@ -477,5 +458,25 @@ impl Cache {
             entries: sum(|s| s.map.read().len() as u64),
             bytes: self.codes.lock().bytes as u64,
         }
+    }
+}
+
+#[cfg(test)]
+mod hasher_tests {
+    use std::hash::BuildHasher;
+
+    use super::*;
+
+    #[test]
+    fn sequential_addresses_spread_over_the_low_bits() {
+        let build = std::hash::BuildHasherDefault::<AddressHasher>::default();
+        let buckets: std::collections::HashSet<u64> = (0..1024u64)
+            .map(|k| {
+                let mut b = [0u8; 20];
+                b[12..].copy_from_slice(&k.to_be_bytes());
+                build.hash_one(Address::from(b)) & 1023
+            })
+            .collect();
+        assert!(buckets.len() > 600, "{} distinct buckets of 1024", buckets.len());
     }
 }

@@ -51,21 +51,30 @@ pub extern "C" fn ebc_config_free(c: *mut ebc_config) {
 /// unknown value, `EBC_NULL_PARAMETER` for a NULL `c`.
 #[unsafe(no_mangle)]
 pub extern "C" fn ebc_config_set_cache_strategy(c: *mut ebc_config, strategy: u32) -> ebc_status {
-    update(c, |c| Ok(c.cache_strategy = CacheStrategy::from_u32(strategy)?))
+    update(c, |c| {
+        c.cache_strategy = CacheStrategy::from_u32(strategy)?;
+        Ok(())
+    })
 }
 
 /// Sets the security level (`EBC_SECURITY_*`). `EBC_INVALID_ARGUMENT` for
 /// an unknown value.
 #[unsafe(no_mangle)]
 pub extern "C" fn ebc_config_set_security_level(c: *mut ebc_config, level: u32) -> ebc_status {
-    update(c, |c| Ok(c.security_level = SecurityLevel::from_u32(level)?))
+    update(c, |c| {
+        c.security_level = SecurityLevel::from_u32(level)?;
+        Ok(())
+    })
 }
 
 /// Sets the most addresses the cache holds. 0 is allowed only with
 /// `EBC_CACHE_NONE` (checked by `ebc_manager_new`).
 #[unsafe(no_mangle)]
 pub extern "C" fn ebc_config_set_max_cached_contracts(c: *mut ebc_config, n: u32) -> ebc_status {
-    update(c, |c| Ok(c.max_cached_contracts = n as usize))
+    update(c, |c| {
+        c.max_cached_contracts = n as usize;
+        Ok(())
+    })
 }
 
 /// Sets the largest accepted code in bytes, 1 to 16 MiB;
@@ -89,7 +98,10 @@ pub extern "C" fn ebc_config_set_max_contract_size(c: *mut ebc_config, bytes: us
 /// 0 means no byte bound.
 #[unsafe(no_mangle)]
 pub extern "C" fn ebc_config_set_max_cache_bytes(c: *mut ebc_config, bytes: usize) -> ebc_status {
-    update(c, |c| Ok(c.max_cache_bytes = bytes))
+    update(c, |c| {
+        c.max_cache_bytes = bytes;
+        Ok(())
+    })
 }
 
 /// A boolean field of `ebc_config`, for `ebc_config_set_flag`.
@@ -116,20 +128,29 @@ pub const EBC_FLAG_BYTECODE_VERIFICATION: u32 = 3;
 /// `EBC_INVALID_ARGUMENT` for an unknown flag.
 #[unsafe(no_mangle)]
 pub extern "C" fn ebc_config_set_flag(c: *mut ebc_config, which: u32, on: bool) -> ebc_status {
-    update(c, |c| Ok(*flag(c, which)? = on))
+    update(c, |c| {
+        *flag(c, which)? = on;
+        Ok(())
+    })
 }
 
 /// Sets the time limit for one fetch from a source, in milliseconds
 /// (0 = none).
 #[unsafe(no_mangle)]
 pub extern "C" fn ebc_config_set_loader_timeout_ms(c: *mut ebc_config, ms: u64) -> ebc_status {
-    update(c, |c| Ok(c.loader_timeout_ms = ms))
+    update(c, |c| {
+        c.loader_timeout_ms = ms;
+        Ok(())
+    })
 }
 
 /// Sets the lifetime of cache entries under `EBC_CACHE_TTL`, in milliseconds.
 #[unsafe(no_mangle)]
 pub extern "C" fn ebc_config_set_cache_ttl_ms(c: *mut ebc_config, ms: u64) -> ebc_status {
-    update(c, |c| Ok(c.cache_ttl_ms = ms))
+    update(c, |c| {
+        c.cache_ttl_ms = ms;
+        Ok(())
+    })
 }
 
 /// Sets the URI used by loads that name none. `{address}` in it is

@@ -386,14 +386,20 @@ pub extern "C" fn ebc_load_options_set_state_root(
 /// options, in milliseconds (0 = none).
 #[unsafe(no_mangle)]
 pub extern "C" fn ebc_load_options_set_timeout_ms(o: *mut ebc_load_options, ms: u64) -> ebc_status {
-    guard_status(std::ptr::null_mut(), || Ok(options_mut(o)?.timeout_ms = Some(ms)))
+    guard_status(std::ptr::null_mut(), || {
+        options_mut(o)?.timeout_ms = Some(ms);
+        Ok(())
+    })
 }
 
 /// When `reload` is true the load fetches from the source even if the
 /// address is cached, and replaces the cached entry.
 #[unsafe(no_mangle)]
 pub extern "C" fn ebc_load_options_set_reload(o: *mut ebc_load_options, reload: bool) -> ebc_status {
-    guard_status(std::ptr::null_mut(), || Ok(options_mut(o)?.reload = reload))
+    guard_status(std::ptr::null_mut(), || {
+        options_mut(o)?.reload = reload;
+        Ok(())
+    })
 }
 
 /// Uses the loader of `loader_type` (`EBC_LOADER_*`) instead of choosing by
