@@ -14,6 +14,7 @@
 
 mod lfu;
 mod lru;
+mod readers;
 mod sketch;
 mod tinylfu;
 mod ttl;
@@ -24,12 +25,13 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
-use parking_lot::{Mutex, RwLock};
+use parking_lot::Mutex;
 use revm::primitives::{Address, B256};
 
 use crate::bytecode::{Code, ExternalBytecode};
 use crate::config::{CacheStrategy, Config};
 use crate::error::Result;
+use readers::{Count, ReadMostly, Readers};
 
 /// One shard's eviction policy over values `V` keyed by address.
 /// Implementations keep at most their capacity and report what they push
@@ -189,11 +191,13 @@ impl Slot {
     }
 }
 
-/// One shard: the entries behind a read-write lock, the policy (which
-/// keeps only addresses) behind its own mutex, and a lossy buffer of hits
-/// not yet told to the policy.
+/// One shard: the entries behind a read-mostly lock ([`readers`]), the
+/// policy (which keeps only addresses) behind its own mutex, and a lossy
+/// buffer of hits not yet told to the policy.
 ///
-/// A hit takes the read lock, clones the `Arc`, and appends its address to
+/// A hit reads the entries without writing the lock (it announces itself
+/// in a reader slot of its own, where it also counts the hit), clones the
+/// `Arc`, and appends its address to
 /// `reads` if that buffer's lock is free at once (`try_lock`, never a
 /// wait); when the buffer is full, the hit also tries to hand it to the
 /// policy, and drops the batch if the policy is busy. Lost hits only make
@@ -208,11 +212,9 @@ impl Slot {
 /// see. Hot entries then cost no policy work at all.
 #[repr(align(128))]
 struct Shard {
-    map: RwLock<AddressMap<Slot>>,
+    map: ReadMostly<AddressMap<Slot>>,
     policy: Mutex<Box<dyn Policy<Address>>>,
     reads: Mutex<Vec<Address>>,
-    hits: AtomicU64,
-    misses: AtomicU64,
     tick: AtomicU32,
     skip_window: u32,
 }
@@ -249,6 +251,8 @@ impl Shard {
 pub struct Cache {
     strategy: CacheStrategy,
     shards: Box<[Shard]>,
+    /// The reader slots of every shard's lock, with the hit and miss counts.
+    readers: Readers,
     codes: Mutex<CodeTable>,
     max_bytes: usize,
     ttl: Option<std::time::Duration>,
@@ -266,12 +270,10 @@ impl Cache {
         let per_shard = capacity.div_ceil(shard_count);
         let ttl = std::time::Duration::from_millis(config.cache_ttl_ms);
         let shards: Vec<_> = (0..shard_count)
-            .map(|_| Shard {
-                map: RwLock::new(AddressMap::default()),
+            .map(|index| Shard {
+                map: ReadMostly::new(index as u32 + 1, AddressMap::default()),
                 policy: Mutex::new(policy(config.cache_strategy, per_shard, ttl)),
                 reads: Mutex::new(Vec::with_capacity(READ_BUFFER)),
-                hits: AtomicU64::new(0),
-                misses: AtomicU64::new(0),
                 tick: AtomicU32::new(0),
                 skip_window: if config.cache_strategy == CacheStrategy::Lru { (per_shard / 4) as u32 } else { 0 },
             })
@@ -279,6 +281,7 @@ impl Cache {
         Ok(Cache {
             strategy: config.cache_strategy,
             shards: shards.into_boxed_slice(),
+            readers: Readers::default(),
             codes: Mutex::new(CodeTable::default()),
             max_bytes: config.max_cache_bytes,
             ttl: (config.cache_strategy == CacheStrategy::Ttl).then_some(ttl),
@@ -298,18 +301,14 @@ impl Cache {
         &self.shards[(mixed >> 32) as usize & (self.shards.len() - 1)]
     }
 
-    /// The cached entry for `address`, counted as a hit or a miss. Takes
-    /// only the shard's read lock.
+    /// The cached entry for `address`, counted as a hit or a miss. Writes
+    /// nothing another thread's hit reads (see [`readers`]).
     #[inline]
     pub fn get(&self, address: &Address) -> Option<Arc<ExternalBytecode>> {
         if self.strategy == CacheStrategy::None {
             return None;
         }
-        let shard = self.shard(address);
-        let found = self.lookup(shard, address);
-        let counter = if found.is_some() { &shard.hits } else { &shard.misses };
-        counter.fetch_add(1, Ordering::Relaxed);
-        found
+        self.lookup(self.shard(address), address, Count::HitOrMiss)
     }
 
     /// As [`Cache::get`], without touching the hit/miss counters (for
@@ -319,21 +318,20 @@ impl Cache {
         if self.strategy == CacheStrategy::None {
             return None;
         }
-        self.lookup(self.shard(address), address)
+        self.lookup(self.shard(address), address, Count::Nothing)
     }
 
-    #[inline]
-    fn lookup(&self, shard: &Shard, address: &Address) -> Option<Arc<ExternalBytecode>> {
-        let (found, recent) = {
-            let map = shard.map.read();
+    #[inline(always)]
+    fn lookup(&self, shard: &Shard, address: &Address, count: Count) -> Option<Arc<ExternalBytecode>> {
+        let (found, recent) = shard.map.read(&self.readers, count, |map| {
             let slot = map.get(address).filter(|slot| slot.live())?;
             let now = shard.tick.load(Ordering::Relaxed);
             let recent = now.wrapping_sub(slot.promoted.load(Ordering::Relaxed)) < shard.skip_window;
             if !recent {
                 slot.promoted.store(now, Ordering::Relaxed);
             }
-            (slot.value.clone(), recent)
-        };
+            Some((slot.value.clone(), recent))
+        })?;
         if !recent {
             shard.record_read(address);
         }
@@ -366,7 +364,7 @@ impl Cache {
             let mut policy = shard.policy.lock();
             shard.drain(&mut policy);
             let pushed_out = policy.insert(address, address);
-            let mut map = shard.map.write();
+            let mut map = shard.map.write(&self.readers);
             let mut codes = self.codes.lock();
             codes.add(&entry);
             let expires = self.ttl.map(|ttl| std::time::Instant::now() + ttl);
@@ -375,9 +373,9 @@ impl Cache {
                 codes.release(&old.value);
                 out.push(old.value);
             }
-            // Counted under the map's write lock, after the entry is in: a
-            // reader that saw the old count and then missed took its read
-            // lock before this insert, so the new count tells it to look again.
+            // Counted under the map's write guard, after the entry is in: a
+            // reader that saw the old count and then missed read the map
+            // before this insert, so the new count tells it to look again.
             self.insertions.fetch_add(1, Ordering::Release);
             for gone in pushed_out.into_iter().filter(|a| *a != address) {
                 if let Some(old) = map.remove(&gone) {
@@ -404,7 +402,7 @@ impl Cache {
         let mut policy = shard.policy.lock();
         shard.drain(&mut policy);
         policy.remove(address);
-        let old = shard.map.write().remove(address)?;
+        let old = shard.map.write(&self.readers).remove(address)?;
         self.codes.lock().release(&old.value);
         Some(old.value)
     }
@@ -417,7 +415,7 @@ impl Cache {
             let mut policy = shard.policy.lock();
             shard.drain(&mut policy);
             let expired = policy.purge();
-            let mut map = shard.map.write();
+            let mut map = shard.map.write(&self.readers);
             let mut codes = self.codes.lock();
             for gone in expired {
                 if let Some(old) = map.remove(&gone) {
@@ -437,7 +435,7 @@ impl Cache {
             let mut policy = shard.policy.lock();
             shard.reads.lock().clear();
             while policy.evict_one().is_some() {}
-            let dropped: Vec<Slot> = shard.map.write().drain().map(|(_, slot)| slot).collect();
+            let dropped: Vec<Slot> = shard.map.write(&self.readers).drain().map(|(_, slot)| slot).collect();
             let mut codes = self.codes.lock();
             for slot in &dropped {
                 codes.release(&slot.value);
@@ -450,12 +448,12 @@ impl Cache {
 
     /// The counters now.
     pub fn stats(&self) -> CacheStats {
-        let sum = |f: fn(&Shard) -> u64| self.shards.iter().map(f).sum::<u64>();
+        let (hits, misses) = self.readers.counts();
         CacheStats {
-            hits: sum(|s| s.hits.load(Ordering::Relaxed)),
-            misses: sum(|s| s.misses.load(Ordering::Relaxed)),
+            hits,
+            misses,
             evictions: self.evictions.load(Ordering::Relaxed),
-            entries: sum(|s| s.map.read().len() as u64),
+            entries: self.shards.iter().map(|s| s.map.read_locked().len() as u64).sum(),
             bytes: self.codes.lock().bytes as u64,
         }
     }

@@ -1,0 +1,269 @@
+//! A read-mostly lock for the cache's shards, whose hit path writes no
+//! memory that another thread's hit reads.
+//!
+//! A `RwLock` read makes every reader write the lock's word twice (lock and
+//! unlock); two threads hitting the same shard then pass that cache line
+//! back and forth on every hit. Here a reader instead claims a slot of its
+//! own in [`Readers`] (one line per slot), announces there which lock it
+//! reads, checks that no writer is active, reads, and frees its slot. A
+//! writer takes the inner `RwLock` for writing (excluding other writers and
+//! the readers of the slow path), raises its `writing` flag, and waits until
+//! no slot announces its lock before it changes anything.
+//!
+//! The handshake is Dekker's: the reader's announcement and the writer's
+//! flag are both sequentially consistent, and each side then reads the
+//! other's, so at least one of them sees the other. A reader that sees the
+//! flag, or finds its slot taken by another thread, reads through the
+//! `RwLock` instead: the writer is done by the time it gets the read lock.
+//!
+//! Each slot also counts the hits and misses of the reads made through it:
+//! the slot's holder is its only writer, so the counts need no atomic
+//! read-modify-write and share the slot's line.
+
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+
+use parking_lot::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+/// How many reader slots a cache has: threads beyond this many (or two
+/// whose stacks hash to the same slot) take the slow path when they meet.
+const SLOTS: usize = 64;
+
+/// One reader's slot, alone in its cache line pair.
+#[repr(align(128))]
+#[derive(Default)]
+struct Slot {
+    /// The id of the lock being read through this slot; 0 when free.
+    reading: AtomicU32,
+    /// Hits counted through this slot (written only by its holder).
+    hits: AtomicU64,
+    /// Misses counted through this slot (written only by its holder).
+    misses: AtomicU64,
+}
+
+/// The reader slots that several [`ReadMostly`] locks share, and the hit
+/// and miss counters of the reads that could not use one.
+pub(crate) struct Readers {
+    slots: Box<[Slot]>,
+    /// Hits and misses counted on the slow path (shared atomics).
+    slow_hits: AtomicU64,
+    slow_misses: AtomicU64,
+}
+
+impl Default for Readers {
+    fn default() -> Readers {
+        Readers {
+            slots: (0..SLOTS).map(|_| Slot::default()).collect(),
+            slow_hits: AtomicU64::new(0),
+            slow_misses: AtomicU64::new(0),
+        }
+    }
+}
+
+impl Readers {
+    /// The slot the calling thread uses: a hash of where its stack is.
+    /// Threads run on distinct stacks, megabytes apart, so they land on
+    /// distinct slots unless they collide in the hash; a collision costs a
+    /// slow read, never a wrong one. No thread-local storage is needed,
+    /// which in a shared library would cost a call per lookup.
+    #[inline]
+    fn slot(&self) -> &Slot {
+        let marker = 0u8;
+        let stack = std::ptr::addr_of!(marker) as usize >> 16;
+        let index = (stack as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 58;
+        &self.slots[index as usize % SLOTS]
+    }
+
+    /// Total hits and misses counted so far.
+    pub(crate) fn counts(&self) -> (u64, u64) {
+        let slots = self.slots.iter();
+        let hits = slots.clone().map(|s| s.hits.load(Ordering::Relaxed)).sum::<u64>();
+        let misses = slots.map(|s| s.misses.load(Ordering::Relaxed)).sum::<u64>();
+        (hits + self.slow_hits.load(Ordering::Relaxed), misses + self.slow_misses.load(Ordering::Relaxed))
+    }
+
+    /// True while some slot announces a read of lock `id`.
+    fn reading(&self, id: u32) -> bool {
+        self.slots.iter().any(|s| s.reading.load(Ordering::SeqCst) == id)
+    }
+}
+
+/// A claimed slot, freed when dropped (also if the read panics, so that
+/// no writer waits for it forever).
+struct Claim<'a>(&'a Slot);
+
+impl Drop for Claim<'_> {
+    fn drop(&mut self) {
+        self.0.reading.store(0, Ordering::Release);
+    }
+}
+
+/// Whether a read counts as a hit or a miss, or not at all.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Count {
+    /// Count `Some` as a hit and `None` as a miss.
+    HitOrMiss,
+    /// Count nothing (re-checks inside the load path).
+    Nothing,
+}
+
+/// A value that many threads read and few write; see the module docs.
+pub(crate) struct ReadMostly<T> {
+    /// Nonzero and distinct among the locks sharing one [`Readers`].
+    id: u32,
+    /// Raised by a writer before it waits for the fast readers to leave.
+    writing: AtomicBool,
+    lock: RwLock<T>,
+}
+
+impl<T> ReadMostly<T> {
+    /// Wraps `value` as lock `id` (nonzero, unique among the locks that
+    /// share a [`Readers`]).
+    pub(crate) fn new(id: u32, value: T) -> ReadMostly<T> {
+        assert_ne!(id, 0, "lock id 0 marks a free slot");
+        ReadMostly { id, writing: AtomicBool::new(false), lock: RwLock::new(value) }
+    }
+
+    /// Runs `f` on the value and counts its answer as `count` says.
+    #[inline(always)]
+    pub(crate) fn read<R>(&self, readers: &Readers, count: Count, f: impl FnOnce(&T) -> Option<R>) -> Option<R> {
+        let slot = readers.slot();
+        if slot.reading.compare_exchange(0, self.id, Ordering::SeqCst, Ordering::Relaxed).is_ok() {
+            let claim = Claim(slot);
+            if !self.writing.load(Ordering::SeqCst) {
+                // SAFETY: this thread announced its read in `slot` (SeqCst)
+                // and then saw no writer (SeqCst). A writer raises `writing`
+                // (SeqCst) before it looks at the slots, so it either was
+                // seen here or will see this slot and wait for it to be
+                // freed before changing the value; one that finished cleared
+                // `writing` with Release after its last change, which the
+                // load above acquired. No `&mut T` exists until `claim`
+                // frees the slot.
+                let answer = f(unsafe { &*self.lock.data_ptr() });
+                if count == Count::HitOrMiss {
+                    // This thread holds the slot: the only writer of its counts.
+                    let counter = if answer.is_some() { &slot.hits } else { &slot.misses };
+                    counter.store(counter.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+                }
+                return answer;
+            }
+            drop(claim);
+        }
+        let answer = f(&self.lock.read());
+        if count == Count::HitOrMiss {
+            let counter = if answer.is_some() { &readers.slow_hits } else { &readers.slow_misses };
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
+        answer
+    }
+
+    /// Shared access through the lock, for rare whole-value reads
+    /// (statistics).
+    pub(crate) fn read_locked(&self) -> RwLockReadGuard<'_, T> {
+        self.lock.read()
+    }
+
+    /// Exclusive access: waits for the writer before, and for every fast
+    /// reader in flight, to finish.
+    pub(crate) fn write<'a>(&'a self, readers: &Readers) -> WriteGuard<'a, T> {
+        let guard = self.lock.write();
+        self.writing.store(true, Ordering::SeqCst);
+        let mut spins = 0u32;
+        while readers.reading(self.id) {
+            // A fast read lasts a hash lookup; one preempted mid-read may
+            // take a time slice, so stop spinning after a while.
+            spins += 1;
+            if spins < 64 {
+                std::hint::spin_loop();
+            } else {
+                std::thread::yield_now();
+            }
+        }
+        WriteGuard { guard, writing: &self.writing }
+    }
+}
+
+/// Exclusive access to a [`ReadMostly`] value; fast readers resume when it
+/// is dropped.
+pub(crate) struct WriteGuard<'a, T> {
+    guard: RwLockWriteGuard<'a, T>,
+    writing: &'a AtomicBool,
+}
+
+impl<T> std::ops::Deref for WriteGuard<'_, T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.guard
+    }
+}
+
+impl<T> std::ops::DerefMut for WriteGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.guard
+    }
+}
+
+impl<T> Drop for WriteGuard<'_, T> {
+    fn drop(&mut self) {
+        // After the last change through the guard (Release), before the
+        // inner lock is unlocked when `guard` drops after this.
+        self.writing.store(false, Ordering::Release);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+
+    #[test]
+    fn readers_never_see_a_value_mid_write() {
+        // The value is two halves that a writer changes one after the
+        // other; a reader that saw them differ read mid-write.
+        let readers = Arc::new(Readers::default());
+        let lock = Arc::new(ReadMostly::new(1, (0u64, 0u64)));
+        let stop = Arc::new(AtomicBool::new(false));
+        let reader_threads: Vec<_> = (0..3)
+            .map(|_| {
+                let (readers, lock, stop) = (readers.clone(), lock.clone(), stop.clone());
+                std::thread::spawn(move || {
+                    let mut reads = 0u64;
+                    while !stop.load(Ordering::Relaxed) {
+                        let (a, b) = lock.read(&readers, Count::HitOrMiss, |v| Some(*v)).unwrap();
+                        assert_eq!(a, b, "a read saw a write half done");
+                        reads += 1;
+                    }
+                    reads
+                })
+            })
+            .collect();
+        for i in 1..=20_000u64 {
+            let mut value = lock.write(&readers);
+            value.0 = i;
+            std::hint::black_box(&mut *value);
+            value.1 = i;
+        }
+        stop.store(true, Ordering::Relaxed);
+        let reads: u64 = reader_threads.into_iter().map(|t| t.join().unwrap()).sum();
+        assert_eq!(readers.counts(), (reads, 0), "every read counted once, as a hit");
+        assert_eq!(*lock.read_locked(), (20_000, 20_000));
+    }
+
+    #[test]
+    fn a_taken_slot_falls_back_to_the_lock_and_still_counts() {
+        let readers = Readers::default();
+        let lock = ReadMostly::new(7, 5u32);
+        // Occupy the calling thread's slot, as a colliding thread would.
+        readers.slot().reading.store(9, Ordering::SeqCst);
+        assert_eq!(lock.read(&readers, Count::HitOrMiss, |v| Some(*v)), Some(5));
+        assert_eq!(lock.read(&readers, Count::HitOrMiss, |_| None::<u32>), None);
+        assert_eq!(lock.read(&readers, Count::Nothing, |v| Some(*v)), Some(5));
+        assert_eq!(readers.counts(), (1, 1));
+        assert_eq!(readers.slow_hits.load(Ordering::Relaxed), 1, "counted on the slow path");
+        readers.slot().reading.store(0, Ordering::SeqCst);
+        *lock.write(&readers) = 6;
+        assert_eq!(lock.read(&readers, Count::HitOrMiss, |v| Some(*v)), Some(6));
+        assert_eq!(readers.counts(), (2, 1));
+    }
+}
