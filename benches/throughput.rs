@@ -4,8 +4,10 @@
 //! `cargo bench --bench throughput`
 //!
 //! Each configuration runs five rounds of 2^21 lookups per thread over
-//! 10,000 cached keys drawn from a seeded Zipf(1.0) sequence; the table
-//! gives the median round in million lookups per second.
+//! 10,000 cached keys drawn from a seeded Zipf(1.0) sequence, the
+//! configurations interleaved round by round; the table gives the median
+//! round in million lookups per second, and the median per-round ratio of
+//! ebc (LRU) to each peer.
 
 use std::hint::black_box;
 use std::sync::{Arc, Barrier};
@@ -45,33 +47,32 @@ fn sequence(seed: u64) -> Vec<u64> {
         .collect()
 }
 
-/// Runs `lookup` over each thread's sequence; returns the median round's
-/// million lookups per second.
-fn measure<F: Fn(u64) -> bool + Sync>(threads: usize, lookup: &F) -> f64 {
-    let sequences: Vec<Vec<u64>> = (0..threads).map(|t| sequence(17 + t as u64)).collect();
-    let mut rounds = Vec::new();
-    for _ in 0..ROUNDS {
-        let barrier = Barrier::new(threads);
-        let started = std::sync::Mutex::new(None);
-        std::thread::scope(|s| {
-            for seq in &sequences {
-                let (barrier, lookup, started) = (&barrier, lookup, &started);
-                s.spawn(move || {
-                    barrier.wait();
-                    started.lock().unwrap().get_or_insert_with(Instant::now);
-                    let mut hits = 0usize;
-                    for &k in seq {
-                        hits += lookup(k) as usize;
-                    }
-                    assert_eq!(hits, seq.len(), "every lookup must hit");
-                });
-            }
-        });
-        let elapsed = started.lock().unwrap().unwrap().elapsed();
-        rounds.push((threads * lookups()) as f64 / elapsed.as_secs_f64() / 1e6);
-    }
-    rounds.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    rounds[ROUNDS / 2]
+/// One round: `lookup` over each thread's sequence at once; million
+/// lookups per second.
+fn round(sequences: &[Vec<u64>], lookup: &(dyn Fn(u64) -> bool + Sync)) -> f64 {
+    let barrier = Barrier::new(sequences.len());
+    let started = std::sync::Mutex::new(None);
+    std::thread::scope(|s| {
+        for seq in sequences {
+            let (barrier, started) = (&barrier, &started);
+            s.spawn(move || {
+                barrier.wait();
+                started.lock().unwrap().get_or_insert_with(Instant::now);
+                let mut hits = 0usize;
+                for &k in seq {
+                    hits += lookup(k) as usize;
+                }
+                assert_eq!(hits, seq.len(), "every lookup must hit");
+            });
+        }
+    });
+    let elapsed = started.lock().unwrap().unwrap().elapsed();
+    (sequences.len() * lookups()) as f64 / elapsed.as_secs_f64() / 1e6
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    values[values.len() / 2]
 }
 
 /// `EBC_ONLY=<text>` runs only the rows whose name contains it (for
@@ -80,18 +81,50 @@ fn wanted(name: &str) -> bool {
     std::env::var("EBC_ONLY").map_or(true, |only| name.contains(&only))
 }
 
-/// Measures `lookup` at 1 and 2 threads into `rows`, when the row is wanted.
-fn row<F: Fn(u64) -> bool + Sync>(rows: &mut Vec<(String, f64, f64)>, name: String, lookup: F) {
+/// The caches to measure, by name.
+type Rows<'a> = Vec<(String, Box<dyn Fn(u64) -> bool + Sync + 'a>)>;
+
+/// Adds a cache to `rows` when it is wanted.
+fn row<'a>(rows: &mut Rows<'a>, name: String, lookup: impl Fn(u64) -> bool + Sync + 'a) {
     if wanted(&name) {
-        let one = measure(1, &lookup);
-        rows.push((name, one, measure(2, &lookup)));
+        rows.push((name, Box::new(lookup)));
+    }
+}
+
+/// Measures every row, interleaved: each round runs every cache at one
+/// thread and then at two before the next round starts, so a change in the
+/// machine's load falls on all of them alike. Prints the median rounds and,
+/// per peer, the median of the per-round ratios of ebc's first row to it.
+fn report(rows: &Rows<'_>) {
+    let one: Vec<Vec<u64>> = vec![sequence(17)];
+    let two: Vec<Vec<u64>> = vec![sequence(17), sequence(18)];
+    let mut results = vec![(Vec::new(), Vec::new()); rows.len()];
+    for _ in 0..ROUNDS {
+        for ((_, lookup), (ones, twos)) in rows.iter().zip(&mut results) {
+            ones.push(round(&one, lookup.as_ref()));
+            twos.push(round(&two, lookup.as_ref()));
+        }
+    }
+    println!("| cache | 1 thread (M lookups/s) | 2 threads (M lookups/s) | 2 / 1 |");
+    println!("|---|---|---|---|");
+    for ((name, _), (ones, twos)) in rows.iter().zip(&results) {
+        let (a, b) = (median(ones.clone()), median(twos.clone()));
+        println!("| {name} | {a:.1} | {b:.1} | {:.2}x |", b / a);
+    }
+    let Some((ebc_ones, ebc_twos)) = results.first() else { return };
+    println!();
+    println!("| {} against | 1 thread | 2 threads |", rows[0].0);
+    println!("|---|---|---|");
+    for ((name, _), (ones, twos)) in rows.iter().zip(&results).skip(1) {
+        let ratio = |mine: &[f64], theirs: &[f64]| median(mine.iter().zip(theirs).map(|(m, t)| m / t).collect());
+        println!("| {name} | {:.2}x | {:.2}x |", ratio(ebc_ones, ones), ratio(ebc_twos, twos));
     }
 }
 
 fn main() {
     let addresses: Arc<Vec<Address>> = Arc::new((0..KEYS as u64).map(address).collect());
 
-    let mut rows: Vec<(String, f64, f64)> = Vec::new();
+    let mut rows: Rows<'_> = Vec::new();
     // The loop without a cache (`EBC_ONLY=baseline`), for subtracting
     // its cost from a row's cycles under `perf stat`.
     if std::env::var("EBC_ONLY").is_ok_and(|only| only == "baseline") {
@@ -104,7 +137,8 @@ fn main() {
         for a in addresses.iter() {
             manager.load(a, Some("mem:c"), &LoadOptions::default()).unwrap();
         }
-        let lookup = |k: u64| black_box(manager.get(&addresses[k as usize])).is_some();
+        let addresses = addresses.clone();
+        let lookup = move |k: u64| black_box(manager.get(&addresses[k as usize])).is_some();
         row(&mut rows, format!("ebc Manager::get ({strategy:?})"), lookup);
     }
 
@@ -123,16 +157,15 @@ fn main() {
         quick.insert(*a, value.clone());
         lru.lock().put(*a, value);
     }
-    let moka_get = |k: u64| black_box(moka.get(&addresses[k as usize])).is_some();
+    let keys = addresses.clone();
+    let moka_get = move |k: u64| black_box(moka.get(&keys[k as usize])).is_some();
     row(&mut rows, "moka::sync::Cache::get".into(), moka_get);
-    let quick_get = |k: u64| black_box(quick.get(&addresses[k as usize])).is_some();
+    let keys = addresses.clone();
+    let quick_get = move |k: u64| black_box(quick.get(&keys[k as usize])).is_some();
     row(&mut rows, "quick_cache::sync::Cache::get".into(), quick_get);
-    let lru_get = |k: u64| black_box(lru.lock().get(&addresses[k as usize]).cloned()).is_some();
+    let keys = addresses.clone();
+    let lru_get = move |k: u64| black_box(lru.lock().get(&keys[k as usize]).cloned()).is_some();
     row(&mut rows, "lru::LruCache behind a mutex".into(), lru_get);
 
-    println!("| cache | 1 thread (M lookups/s) | 2 threads (M lookups/s) | 2 / 1 |");
-    println!("|---|---|---|---|");
-    for (name, one, two) in rows {
-        println!("| {name} | {one:.1} | {two:.1} | {:.2}x |", two / one);
-    }
+    report(&rows);
 }
