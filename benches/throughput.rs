@@ -4,7 +4,8 @@
 //! `cargo bench --bench throughput`
 //!
 //! Each configuration runs five rounds of 2^21 lookups per thread over
-//! 10,000 cached keys drawn from a seeded Zipf(1.0) sequence, the
+//! 10,000 cached keys drawn from a seeded Zipf(1.0) sequence (then again
+//! with uniform keys), the
 //! configurations interleaved round by round; the table gives the median
 //! round in million lookups per second, and the median per-round ratio of
 //! ebc (LRU) to each peer.
@@ -32,7 +33,7 @@ fn address(k: u64) -> Address {
 }
 
 /// A Zipf(1.0) sequence of key indices, seeded per thread.
-fn sequence(seed: u64) -> Vec<u64> {
+fn sequence(seed: u64, keys: Keys) -> Vec<u64> {
     let cdf: Vec<f64> = (1..=KEYS).scan(0.0, |t, i| { *t += 1.0 / i as f64; Some(*t) }).collect();
     let total = *cdf.last().unwrap();
     let mut x = seed | 1;
@@ -41,10 +42,26 @@ fn sequence(seed: u64) -> Vec<u64> {
             x ^= x << 13;
             x ^= x >> 7;
             x ^= x << 17;
-            let u = (x >> 11) as f64 / (1u64 << 53) as f64 * total;
-            cdf.partition_point(|c| *c < u) as u64
+            match keys {
+                Keys::Zipf => {
+                    let u = (x >> 11) as f64 / (1u64 << 53) as f64 * total;
+                    cdf.partition_point(|c| *c < u) as u64
+                }
+                Keys::Uniform => x % KEYS as u64,
+            }
         })
         .collect()
+}
+
+/// How lookups pick their keys.
+#[derive(Clone, Copy, Debug)]
+enum Keys {
+    /// Zipf(1.0): a few addresses take most lookups, as on a chain. Both
+    /// threads then hand out the same few objects, whose reference counts
+    /// every cache that returns an `Arc` must bump.
+    Zipf,
+    /// Every address alike: what the cache's own structure allows.
+    Uniform,
 }
 
 /// One round: `lookup` over each thread's sequence at once; million
@@ -95,9 +112,9 @@ fn row<'a>(rows: &mut Rows<'a>, name: String, lookup: impl Fn(u64) -> bool + Syn
 /// thread and then at two before the next round starts, so a change in the
 /// machine's load falls on all of them alike. Prints the median rounds and,
 /// per peer, the median of the per-round ratios of ebc's first row to it.
-fn report(rows: &Rows<'_>) {
-    let one: Vec<Vec<u64>> = vec![sequence(17)];
-    let two: Vec<Vec<u64>> = vec![sequence(17), sequence(18)];
+fn report(rows: &Rows<'_>, keys: Keys) {
+    let one: Vec<Vec<u64>> = vec![sequence(17, keys)];
+    let two: Vec<Vec<u64>> = vec![sequence(17, keys), sequence(18, keys)];
     let mut results = vec![(Vec::new(), Vec::new()); rows.len()];
     for _ in 0..ROUNDS {
         for ((_, lookup), (ones, twos)) in rows.iter().zip(&mut results) {
@@ -105,6 +122,8 @@ fn report(rows: &Rows<'_>) {
             twos.push(round(&two, lookup.as_ref()));
         }
     }
+    println!("{keys:?} keys:");
+    println!();
     println!("| cache | 1 thread (M lookups/s) | 2 threads (M lookups/s) | 2 / 1 |");
     println!("|---|---|---|---|");
     for ((name, _), (ones, twos)) in rows.iter().zip(&results) {
@@ -167,5 +186,7 @@ fn main() {
     let lru_get = move |k: u64| black_box(lru.lock().get(&keys[k as usize]).cloned()).is_some();
     row(&mut rows, "lru::LruCache behind a mutex".into(), lru_get);
 
-    report(&rows);
+    report(&rows, Keys::Zipf);
+    println!();
+    report(&rows, Keys::Uniform);
 }
