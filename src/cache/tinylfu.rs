@@ -226,14 +226,19 @@ impl<V> TinyLfuPolicy<V> {
 
 impl<V: Clone + Send> Policy<V> for TinyLfuPolicy<V> {
     fn get(&mut self, address: &Address) -> Option<V> {
-        let found = if let Some(v) = self.window.get(address) {
+        // An address lives in one segment only; protected, the largest
+        // (80% of main), is asked first: most hits end there after one
+        // lookup instead of three.
+        let found = if let Some(v) = self.protected.get(address) {
+            Some(v.clone())
+        } else if let Some(v) = self.window.get(address) {
             Some(v.clone())
         } else if let Some(v) = self.probation.pop(address) {
             self.protected.push(*address, v.clone());
             self.demote_overflow();
             Some(v)
         } else {
-            self.protected.get(address).cloned()
+            None
         };
         // A miss is recorded by the insert that follows it, so that a cache
         // which tells the policy only about hits and inserts counts each
