@@ -135,6 +135,28 @@ static ebc_status broken_store(void *user_data, const ebc_load_request *req, ebc
     return EBC_IO;
 }
 
+/* An account without code, counting how often the source is asked. */
+static ebc_status counting_empty(void *user_data, const ebc_load_request *req, ebc_sink *sink) {
+    (void)req;
+    (void)sink;
+    *(int *)user_data += 1;
+    return EBC_OK;
+}
+
+/* Three lookups of one account without code through a manager whose
+   default source counts its requests; returns the count. */
+static int source_requests_for_three_lookups(ebc_config *config, host_context *ctx,
+                                             const evmc_address *account) {
+    ebc_error *err = NULL;
+    int requests = 0, i;
+    CHECK_OK(ebc_config_set_default_source(config, "count:{address}", 15, &err), err);
+    ctx->manager = t_manager(config);
+    CHECK_OK(ebc_register_loader(ctx->manager, "count", 5, counting_empty, &requests, NULL, &err), err);
+    for (i = 0; i < 3; i++) CHECK(get_code_size(ctx, account) == 0);
+    ebc_manager_free(ctx->manager);
+    return requests;
+}
+
 int main(void) {
     t_tmpdir dir;
     char name[43], source[400];
@@ -234,6 +256,14 @@ int main(void) {
     CHECK(get_code_size(&ctx, &weth_addr) == 0);
     CHECK(ctx.errors == 1);
     ebc_manager_free(ctx.manager);
+
+    /* "No code here" is remembered for a while (1 s by default), so an EVM
+       asking about the same sender again does not ask the source again. */
+    CHECK(source_requests_for_three_lookups(config, &ctx, &empty_addr) == 1);
+    CHECK(ebc_config_set_absent_ttl_ms(config, 0) == EBC_OK);
+    CHECK(source_requests_for_three_lookups(config, &ctx, &empty_addr) == 3);
+    CHECK(ebc_config_set_absent_ttl_ms(NULL, 5) == EBC_NULL_PARAMETER);
+    CHECK(ctx.errors == 1);
 
     /* Without a default source there is nowhere to look. */
     CHECK_OK(ebc_config_set_default_source(config, NULL, 0, &err), err);

@@ -984,6 +984,13 @@ ebc_status ebc_config_set_cache_ttl_ms(struct ebc_config *c,
                                        uint64_t ms);
 
 /**
+ * Sets how long the default source's "no code at this address" answer is
+ * remembered, in milliseconds (0 = ask every time; 1000 by default).
+ */
+ebc_status ebc_config_set_absent_ttl_ms(struct ebc_config *c,
+                                        uint64_t ms);
+
+/**
  * Sets the URI used by loads that name none. `{address}` in it is
  * replaced by the address as `0x` + 40 lower-case hex digits, e.g.
  * "file:/var/code/{address}.hex". `uri` is UTF-8, `uri_len` bytes, no NUL

@@ -161,6 +161,14 @@ pub struct Config {
     pub loader_timeout_ms: u64,
     /// Lifetime of a cache entry under [`CacheStrategy::Ttl`], in milliseconds.
     pub cache_ttl_ms: u64,
+    /// How long the default source's answer that an address has no code
+    /// ([`Error::NotFound`](crate::Error::NotFound) or
+    /// [`Error::NoCode`](crate::Error::NoCode)) is remembered, in
+    /// milliseconds; 0 asks the source every time. EVMs ask about accounts
+    /// without code (senders, recipients of plain transfers) over and over;
+    /// within this time they are answered without a fetch. Other failures
+    /// are never remembered, and a load with `reload` asks again.
+    pub absent_ttl_ms: u64,
     /// From Standard up, `file:` loads must resolve (symlinks and `..`
     /// followed) to a path under one of these directories. Empty: any path.
     pub allowed_file_roots: Vec<std::path::PathBuf>,
@@ -246,6 +254,7 @@ impl Config {
             fork: Fork::LATEST,
             loader_timeout_ms: 5_000,
             cache_ttl_ms: 3_600_000,
+            absent_ttl_ms: 1_000,
             allowed_file_roots: Vec::new(),
             allowed_hosts: Vec::new(),
             default_source: None,

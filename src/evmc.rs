@@ -15,7 +15,8 @@
 //! Any other failure (timeout, I/O, a size limit, the security policy, no
 //! default source configured) is an error, never taken for a missing
 //! account. With lazy loading disabled an uncached address is `Missing`.
-//! Only code is cached: an empty or missing account is asked again next time.
+//! Only code is cached; an empty or missing account is remembered as such
+//! for `Config::absent_ttl_ms` (1 s by default) and then asked again.
 
 use std::sync::Arc;
 

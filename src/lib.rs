@@ -28,6 +28,7 @@
 //! | [`evmc`] | account code with EVMC's size, hash and copy semantics |
 //! | `ffi` | the C ABI (`include/ebc.h`) |
 
+mod absent;
 pub mod bytecode;
 pub mod cache;
 pub mod codec;

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant, SystemTime};
 use parking_lot::{Condvar, Mutex};
 use revm::primitives::{Address, B256};
 
+use crate::absent::AbsentAccounts;
 use crate::bytecode::{Code, ExternalBytecode, Metadata};
 use crate::cache::{Cache, CacheStats};
 use crate::codec;
@@ -200,6 +201,8 @@ pub struct Manager {
     sources: Registry,
     memory: Arc<MemoryLoader>,
     inflight: Mutex<HashMap<Address, Arc<Flight>>>,
+    /// The default source's recent "no code here" answers.
+    absent: AbsentAccounts,
     trust_store: parking_lot::RwLock<TrustStore>,
     metrics: Metrics,
 }
@@ -236,6 +239,7 @@ impl Manager {
             sources,
             memory,
             inflight: Mutex::new(HashMap::new()),
+            absent: AbsentAccounts::new(config.absent_ttl_ms, config.max_cached_contracts.max(1024)),
             trust_store: parking_lot::RwLock::new(TrustStore::default()),
             metrics: Metrics::default(),
             config,
@@ -272,6 +276,11 @@ impl Manager {
                 "{address} is not cached and lazy loading is disabled; preload it or give a URI"
             )));
         }
+        if uri.is_none() && !options.reload {
+            if let Some(answer) = self.absent.recall(address) {
+                return Err(answer);
+            }
+        }
         let flight = {
             let mut inflight = self.inflight.lock();
             if !options.reload {
@@ -293,8 +302,16 @@ impl Manager {
                 let mut guard = FlightGuard { manager: self, address: *address, flight, result: None };
                 let result = self.fetch(address, uri, options);
                 match &result {
-                    Ok(code) => self.cache.insert(code.clone()),
-                    Err(_) => self.metrics.record_failure(),
+                    Ok(code) => {
+                        self.cache.insert(code.clone());
+                        self.absent.forget(address);
+                    }
+                    Err(e) => {
+                        self.metrics.record_failure();
+                        if uri.is_none() {
+                            self.absent.remember(address, e);
+                        }
+                    }
                 }
                 guard.result = Some(result.clone());
                 drop(guard);

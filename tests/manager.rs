@@ -448,3 +448,44 @@ fn lru_evicts_the_least_recent_even_without_re_promoting_fresh_hits() {
     }
     assert_eq!(m.cache_stats().entries, 100);
 }
+
+#[test]
+fn the_default_sources_no_code_answers_are_remembered_for_a_while() {
+    // A source with no code for 0x01..., an empty account at 0x02..., and
+    // timeouts for 0x03..., counting what it is asked.
+    let asked = Arc::new(AtomicUsize::new(0));
+    let counter = asked.clone();
+    let loader = FnLoader::new(LoaderType::Custom, move |req, _sink| {
+        counter.fetch_add(1, Ordering::SeqCst);
+        match req.address.0[0] {
+            1 => Err(ebc::Error::NotFound(format!("no account {}", req.address))),
+            2 => Ok(()),
+            _ => Err(ebc::Error::Timeout { what: req.uri.to_owned(), limit_ms: 1 }),
+        }
+    });
+    let config = Config { default_source: Some("acct:{address}".into()), absent_ttl_ms: 300, ..Config::testing() };
+    let m = Manager::new(config).unwrap();
+    m.register_loader("acct", Arc::new(loader)).unwrap();
+    let error = |a: u8| m.load(&addr(a), None, &LoadOptions::default()).unwrap_err();
+    let requests = || asked.load(Ordering::SeqCst);
+
+    for _ in 0..3 {
+        assert!(matches!(error(1), ebc::Error::NotFound(_)));
+        assert!(matches!(error(2), ebc::Error::NoCode(_)));
+    }
+    assert_eq!(requests(), 2, "one request per account while the answer holds");
+    for _ in 0..2 {
+        assert_eq!(error(3).status(), Status::Timeout);
+    }
+    assert_eq!(requests(), 4, "a timeout says nothing about the account: asked each time");
+    let reload = LoadOptions { reload: true, ..LoadOptions::default() };
+    assert_eq!(m.load(&addr(1), None, &reload).unwrap_err().status(), Status::NotFound);
+    assert_eq!(requests(), 5, "reload asks the source again");
+    // An explicit URI is not the default source: never answered from memory.
+    assert!(m.load(&addr(2), Some("acct:0x02"), &LoadOptions::default()).is_err());
+    assert_eq!(requests(), 6);
+    std::thread::sleep(Duration::from_millis(350));
+    assert!(matches!(error(2), ebc::Error::NoCode(_)));
+    assert_eq!(requests(), 7, "asked again once the answer expired");
+    assert!(m.get(&addr(1)).is_none() && m.get(&addr(2)).is_none(), "nothing cached as code");
+}

@@ -153,6 +153,16 @@ pub extern "C" fn ebc_config_set_cache_ttl_ms(c: *mut ebc_config, ms: u64) -> eb
     })
 }
 
+/// Sets how long the default source's "no code at this address" answer is
+/// remembered, in milliseconds (0 = ask every time; 1000 by default).
+#[unsafe(no_mangle)]
+pub extern "C" fn ebc_config_set_absent_ttl_ms(c: *mut ebc_config, ms: u64) -> ebc_status {
+    update(c, |c| {
+        c.absent_ttl_ms = ms;
+        Ok(())
+    })
+}
+
 /// Sets the URI used by loads that name none. `{address}` in it is
 /// replaced by the address as `0x` + 40 lower-case hex digits, e.g.
 /// "file:/var/code/{address}.hex". `uri` is UTF-8, `uri_len` bytes, no NUL
