@@ -121,3 +121,18 @@ fn findings_at_standard_include_the_real_shapes_of_deployed_code() {
     assert!((50..818).contains(&truncated), "truncated PUSH findings: {truncated}");
     assert!((300..=399).contains(&bad_jumps), "invalid static jump findings: {bad_jumps}");
 }
+
+#[test]
+fn the_jump_table_and_padding_are_revms_on_every_contract() {
+    use revm::bytecode::Bytecode;
+    for row in index() {
+        let code = std::fs::read(corpus_dir().join("mainnet").join(&row.file)).unwrap();
+        let ours = ebc::verify::analyze(&code);
+        let revm = Bytecode::new_legacy(code.clone().into());
+        assert_eq!(ours.bytecode.bytes_slice(), revm.bytes_slice(), "{}: padded code", row.file);
+        assert_eq!(ours.bytecode.len(), revm.len(), "{}", row.file);
+        assert_eq!(ours.bytecode.legacy_jump_table(), revm.legacy_jump_table(), "{}: jump table", row.file);
+        let count: usize = revm.legacy_jump_table().unwrap().as_slice().iter().map(|b| b.count_ones() as usize).sum();
+        assert_eq!(ours.jumpdest_count, count, "{}", row.file);
+    }
+}

@@ -13,7 +13,9 @@
 //! Findings are not reported inside the trailer.
 
 use revm::bytecode::Bytecode;
-use revm::primitives::{Address, Bytes};
+use revm::primitives::Address;
+
+use super::jumps::scan;
 
 use super::metadata::{Trailer, find_trailer};
 use super::opcodes::{Fork, info};
@@ -149,11 +151,9 @@ pub fn analyze(code: &[u8]) -> Analysis {
             jumpdest_count: 0,
         };
     }
-    let bytecode = Bytecode::new_legacy(Bytes::copy_from_slice(code));
-    let jumpdest_count = bytecode.legacy_jump_table().map_or(0, |table| {
-        table.as_slice().iter().map(|b| b.count_ones() as usize).sum()
-    });
-    Analysis { kind: CodeKind::Legacy, bytecode, jumpdest_count }
+    let jumpdests = scan(code);
+    let jumpdest_count = jumpdests.count;
+    Analysis { kind: CodeKind::Legacy, bytecode: jumpdests.into_bytecode(code), jumpdest_count }
 }
 
 /// The full analysis: what Standard and above record.

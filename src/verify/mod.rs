@@ -9,6 +9,7 @@
 //! recorded as findings and never rejected below Paranoid.
 
 mod analysis;
+mod jumps;
 mod metadata;
 mod opcodes;
 
