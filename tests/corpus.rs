@@ -136,3 +136,19 @@ fn the_jump_table_and_padding_are_revms_on_every_contract() {
         assert_eq!(ours.jumpdest_count, count, "{}", row.file);
     }
 }
+
+#[test]
+fn one_pass_analysis_is_the_two_passes_on_every_contract() {
+    use ebc::verify::{Fork, analyze, analyze_and_inspect, inspect};
+    for row in index() {
+        let code = std::fs::read(corpus_dir().join("mainnet").join(&row.file)).unwrap();
+        let separate = analyze(&code);
+        for fork in [Fork::Frontier, Fork::Paris, Fork::LATEST] {
+            let (analysis, inspection) = analyze_and_inspect(&code, fork);
+            assert_eq!(analysis.bytecode.bytes_slice(), separate.bytecode.bytes_slice(), "{}", row.file);
+            assert_eq!(analysis.bytecode.legacy_jump_table(), separate.bytecode.legacy_jump_table(), "{}", row.file);
+            assert_eq!(analysis.jumpdest_count, separate.jumpdest_count, "{}", row.file);
+            assert_eq!(inspection, inspect(&code, &separate, fork), "{}", row.file);
+        }
+    }
+}

@@ -37,6 +37,12 @@ pub(crate) struct JumpDests {
 impl JumpDests {
     /// True when `pc` is a JUMPDEST opcode.
     #[inline]
+    pub fn is_jumpdest(&self, pc: usize) -> bool {
+        self.bits.get(pc / 8).is_some_and(|byte| byte & (1 << (pc % 8)) != 0)
+    }
+
+    /// True when `pc` is a JUMPDEST opcode.
+    #[inline]
     #[allow(dead_code)] // used from step 2 on
     pub fn contains(&self, pc: usize) -> bool {
         self.bits.get(pc / 8).is_some_and(|byte| byte & (1 << (pc % 8)) != 0)
