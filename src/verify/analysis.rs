@@ -249,13 +249,21 @@ const BOUNDARY_MARK: u32 = 1 << 30;
 #[repr(C, align(8))]
 struct Op {
     inputs: u8,
-    outputs: u8,
+    /// Stack height change: outputs minus inputs.
+    delta: i8,
     /// Bytes the instruction takes: 1, and PUSHn's n immediate bytes.
     size: u8,
     class: Class,
     /// The opcode's [`Capabilities`], `CALL_MARK` on CALL and
     /// `BOUNDARY_MARK` on the opcodes that begin or end a block.
     caps: u32,
+}
+
+impl Op {
+    /// Stack items the instruction produces.
+    fn outputs(self) -> usize {
+        (self.inputs as i32 + self.delta as i32) as usize
+    }
 }
 
 /// The tables of one fork: the [`Op`] and the [`Capabilities`] of each
@@ -281,7 +289,7 @@ fn build_tables(fork: Fork) -> Tables {
         let op = byte as u8;
         // An undefined byte is one byte long, whatever it is at other forks.
         let Some(i) = info(op, fork) else {
-            return Op { class: Class::Undefined, size: 1, inputs: 0, outputs: 0, caps: BOUNDARY_MARK };
+            return Op { class: Class::Undefined, size: 1, inputs: 0, delta: 0, caps: BOUNDARY_MARK };
         };
         let class = match op {
             JUMPDEST => Class::Jumpdest,
@@ -294,7 +302,8 @@ fn build_tables(fork: Fork) -> Tables {
         let call = if op == CALL { CALL_MARK } else { 0 };
         let boundary = if class == Class::Straight { 0 } else { BOUNDARY_MARK };
         let caps = caps[byte] | call | boundary;
-        Op { class, size, inputs: i.inputs, outputs: i.outputs, caps }
+        let delta = i.outputs as i8 - i.inputs as i8;
+        Op { class, size, inputs: i.inputs, delta, caps }
     });
     Tables { ops, caps }
 }
@@ -397,7 +406,8 @@ fn cut_blocks(code: &[u8], tables: &Tables) -> Pass {
     let len = code.len();
     let mut cutter = Cutter {
         code,
-        blocks: Vec::with_capacity(len / 8 + 4),
+        // Large contracts have a block per 7 or 8 bytes: no regrowing.
+        blocks: Vec::with_capacity(len / 6 + 4),
         jumpdests: Vec::with_capacity(len / 16 + 4),
         bits: vec![0u8; len.div_ceil(8)],
         last_undefined: usize::MAX,
@@ -411,7 +421,7 @@ fn cut_blocks(code: &[u8], tables: &Tables) -> Pass {
         let op = tables.ops[byte as usize];
         let inputs = op.inputs as i32;
         needs = needs.max(inputs - height);
-        height += op.outputs as i32 - inputs;
+        height += op.delta as i32;
         peak = peak.max(height);
         caps |= op.caps;
         // One test, rarely true: the class is matched only at boundaries.
@@ -496,7 +506,7 @@ fn simulate(
                 });
                 return caps;
             }
-            *h += op_info.outputs as isize - op_info.inputs as isize;
+            *h += op_info.delta as isize;
             if *h > STACK_LIMIT as isize {
                 findings.push(FindingKind::InvalidStackOperation, pc, || {
                     format!("{} overflows the stack limit of {STACK_LIMIT}", name())
@@ -529,7 +539,7 @@ fn simulate(
             _ => {
                 let keep = known.len().saturating_sub(op_info.inputs as usize);
                 known.truncate(keep);
-                known.extend(std::iter::repeat_n(None, op_info.outputs as usize));
+                known.extend(std::iter::repeat_n(None, op_info.outputs()));
             }
         }
         pc = next;
@@ -594,9 +604,8 @@ fn inspect_legacy(code: &[u8], fork: Fork) -> (Inspection, JumpDests) {
     }
 
     // Block index of a JUMPDEST offset, for jump targets.
-    let index_of = |offset: u32| {
-        jumpdests.binary_search_by_key(&offset, |&(at, _)| at).ok().map(|k| jumpdests[k].1 as usize)
-    };
+    let ranks = table.ranks();
+    let index_of = |offset: u32| JumpDests::ordinal(&ranks, offset as usize).map(|k| jumpdests[k].1 as usize);
     let mut entry = vec![UNSEEN; blocks.len()];
     let mut work = Vec::with_capacity(64);
     let mut dynamic = false;
@@ -612,14 +621,12 @@ fn inspect_legacy(code: &[u8], fork: Fork) -> (Inspection, JumpDests) {
         if b.flags & ENDS_IN_JUMP != 0 {
             match b.target {
                 NO_TARGET => dynamic = true,
-                t if table.is_jumpdest(t as usize) => {
-                    if let Some(j) = index_of(t) {
-                        visit(j, exit, &mut work, &mut entry);
-                    }
-                }
-                t => findings.push(FindingKind::InvalidJumpDest, b.end as usize - 1, || {
-                    format!("static jump to {t:#x}, which is not a JUMPDEST")
-                }),
+                t => match index_of(t) {
+                    Some(j) => visit(j, exit, &mut work, &mut entry),
+                    None => findings.push(FindingKind::InvalidJumpDest, b.end as usize - 1, || {
+                        format!("static jump to {t:#x}, which is not a JUMPDEST")
+                    }),
+                },
             }
         }
         if b.flags & FALLS_THROUGH != 0 && (i as usize) + 1 < blocks.len() {
