@@ -35,13 +35,6 @@ pub(crate) struct JumpDests {
 }
 
 impl JumpDests {
-    /// True when `pc` is a JUMPDEST opcode.
-    #[inline]
-    #[allow(dead_code)] // used from step 2 on
-    pub fn contains(&self, pc: usize) -> bool {
-        self.bits.get(pc / 8).is_some_and(|byte| byte & (1 << (pc % 8)) != 0)
-    }
-
     /// Each 64-bit word of the table with how many JUMPDESTs come before
     /// it, for [`JumpDests::ordinal`].
     pub fn ranks(&self) -> Vec<(u64, u32)> {
@@ -136,27 +129,15 @@ fn below(n: u32) -> u64 {
 
 /// Finds the JUMPDEST opcodes of `code` and revm's padding for it.
 pub(crate) fn scan(code: &[u8]) -> JumpDests {
-    scan_with(code, |_, _, _| {}).0
-}
-
-/// [`scan`], which also hands every 64-byte chunk to `visit` (its offset,
-/// its bytes, STOP-padded past the end, and a mask of the bytes that begin
-/// an instruction), in order, and returns the last PUSH (its offset and
-/// where its immediate ends) when there is one.
-#[inline(always)]
-pub(crate) fn scan_with(
-    code: &[u8],
-    mut visit: impl FnMut(usize, &[u8; CHUNK], u64),
-) -> (JumpDests, Option<(usize, usize)>) {
     let len = code.len();
     let mut bits = vec![0u8; len.div_ceil(8)];
     let mut count = 0;
     // How many bytes at the start of the next chunk are PUSH data.
     let mut carried = 0u32;
+    // The last PUSH (offset) and where its immediate ends.
     let mut last_push: Option<(usize, usize)> = None;
     let mut tail = [STOP; CHUNK];
     for (chunk_index, (chunk, out)) in code.chunks(CHUNK).zip(bits.chunks_mut(CHUNK / 8)).enumerate() {
-        let base = chunk_index * CHUNK;
         let bytes: &[u8; CHUNK] = match chunk.try_into() {
             Ok(whole) => whole,
             Err(_) => {
@@ -165,7 +146,6 @@ pub(crate) fn scan_with(
             }
         };
         let (jumpdests, pushes) = chunk_masks(bytes);
-        // Immediate bytes of PUSHes.
         let mut data = below(carried);
         let mut candidates = pushes & !data;
         let (mut end, mut last_at) = (carried, None);
@@ -175,20 +155,20 @@ pub(crate) fn scan_with(
             // PUSHn (0x5f + n) at `at`: its immediate ends at at + 1 + n.
             end = at + u32::from(bytes[at as usize & (CHUNK - 1)]) - 0x5e;
             let through_end = below(end);
-            data |= through_end ^ (lowest << 1).wrapping_sub(1);
+            data |= through_end ^ (lowest - 1);
             candidates &= !through_end;
             last_at = Some(at);
         }
         if let Some(at) = last_at {
+            let base = chunk_index * CHUNK;
             last_push = Some((base + at as usize, base + end as usize));
         }
         carried = end.saturating_sub(CHUNK as u32);
         let jumpdests = jumpdests & !data;
         count += jumpdests.count_ones() as usize;
         out.copy_from_slice(&jumpdests.to_le_bytes()[..out.len()]);
-        visit(base, bytes, !data & below(chunk.len() as u32));
     }
-    (JumpDests { bits, count, padding: padding_after(code, last_push) }, last_push)
+    JumpDests { bits, count, padding: padding_after(code, last_push) }
 }
 
 /// revm's padding of `code` whose last PUSH is at `.0` with its immediate
@@ -243,22 +223,6 @@ mod tests {
         let ranks = table.ranks();
         let found: Vec<_> = (0..200).filter_map(|pc| JumpDests::ordinal(&ranks, pc).map(|k| (pc, k))).collect();
         assert_eq!(found, vec![(0, 0), (63, 1), (64, 2), (130, 3)]);
-    }
-
-    #[test]
-    fn instruction_starts_skip_push_data_across_chunks() {
-        // PUSH32 at 50 covers 51-82; PUSH1 at 83 covers 84; the rest are
-        // one-byte instructions, up to the end at 100.
-        let mut code = vec![0x01u8; 100];
-        code[50] = 0x7f;
-        code[83] = PUSH1;
-        let mut starts = Vec::new();
-        let (_, last_push) = scan_with(&code, |base, _, mask| {
-            starts.extend((0..64).filter(|i| mask >> i & 1 != 0).map(|i| base + i));
-        });
-        let expected: Vec<usize> = (0..=50).chain(83..=83).chain(85..100).collect();
-        assert_eq!(starts, expected);
-        assert_eq!(last_push, Some((83, 85)));
     }
 
     #[test]
