@@ -121,3 +121,34 @@ fn findings_at_standard_include_the_real_shapes_of_deployed_code() {
     assert!((50..818).contains(&truncated), "truncated PUSH findings: {truncated}");
     assert!((300..=399).contains(&bad_jumps), "invalid static jump findings: {bad_jumps}");
 }
+
+#[test]
+fn the_jump_table_and_padding_are_revms_on_every_contract() {
+    use revm::bytecode::Bytecode;
+    for row in index() {
+        let code = std::fs::read(corpus_dir().join("mainnet").join(&row.file)).unwrap();
+        let ours = ebc::verify::analyze(&code);
+        let revm = Bytecode::new_legacy(code.clone().into());
+        assert_eq!(ours.bytecode.bytes_slice(), revm.bytes_slice(), "{}: padded code", row.file);
+        assert_eq!(ours.bytecode.len(), revm.len(), "{}", row.file);
+        assert_eq!(ours.bytecode.legacy_jump_table(), revm.legacy_jump_table(), "{}: jump table", row.file);
+        let count: usize = revm.legacy_jump_table().unwrap().as_slice().iter().map(|b| b.count_ones() as usize).sum();
+        assert_eq!(ours.jumpdest_count, count, "{}", row.file);
+    }
+}
+
+#[test]
+fn one_pass_analysis_is_the_two_passes_on_every_contract() {
+    use ebc::verify::{Fork, analyze, analyze_and_inspect, inspect};
+    for row in index() {
+        let code = std::fs::read(corpus_dir().join("mainnet").join(&row.file)).unwrap();
+        let separate = analyze(&code);
+        for fork in [Fork::Frontier, Fork::Paris, Fork::LATEST] {
+            let (analysis, inspection) = analyze_and_inspect(&code, fork);
+            assert_eq!(analysis.bytecode.bytes_slice(), separate.bytecode.bytes_slice(), "{}", row.file);
+            assert_eq!(analysis.bytecode.legacy_jump_table(), separate.bytecode.legacy_jump_table(), "{}", row.file);
+            assert_eq!(analysis.jumpdest_count, separate.jumpdest_count, "{}", row.file);
+            assert_eq!(inspection, inspect(&code, &separate, fork), "{}", row.file);
+        }
+    }
+}

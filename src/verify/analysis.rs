@@ -13,7 +13,9 @@
 //! Findings are not reported inside the trailer.
 
 use revm::bytecode::Bytecode;
-use revm::primitives::{Address, Bytes};
+use revm::primitives::Address;
+
+use super::jumps::{JumpDests, padding, scan};
 
 use super::metadata::{Trailer, find_trailer};
 use super::opcodes::{Fork, info};
@@ -141,19 +143,21 @@ impl Analysis {
 /// executes. Never fails: code that is not a well-formed delegation is
 /// analysed as legacy code, and the policy decides what to make of it.
 pub fn analyze(code: &[u8]) -> Analysis {
-    if code.len() == 23 && code.starts_with(&DELEGATION_PREFIX) {
-        let target = Address::from_slice(&code[3..]);
+    if let Some(target) = delegation_target(code) {
         return Analysis {
             kind: CodeKind::Delegation(target),
             bytecode: Bytecode::new_eip7702(target),
             jumpdest_count: 0,
         };
     }
-    let bytecode = Bytecode::new_legacy(Bytes::copy_from_slice(code));
-    let jumpdest_count = bytecode.legacy_jump_table().map_or(0, |table| {
-        table.as_slice().iter().map(|b| b.count_ones() as usize).sum()
-    });
-    Analysis { kind: CodeKind::Legacy, bytecode, jumpdest_count }
+    let jumpdests = scan(code);
+    let jumpdest_count = jumpdests.count;
+    Analysis { kind: CodeKind::Legacy, bytecode: jumpdests.into_bytecode(code), jumpdest_count }
+}
+
+/// The address `code` delegates to, when it is an EIP-7702 delegation.
+pub(super) fn delegation_target(code: &[u8]) -> Option<Address> {
+    (code.len() == 23 && code.starts_with(&DELEGATION_PREFIX)).then(|| Address::from_slice(&code[3..]))
 }
 
 /// The full analysis: what Standard and above record.
@@ -219,7 +223,7 @@ fn small_immediate(bytes: &[u8]) -> Option<usize> {
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 #[repr(u8)]
 enum Class {
-    /// Runs on into the next instruction (PUSHes included).
+    /// Runs on into the next instruction (PUSHes and CALL included).
     Straight = 0,
     /// Begins a block.
     Jumpdest,
@@ -230,22 +234,40 @@ enum Class {
     Halt,
     /// Not an instruction at this fork: ends the block.
     Undefined,
-    /// CALL: straight, but the block needs a second look.
-    Call,
 }
 
-/// What block cutting needs of one opcode at one fork, 4 bytes for one
+/// Marks CALL in [`Op::caps`]: the block needs a second look, for the
+/// call's value. No [`Capabilities`] flag uses this bit.
+const CALL_MARK: u32 = 1 << 31;
+/// Marks in [`Op::caps`] the opcodes that begin or end a block (class not
+/// `Straight`): the straight-line loop tests this bit, not the class.
+const BOUNDARY_MARK: u32 = 1 << 30;
+
+/// What block cutting needs of one opcode at one fork, 8 bytes for one
 /// load per instruction.
 #[derive(Clone, Copy)]
+#[repr(C, align(8))]
 struct Op {
-    class: Class,
-    /// Immediate bytes after the opcode (PUSHn: n).
-    immediate: u8,
     inputs: u8,
-    outputs: u8,
+    /// Stack height change: outputs minus inputs.
+    delta: i8,
+    /// Bytes the instruction takes: 1, and PUSHn's n immediate bytes.
+    size: u8,
+    class: Class,
+    /// The opcode's [`Capabilities`], `CALL_MARK` on CALL and
+    /// `BOUNDARY_MARK` on the opcodes that begin or end a block.
+    caps: u32,
 }
 
-/// The tables of one fork: the [`Op`] and the [`Capabilities`] of each byte.
+impl Op {
+    /// Stack items the instruction produces.
+    fn outputs(self) -> usize {
+        (self.inputs as i32 + self.delta as i32) as usize
+    }
+}
+
+/// The tables of one fork: the [`Op`] and the [`Capabilities`] of each
+/// byte (without `CALL_MARK`).
 struct Tables {
     ops: [Op; 256],
     caps: [u32; 256],
@@ -259,102 +281,169 @@ fn tables(fork: Fork) -> &'static Tables {
 }
 
 fn build_tables(fork: Fork) -> Tables {
+    let caps: [u32; 256] = std::array::from_fn(|byte| {
+        let op = byte as u8;
+        if info(op, fork).is_some() { Capabilities::of(op) } else { 0 }
+    });
     let ops = std::array::from_fn(|byte| {
         let op = byte as u8;
+        // An undefined byte is one byte long, whatever it is at other forks.
         let Some(i) = info(op, fork) else {
-            return Op { class: Class::Undefined, immediate: 0, inputs: 0, outputs: 0 };
+            return Op { class: Class::Undefined, size: 1, inputs: 0, delta: 0, caps: BOUNDARY_MARK };
         };
         let class = match op {
             JUMPDEST => Class::Jumpdest,
             JUMP => Class::Jump,
             JUMPI => Class::Jumpi,
             STOP | RETURN | REVERT | INVALID | SELFDESTRUCT => Class::Halt,
-            CALL => Class::Call,
             _ => Class::Straight,
         };
-        let immediate = if (PUSH1..=PUSH32).contains(&op) { op - PUSH1 + 1 } else { 0 };
-        Op { class, immediate, inputs: i.inputs, outputs: i.outputs }
-    });
-    let caps = std::array::from_fn(|byte| {
-        let op = byte as u8;
-        if info(op, fork).is_some() { Capabilities::of(op) } else { 0 }
+        let size = if (PUSH1..=PUSH32).contains(&op) { op - PUSH1 + 2 } else { 1 };
+        let call = if op == CALL { CALL_MARK } else { 0 };
+        let boundary = if class == Class::Straight { 0 } else { BOUNDARY_MARK };
+        let caps = caps[byte] | call | boundary;
+        let delta = i.outputs as i8 - i.inputs as i8;
+        Op { class, size, inputs: i.inputs, delta, caps }
     });
     Tables { ops, caps }
 }
 
-/// Splits `code` into basic blocks, with each block's stack needs and
-/// effect and its capabilities, in one pass over the instructions; records
-/// a truncated final PUSH as (offset, immediate bytes present) and the
-/// indices of the blocks that begin with a JUMPDEST, in order.
-#[allow(unused_assignments)] // the last `close!` resets state nobody reads
-fn blocks(
-    code: &[u8],
-    tables: &Tables,
-    truncated: &mut Option<(usize, usize)>,
-    jumpdests: &mut Vec<(u32, u32)>,
-) -> Vec<Block> {
-    let mut blocks = Vec::with_capacity(code.len() / 8 + 4);
-    let len = code.len();
-    let (mut start, mut needs, mut height, mut peak, mut caps, mut flags) = (0usize, 0i32, 0i32, 0i32, 0u32, 0u8);
-    let mut prev = usize::MAX; // the previous instruction, for PUSH; JUMP
-    let mut pc = 0;
-    // Ends the current block at `end` and starts the next there.
-    macro_rules! close {
-        ($end:expr, $target:expr, $flags:expr) => {{
-            let end: usize = $end;
-            blocks.push(Block {
-                start: start as u32,
-                end: end as u32,
-                target: $target,
-                caps,
-                needs: needs.min(i16::MAX as i32) as u16,
-                delta: height.clamp(i16::MIN as i32, i16::MAX as i32) as i16,
-                peak: peak.min(i16::MAX as i32) as i16,
-                flags: flags | $flags,
-            });
-            (start, needs, height, peak, caps, flags) = (end, 0, 0, 0, 0, 0);
-        }};
+/// What one pass over the instructions yields.
+struct Pass {
+    /// The basic blocks, in code order.
+    blocks: Vec<Block>,
+    /// Every JUMPDEST opcode's offset and the index of the block it begins,
+    /// in order.
+    jumpdests: Vec<(u32, u32)>,
+    /// The same JUMPDESTs as revm's table, and revm's padding of the code.
+    table: JumpDests,
+    /// A final PUSH cut short by the end of the code: its offset and how
+    /// many immediate bytes it has.
+    truncated: Option<(usize, usize)>,
+}
+
+/// The block being cut: where it starts and what its instructions so far
+/// need, do to the stack and may do.
+#[derive(Clone, Copy, Default)]
+struct OpenBlock {
+    start: usize,
+    /// Stack items needed on entry.
+    needs: i32,
+    /// Stack height change since entry.
+    height: i32,
+    /// Most items above the entry height so far.
+    peak: i32,
+    /// Capabilities, with `CALL_MARK` after a CALL (and `BOUNDARY_MARK`).
+    caps: u32,
+}
+
+/// Block cutting's output, apart from the open block.
+struct Cutter<'a> {
+    code: &'a [u8],
+    blocks: Vec<Block>,
+    jumpdests: Vec<(u32, u32)>,
+    bits: Vec<u8>,
+    /// The last undefined byte decoded as an instruction, for revm's
+    /// padding (DUPN, SWAPN and EXCHANGE are undefined in legacy code).
+    last_undefined: usize,
+}
+
+impl Cutter<'_> {
+    /// Ends `open` at `end` and returns the block that starts there.
+    fn close(&mut self, open: OpenBlock, end: usize, target: u32, flags: u8) -> OpenBlock {
+        let call = if open.caps & CALL_MARK != 0 { HAS_CALL } else { 0 };
+        self.blocks.push(Block {
+            start: open.start as u32,
+            end: end as u32,
+            target,
+            caps: open.caps & !(CALL_MARK | BOUNDARY_MARK),
+            needs: open.needs.min(i16::MAX as i32) as u16,
+            delta: open.height.clamp(i16::MIN as i32, i16::MAX as i32) as i16,
+            peak: open.peak.min(i16::MAX as i32) as i16,
+            flags: call | flags,
+        });
+        OpenBlock { start: end, ..OpenBlock::default() }
     }
-    while pc < len {
-        let byte = code[pc];
-        let op = tables.ops[byte as usize];
-        // Stack accounting and capabilities, branch-free.
-        let inputs = op.inputs as i32;
-        needs = needs.max(inputs - height);
-        height += op.outputs as i32 - inputs;
-        peak = peak.max(height);
-        caps |= tables.caps[byte as usize];
+
+    /// Handles an instruction that begins or ends a block (`op` at `pc`,
+    /// after the instruction at `prev`), already added to `open`; returns
+    /// the block open after it.
+    #[inline(always)]
+    fn boundary(&mut self, op: Op, pc: usize, prev: usize, open: OpenBlock) -> OpenBlock {
         match op.class {
-            Class::Straight => {}
-            Class::Call => flags |= HAS_CALL,
+            Class::Straight => open,
             Class::Jumpdest => {
-                if pc > start {
-                    close!(pc, NO_TARGET, FALLS_THROUGH);
-                }
-                jumpdests.push((pc as u32, blocks.len() as u32));
+                let open = if pc > open.start { self.close(open, pc, NO_TARGET, FALLS_THROUGH) } else { open };
+                self.jumpdests.push((pc as u32, self.blocks.len() as u32));
+                self.bits[pc / 8] |= 1 << (pc % 8);
+                open
             }
             Class::Jump | Class::Jumpi => {
+                let code = self.code;
                 let target = match code.get(prev) {
                     Some(&p) if (PUSH1..=PUSH32).contains(&p) => small_immediate(&code[prev + 1..pc]),
                     _ => None,
                 };
                 let target = target.map_or(NO_TARGET, |t| t.min(NO_TARGET as usize - 1) as u32);
                 let falls = if op.class == Class::Jumpi { FALLS_THROUGH } else { 0 };
-                close!(pc + 1, target, ENDS_IN_JUMP | falls);
+                self.close(open, pc + 1, target, ENDS_IN_JUMP | falls)
             }
-            Class::Halt => close!(pc + 1, NO_TARGET, 0),
-            Class::Undefined => close!(pc + 1, NO_TARGET, UNDEFINED),
+            Class::Halt => self.close(open, pc + 1, NO_TARGET, 0),
+            Class::Undefined => {
+                self.last_undefined = pc;
+                self.close(open, pc + 1, NO_TARGET, UNDEFINED)
+            }
+        }
+    }
+}
+
+/// Splits non-empty `code` into basic blocks, with each block's stack
+/// needs and effect and its capabilities, in one pass over the
+/// instructions, which also yields the JUMPDESTs (as offsets with their
+/// blocks and as revm's table), revm's padding and a truncated final PUSH.
+#[inline(never)]
+fn cut_blocks(code: &[u8], tables: &Tables) -> Pass {
+    let len = code.len();
+    let mut cutter = Cutter {
+        code,
+        // Large contracts have a block per 7 or 8 bytes: no regrowing.
+        blocks: Vec::with_capacity(len / 6 + 4),
+        jumpdests: Vec::with_capacity(len / 16 + 4),
+        bits: vec![0u8; len.div_ceil(8)],
+        last_undefined: usize::MAX,
+    };
+    // The open block, as scalars the loop keeps in registers.
+    let OpenBlock { mut start, mut needs, mut height, mut peak, mut caps } = OpenBlock::default();
+    // The previous instruction, for PUSH; JUMP.
+    let mut prev = usize::MAX;
+    let mut pc = 0;
+    while let Some(&byte) = code.get(pc) {
+        let op = tables.ops[byte as usize];
+        let inputs = op.inputs as i32;
+        needs = needs.max(inputs - height);
+        height += op.delta as i32;
+        peak = peak.max(height);
+        caps |= op.caps;
+        // One test, rarely true: the class is matched only at boundaries.
+        if op.caps & BOUNDARY_MARK != 0 {
+            let open = cutter.boundary(op, pc, prev, OpenBlock { start, needs, height, peak, caps });
+            OpenBlock { start, needs, height, peak, caps } = open;
         }
         prev = pc;
-        pc += 1 + op.immediate as usize;
+        pc += op.size as usize;
     }
-    if pc > len {
-        *truncated = Some((prev, len - prev - 1));
+    let open = OpenBlock { start, needs, height, peak, caps };
+    let truncated = (pc > len).then(|| (prev, len - prev - 1));
+    if open.start < len {
+        cutter.close(open, len, NO_TARGET, 0); // running off the end is an implicit STOP
     }
-    if start < len {
-        close!(len, NO_TARGET, 0); // running off the end is an implicit STOP
-    }
-    blocks
+    let Cutter { blocks, jumpdests, bits, last_undefined, .. } = cutter;
+    // Only a DUPN, SWAPN or EXCHANGE before the last instruction matters
+    // to the padding, and those are undefined: `last_undefined` has it.
+    let before_last_op = if prev > 0 && last_undefined == prev - 1 { code[prev - 1] } else { STOP };
+    let padding = padding(len, pc, code[prev], before_last_op);
+    let table = JumpDests { bits, count: jumpdests.len(), padding };
+    Pass { blocks, jumpdests, table, truncated }
 }
 
 /// Collects findings with a per-kind limit.
@@ -417,7 +506,7 @@ fn simulate(
                 });
                 return caps;
             }
-            *h += op_info.outputs as isize - op_info.inputs as isize;
+            *h += op_info.delta as isize;
             if *h > STACK_LIMIT as isize {
                 findings.push(FindingKind::InvalidStackOperation, pc, || {
                     format!("{} overflows the stack limit of {STACK_LIMIT}", name())
@@ -450,7 +539,7 @@ fn simulate(
             _ => {
                 let keep = known.len().saturating_sub(op_info.inputs as usize);
                 known.truncate(keep);
-                known.extend(std::iter::repeat_n(None, op_info.outputs as usize));
+                known.extend(std::iter::repeat_n(None, op_info.outputs()));
             }
         }
         pc = next;
@@ -480,17 +569,32 @@ fn visit(i: usize, h: u32, work: &mut Vec<(u32, u32)>, entry: &mut [u32]) {
 /// The full analysis of legacy `code` at `fork`. Delegations and empty
 /// code yield an empty inspection.
 pub fn inspect(code: &[u8], analysis: &Analysis, fork: Fork) -> Inspection {
-    let mut out = Inspection::default();
     if analysis.kind != CodeKind::Legacy || code.is_empty() {
-        return out;
+        return Inspection::default();
     }
-    out.trailer = find_trailer(code);
+    inspect_legacy(code, fork).0
+}
+
+/// [`analyze`] and [`inspect`] together, with one pass over the
+/// instructions: block cutting also finds the JUMPDESTs and revm's padding.
+/// The results are those of the two calls.
+pub fn analyze_and_inspect(code: &[u8], fork: Fork) -> (Analysis, Inspection) {
+    if delegation_target(code).is_some() || code.is_empty() {
+        return (analyze(code), Inspection::default());
+    }
+    let (inspection, table) = inspect_legacy(code, fork);
+    let jumpdest_count = table.count;
+    let analysis = Analysis { kind: CodeKind::Legacy, bytecode: table.into_bytecode(code), jumpdest_count };
+    (analysis, inspection)
+}
+
+/// The full analysis of non-empty legacy `code`, and its jump table.
+fn inspect_legacy(code: &[u8], fork: Fork) -> (Inspection, JumpDests) {
+    let mut out = Inspection { trailer: find_trailer(code), ..Inspection::default() };
     let code_end = out.trailer.as_ref().map_or(code.len(), |t| t.start);
     let mut findings = Findings { list: Vec::new(), per_kind: [0; 8], suppressed: 0, code_end };
-    let mut truncated = None;
     let tables = tables(fork);
-    let mut jumpdests = Vec::with_capacity(code.len() / 16 + 4);
-    let blocks = blocks(code, tables, &mut truncated, &mut jumpdests);
+    let Pass { blocks, jumpdests, table, truncated } = cut_blocks(code, tables);
     out.blocks = blocks.len();
     if let Some((pc, have)) = truncated {
         let n = (code[pc] - PUSH1 + 1) as usize;
@@ -500,9 +604,8 @@ pub fn inspect(code: &[u8], analysis: &Analysis, fork: Fork) -> Inspection {
     }
 
     // Block index of a JUMPDEST offset, for jump targets.
-    let index_of = |offset: u32| {
-        jumpdests.binary_search_by_key(&offset, |&(at, _)| at).ok().map(|k| jumpdests[k].1 as usize)
-    };
+    let ranks = table.ranks();
+    let index_of = |offset: u32| JumpDests::ordinal(&ranks, offset as usize).map(|k| jumpdests[k].1 as usize);
     let mut entry = vec![UNSEEN; blocks.len()];
     let mut work = Vec::with_capacity(64);
     let mut dynamic = false;
@@ -518,14 +621,12 @@ pub fn inspect(code: &[u8], analysis: &Analysis, fork: Fork) -> Inspection {
         if b.flags & ENDS_IN_JUMP != 0 {
             match b.target {
                 NO_TARGET => dynamic = true,
-                t if analysis.is_jumpdest(t as usize) => {
-                    if let Some(j) = index_of(t) {
-                        visit(j, exit, &mut work, &mut entry);
-                    }
-                }
-                t => findings.push(FindingKind::InvalidJumpDest, b.end as usize - 1, || {
-                    format!("static jump to {t:#x}, which is not a JUMPDEST")
-                }),
+                t => match index_of(t) {
+                    Some(j) => visit(j, exit, &mut work, &mut entry),
+                    None => findings.push(FindingKind::InvalidJumpDest, b.end as usize - 1, || {
+                        format!("static jump to {t:#x}, which is not a JUMPDEST")
+                    }),
+                },
             }
         }
         if b.flags & FALLS_THROUGH != 0 && (i as usize) + 1 < blocks.len() {
@@ -568,7 +669,7 @@ pub fn inspect(code: &[u8], analysis: &Analysis, fork: Fork) -> Inspection {
     findings.list.sort_by_key(|f| (f.offset, f.kind as u32));
     out.findings = findings.list;
     out.suppressed_findings = findings.suppressed;
-    out
+    (out, table)
 }
 
 #[cfg(test)]
@@ -577,6 +678,59 @@ mod tests {
 
     fn full(code: &[u8]) -> Inspection {
         inspect(code, &analyze(code), Fork::LATEST)
+    }
+
+    /// `analyze_and_inspect` gives what `analyze` and `inspect` give.
+    fn assert_one_pass_matches(code: &[u8]) {
+        for fork in [Fork::Frontier, Fork::Paris, Fork::LATEST] {
+            let (analysis, inspection) = analyze_and_inspect(code, fork);
+            let separate = analyze(code);
+            assert_eq!(analysis.kind, separate.kind, "{code:02x?}");
+            assert_eq!(analysis.jumpdest_count, separate.jumpdest_count, "{code:02x?}");
+            assert_eq!(analysis.bytecode.bytes_slice(), separate.bytecode.bytes_slice(), "{code:02x?}");
+            assert_eq!(analysis.bytecode.legacy_jump_table(), separate.bytecode.legacy_jump_table(), "{code:02x?}");
+            assert_eq!(inspection, inspect(code, &separate, fork), "{code:02x?}");
+        }
+    }
+
+    #[test]
+    fn one_pass_gives_what_analyze_and_inspect_give() {
+        let mut delegation = DELEGATION_PREFIX.to_vec();
+        delegation.extend_from_slice(&[7; 20]);
+        let crafted: [&[u8]; 9] = [
+            &[],
+            &[0x00],
+            &[0x7f],
+            &[0x60, 0x5b, 0x5b, 0x61, 0x5b],
+            &[0xe6],
+            &[0xe7, 0x00],
+            &[0x60, 0xe6, 0x00],
+            &[0x60, 0x04, 0x56, 0x00, 0x5b, 0xf1, 0x00],
+            &delegation,
+        ];
+        for code in crafted {
+            assert_one_pass_matches(code);
+        }
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..1000 {
+            let len = (next() % 200) as usize;
+            let code: Vec<u8> = (0..len)
+                .map(|_| match next() % 8 {
+                    0 => 0x60 + (next() % 32) as u8,
+                    1 => JUMPDEST,
+                    2 => [JUMP, JUMPI, STOP, CALL, 0xe6][(next() % 5) as usize],
+                    3 => 0x60,
+                    _ => next() as u8,
+                })
+                .collect();
+            assert_one_pass_matches(&code);
+        }
     }
 
     #[test]

@@ -9,10 +9,13 @@
 //! recorded as findings and never rejected below Paranoid.
 
 mod analysis;
+mod jumps;
 mod metadata;
 mod opcodes;
 
-pub use analysis::{Analysis, Capabilities, CodeKind, Inspection, STACK_LIMIT, analyze, inspect};
+pub use analysis::{
+    Analysis, Capabilities, CodeKind, Inspection, STACK_LIMIT, analyze, analyze_and_inspect, inspect,
+};
 pub use metadata::{Compiler, Trailer, find_trailer};
 pub use opcodes::{Fork, OpInfo, info};
 
@@ -119,28 +122,27 @@ pub fn verify(
             size: Some(code.len() as u64),
         });
     }
-    let analysis = analyze(code);
     if !analyse {
         let inspection = Inspection::default();
-        return Ok(Report { status: VerificationStatus::Unverified, analysis, inspection });
+        return Ok(Report { status: VerificationStatus::Unverified, analysis: analyze(code), inspection });
     }
-    if level >= SecurityLevel::Basic && code.first() == Some(&0xef) {
-        if let CodeKind::Legacy = analysis.kind {
-            return Err(Error::VerificationFailed {
-                reason: format!(
-                    "0xEF-prefixed code that is not an EIP-7702 delegation \
-                     (0xef0100 followed by a 20-byte address, 23 bytes; got {} bytes starting {:02x?})",
-                    code.len(),
-                    &code[..code.len().min(3)]
-                ),
-                offset: Some(0),
-            });
-        }
+    let delegation = analysis::delegation_target(code).is_some();
+    if level >= SecurityLevel::Basic && code.first() == Some(&0xef) && !delegation {
+        return Err(Error::VerificationFailed {
+            reason: format!(
+                "0xEF-prefixed code that is not an EIP-7702 delegation \
+                 (0xef0100 followed by a 20-byte address, 23 bytes; got {} bytes starting {:02x?})",
+                code.len(),
+                &code[..code.len().min(3)]
+            ),
+            offset: Some(0),
+        });
     }
-    let inspection = if level >= SecurityLevel::Standard {
-        inspect(code, &analysis, fork)
+    // From Standard up, one pass over the instructions gives both.
+    let (analysis, inspection) = if level >= SecurityLevel::Standard {
+        analyze_and_inspect(code, fork)
     } else {
-        Inspection::default()
+        (analyze(code), Inspection::default())
     };
     let status = if inspection.findings.is_empty() {
         VerificationStatus::Verified

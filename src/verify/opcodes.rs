@@ -259,6 +259,11 @@ mod tests {
         assert!(info(0x1e, Prague).is_none() && info(0x1e, Osaka).unwrap().name == "CLZ");
         assert!(info(0xf4, Frontier).is_none() && info(0xf4, Homestead).is_some());
         assert!(info(0xfd, SpuriousDragon).is_none() && info(0xfd, Byzantium).is_some());
+        // DUPN, SWAPN and EXCHANGE are EOF-only: block cutting relies on
+        // their being undefined in legacy code (for revm's padding).
+        for byte in 0xe6..=0xe8 {
+            assert!(Fork::ALL.iter().all(|f| info(byte, *f).is_none()), "{byte:#x}");
+        }
     }
 
     #[test]
