@@ -128,8 +128,17 @@ impl CodeTable {
     }
 }
 
-/// Hits a shard buffers before it tells its policy.
+/// Hits a shard buffers (per stripe) before it tells its policy.
 const READ_BUFFER: usize = 32;
+
+/// Read buffers per shard: threads append to the one of their reader slot
+/// ([`Readers::stripe`]), so two threads hitting one shard do not pass a
+/// buffer's lock back and forth.
+const READ_STRIPES: usize = 8;
+
+/// One read buffer, alone in its cache lines.
+#[repr(align(128))]
+struct ReadBuffer(Mutex<Vec<Address>>);
 
 /// A fast hasher for addresses: the bytes are folded into one word and
 /// finished with the SplitMix64 mixer, so every output bit depends on every
@@ -197,7 +206,7 @@ impl Slot {
 ///
 /// A hit reads the entries without writing the lock (it announces itself
 /// in a reader slot of its own, where it also counts the hit), clones the
-/// `Arc`, and appends its address to
+/// `Arc`, and appends its address to its stripe of
 /// `reads` if that buffer's lock is free at once (`try_lock`, never a
 /// wait); when the buffer is full, the hit also tries to hand it to the
 /// policy, and drops the batch if the policy is busy. Lost hits only make
@@ -214,7 +223,7 @@ impl Slot {
 struct Shard {
     map: ReadMostly<AddressMap<Slot>>,
     policy: Mutex<Box<dyn Policy<Address>>>,
-    reads: Mutex<Vec<Address>>,
+    reads: [ReadBuffer; READ_STRIPES],
     tick: AtomicU32,
     skip_window: u32,
 }
@@ -222,16 +231,19 @@ struct Shard {
 impl Shard {
     /// Tells the policy about buffered hits; the caller holds the policy.
     fn drain(&self, policy: &mut Box<dyn Policy<Address>>) {
-        let mut reads = self.reads.lock();
-        self.tick.fetch_add(reads.len() as u32, Ordering::Relaxed);
-        for address in reads.drain(..) {
-            policy.get(&address);
+        for buffer in &self.reads {
+            let mut reads = buffer.0.lock();
+            self.tick.fetch_add(reads.len() as u32, Ordering::Relaxed);
+            for address in reads.drain(..) {
+                policy.get(&address);
+            }
         }
     }
 
+    /// Buffers a hit on `address` in read buffer `stripe` (any number).
     #[inline]
-    fn record_read(&self, address: &Address) {
-        let Some(mut reads) = self.reads.try_lock() else { return };
+    fn record_read(&self, address: &Address, stripe: usize) {
+        let Some(mut reads) = self.reads[stripe % READ_STRIPES].0.try_lock() else { return };
         reads.push(*address);
         if reads.len() < READ_BUFFER {
             return;
@@ -273,7 +285,7 @@ impl Cache {
             .map(|index| Shard {
                 map: ReadMostly::new(index as u32 + 1, AddressMap::default()),
                 policy: Mutex::new(policy(config.cache_strategy, per_shard, ttl)),
-                reads: Mutex::new(Vec::with_capacity(READ_BUFFER)),
+                reads: std::array::from_fn(|_| ReadBuffer(Mutex::new(Vec::with_capacity(READ_BUFFER)))),
                 tick: AtomicU32::new(0),
                 skip_window: if config.cache_strategy == CacheStrategy::Lru { (per_shard / 4) as u32 } else { 0 },
             })
@@ -333,7 +345,7 @@ impl Cache {
             Some((slot.value.clone(), recent))
         })?;
         if !recent {
-            shard.record_read(address);
+            shard.record_read(address, self.readers.stripe());
         }
         Some(found)
     }
@@ -433,7 +445,9 @@ impl Cache {
     pub fn clear(&self) {
         for shard in self.shards.iter() {
             let mut policy = shard.policy.lock();
-            shard.reads.lock().clear();
+            for buffer in &shard.reads {
+                buffer.0.lock().clear();
+            }
             while policy.evict_one().is_some() {}
             let dropped: Vec<Slot> = shard.map.write(&self.readers).drain().map(|(_, slot)| slot).collect();
             let mut codes = self.codes.lock();

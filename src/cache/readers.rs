@@ -67,10 +67,17 @@ impl Readers {
     /// which in a shared library would cost a call per lookup.
     #[inline]
     fn slot(&self) -> &Slot {
+        &self.slots[self.stripe()]
+    }
+
+    /// The index of the calling thread's slot, for other per-thread
+    /// striping (see [`Readers::slot`]).
+    #[inline]
+    pub(crate) fn stripe(&self) -> usize {
         let marker = 0u8;
         let stack = std::ptr::addr_of!(marker) as usize >> 16;
         let index = (stack as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 58;
-        &self.slots[index as usize % SLOTS]
+        index as usize % SLOTS
     }
 
     /// Total hits and misses counted so far.
