@@ -4,7 +4,7 @@
 //! so threads working on different addresses rarely meet. A hit writes no
 //! memory another thread's hit reads, apart from the entry's own counters:
 //! the shard's map is read under a read-mostly lock whose readers announce
-//! themselves in slots of their own ([`readers`]), and hits queued for the
+//! themselves in slots of their own (`src/cache/readers.rs`), and hits queued for the
 //! policy go to one of several buffers per shard. Code is
 //! deduplicated across shards by code hash in [`CodeTable`]: a thousand
 //! clones of one token hold one copy of its code, and bytes are counted once.
