@@ -318,7 +318,7 @@ impl Cache {
     }
 
     /// The cached entry for `address`, counted as a hit or a miss. Writes
-    /// nothing another thread's hit reads (see [`readers`]).
+    /// nothing another thread's hit reads (see `src/cache/readers.rs`).
     #[inline]
     pub fn get(&self, address: &Address) -> Option<Arc<ExternalBytecode>> {
         if self.strategy == CacheStrategy::None {
