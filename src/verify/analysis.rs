@@ -711,13 +711,7 @@ mod tests {
         for code in crafted {
             assert_one_pass_matches(code);
         }
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = crate::verify::xorshift(0x9e37_79b9_7f4a_7c15u64);
         for _ in 0..1000 {
             let len = (next() % 200) as usize;
             let code: Vec<u8> = (0..len)

@@ -275,13 +275,7 @@ mod tests {
     fn random_code_matches_revm() {
         // A deterministic generator weighted towards PUSH, JUMPDEST, STOP
         // and DUPN bytes, the ones the scan treats specially.
-        let mut state = 0x2545_f491_4f6c_dd1du64;
-        let mut next = || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = crate::verify::xorshift(0x2545_f491_4f6c_dd1du64);
         for _ in 0..3000 {
             let len = (next() % 300) as usize;
             let code: Vec<u8> = (0..len)

@@ -152,6 +152,19 @@ pub fn verify(
     Ok(Report { status, analysis, inspection })
 }
 
+/// A deterministic xorshift64 generator seeded with `seed` (nonzero), for
+/// the analysis tests' random code.
+#[cfg(test)]
+pub(crate) fn xorshift(seed: u64) -> impl FnMut() -> u64 {
+    let mut state = seed;
+    move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
