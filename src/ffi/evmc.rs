@@ -2,9 +2,8 @@
 //! `get_code_size`, `get_code_hash` and `copy_code` forward to.
 
 use super::manager::{ebc_manager, manager};
-use super::{arg, arg_mut, ebc_address, ebc_error, ebc_hash, ebc_status, guard_status, write_out};
+use super::{address_arg, arg_mut, ebc_address, ebc_error, ebc_hash, ebc_status, guard_status, write_out};
 use crate::error::Error;
-use revm::primitives::Address;
 
 /// The size of `*address`'s code, as EVMC's `get_code_size` reports it,
 /// into `*size_out`.
@@ -40,7 +39,7 @@ pub extern "C" fn ebc_code_size(
 ) -> ebc_status {
     guard_status(err, || {
         let manager = manager(m)?;
-        let address = Address::from(arg(address, "address")?.bytes);
+        let address = address_arg(address)?;
         arg_mut(size_out, "size_out")?;
         write_out(size_out, "size_out", manager.code_size(&address)?)
     })
@@ -63,7 +62,7 @@ pub extern "C" fn ebc_code_hash(
 ) -> ebc_status {
     guard_status(err, || {
         let manager = manager(m)?;
-        let address = Address::from(arg(address, "address")?.bytes);
+        let address = address_arg(address)?;
         arg_mut(hash_out, "hash_out")?;
         write_out(hash_out, "hash_out", ebc_hash { bytes: manager.code_hash(&address)?.0 })
     })
@@ -92,7 +91,7 @@ pub extern "C" fn ebc_copy_code(
 ) -> ebc_status {
     guard_status(err, || {
         let manager = manager(m)?;
-        let address = Address::from(arg(address, "address")?.bytes);
+        let address = address_arg(address)?;
         arg_mut(copied_out, "copied_out")?;
         let buffer: &mut [u8] = if buffer_size == 0 {
             &mut []

@@ -7,7 +7,7 @@ use revm::primitives::{Address, B256};
 use super::bytecode::{ebc_bytecode, into_raw as bytecode_into_raw};
 use super::config::{config_ref, ebc_config};
 use super::{
-    arg, arg_mut, bytes_arg, ebc_address, ebc_error, ebc_hash, ebc_status, guard, guard_status,
+    address_arg, address_of, arg, arg_mut, bytes_arg, ebc_address, ebc_error, ebc_hash, ebc_status, guard, guard_status,
     str_arg, write_out,
 };
 use crate::config::Config;
@@ -37,9 +37,6 @@ pub(crate) fn options_mut<'a>(o: *mut ebc_load_options) -> Result<&'a mut LoadOp
     arg_mut(o.cast::<LoadOptions>(), "options")
 }
 
-fn address_of(a: &ebc_address) -> Address {
-    Address::from(a.bytes)
-}
 
 /// Creates a manager from `config` (copied; NULL means the development
 /// preset) into `*out`. The caller owns the manager and frees it with
@@ -94,7 +91,7 @@ pub extern "C" fn ebc_load(
 ) -> ebc_status {
     guard_status(err, || {
         let manager = manager(m)?;
-        let address = address_of(arg(address, "address")?);
+        let address = address_arg(address)?;
         arg_mut(out, "out")?;
         let uri = if uri.is_null() && uri_len == 0 { None } else { Some(str_arg(uri, uri_len, "uri")?) };
         let defaults = LoadOptions::default();
@@ -123,7 +120,7 @@ pub extern "C" fn ebc_get(m: *mut ebc_manager, address: *const ebc_address) -> *
 #[unsafe(no_mangle)]
 pub extern "C" fn ebc_unload(m: *mut ebc_manager, address: *const ebc_address) -> ebc_status {
     guard_status(std::ptr::null_mut(), || {
-        manager(m)?.unload(&address_of(arg(address, "address")?))
+        manager(m)?.unload(&address_arg(address)?)
     })
 }
 

@@ -158,6 +158,17 @@ pub struct ebc_address {
     pub bytes: [u8; 20],
 }
 
+/// The address a C `ebc_address` holds.
+pub(crate) fn address_of(address: &ebc_address) -> crate::Address {
+    crate::Address::from(address.bytes)
+}
+
+/// The address behind an `address` pointer argument; NULL is
+/// `EBC_NULL_PARAMETER`.
+pub(crate) fn address_arg(address: *const ebc_address) -> Result<crate::Address, Error> {
+    arg(address, "address").map(address_of)
+}
+
 /// A 32-byte hash (keccak256 or SHA-256).
 #[repr(C)]
 #[derive(Clone, Copy)]

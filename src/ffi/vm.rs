@@ -7,7 +7,7 @@ use std::ptr::NonNull;
 use revm::primitives::U256;
 
 use super::manager::ebc_manager;
-use super::{arg, arg_mut, bytes_arg, ebc_address, ebc_error, ebc_hash, ebc_status, guard, guard_status, str_arg, write_out};
+use super::{address_arg, arg, arg_mut, bytes_arg, ebc_address, ebc_error, ebc_hash, ebc_status, guard, guard_status, str_arg, write_out};
 use crate::error::Error;
 use crate::evm::{BlockSpec, CallRequest, ExecStatus, ManagerHandle, Outcome, Vm};
 use crate::manager::Manager;
@@ -117,10 +117,6 @@ fn result<'a>(r: *const ebc_vm_result) -> Option<&'a ResultData> {
 
 fn c_string(text: String) -> CString {
     CString::new(text.replace('\0', "")).unwrap_or_default()
-}
-
-fn address_arg(address: *const ebc_address) -> Result<Address, Error> {
-    Ok(Address::from(arg(address, "address")?.bytes))
 }
 
 fn u256_of(value: &ebc_u256) -> U256 {
