@@ -22,8 +22,9 @@ use crate::error::Error;
 ///   string (`c5d2…a470`), nothing copied; `EBC_OK`.
 /// - code: its size, its keccak256, its bytes.
 ///
-/// Only code is cached; a missing or empty account is asked again on the
-/// next call. Any other failure is returned as it is, never taken for a
+/// Only code is cached; a missing or empty account is remembered as such
+/// for the configuration's `absent_ttl_ms` (`ebc_config_set_absent_ttl_ms`,
+/// 1 s by default) and then asked again. Any other failure is returned as it is, never taken for a
 /// missing account: `EBC_LOADER_NOT_FOUND` when no default source is
 /// configured, `EBC_TIMEOUT`, `EBC_IO`, `EBC_TOO_LARGE`, the security
 /// level's rejections, `EBC_DISABLED`. Nothing is written then.
