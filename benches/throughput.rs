@@ -92,10 +92,11 @@ fn median(mut values: Vec<f64>) -> f64 {
     values[values.len() / 2]
 }
 
-/// `EBC_ONLY=<text>` runs only the rows whose name contains it (for
-/// profiling one cache with `perf record`).
+/// `EBC_ONLY=<text>[,<text>…]` runs only the rows whose name contains one
+/// of the texts (for profiling one cache with `perf record`, or comparing
+/// two quickly).
 fn wanted(name: &str) -> bool {
-    std::env::var("EBC_ONLY").map_or(true, |only| name.contains(&only))
+    std::env::var("EBC_ONLY").map_or(true, |only| only.split(',').any(|text| name.contains(text)))
 }
 
 /// The caches to measure, by name.

@@ -8,7 +8,7 @@
 use std::ffi::CString;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use revm::primitives::{Address, B256};
 
@@ -118,9 +118,9 @@ pub struct Metadata {
 }
 
 /// One address's code, as returned by [`Manager::load`](crate::Manager::load).
-/// Immutable apart from its access counters; share it as `Arc`.
+/// Immutable apart from its access counter; share it as `Arc`.
 ///
-/// `repr(C)` keeps the fields in this order: the access counters, which
+/// `repr(C)` keeps the fields in this order: the access counter, which
 /// every cache hit writes, and the code pointer it reads come first, in
 /// the cache line that holds the `Arc`'s reference count, so a hit touches
 /// one line of the object.
@@ -128,7 +128,6 @@ pub struct Metadata {
 #[repr(C)]
 pub struct ExternalBytecode {
     access_count: AtomicU64,
-    last_access_ms: AtomicU64,
     code: Arc<Code>,
     address: Address,
     metadata: Metadata,
@@ -172,7 +171,6 @@ impl ExternalBytecode {
             source_uri_c,
             security,
             access_count: AtomicU64::new(0),
-            last_access_ms: AtomicU64::new(unix_ms(SystemTime::now())),
         }
     }
 
@@ -262,21 +260,10 @@ impl ExternalBytecode {
         self.access_count.load(Ordering::Relaxed)
     }
 
-    /// When it was last handed out, in milliseconds since the Unix epoch.
-    pub fn last_access_ms(&self) -> u64 {
-        self.last_access_ms.load(Ordering::Relaxed)
-    }
-
     /// Records one access. Relaxed atomics: counters, not synchronisation.
     #[inline]
     pub(crate) fn touch(&self) {
         self.access_count.fetch_add(1, Ordering::Relaxed);
-        // Written only when the millisecond changed: threads hitting the
-        // same hot code then share its cache line instead of bouncing it.
-        let now = coarse_unix_ms();
-        if self.last_access_ms.load(Ordering::Relaxed) != now {
-            self.last_access_ms.store(now, Ordering::Relaxed);
-        }
     }
 
     /// Bytes of memory this address's entry holds beyond the shared code.
@@ -289,25 +276,3 @@ impl ExternalBytecode {
     }
 }
 
-/// The wall clock at the kernel's tick resolution (a few ms): a vDSO read
-/// of a few nanoseconds, cheap enough for every cache hit.
-#[cfg(target_os = "linux")]
-fn coarse_unix_ms() -> u64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: `ts` is a valid, writable timespec; CLOCK_REALTIME_COARSE is
-    // a clock every Linux kernel since 2.6.32 provides.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_REALTIME_COARSE, &mut ts) };
-    if rc != 0 {
-        return unix_ms(SystemTime::now());
-    }
-    ts.tv_sec as u64 * 1000 + ts.tv_nsec as u64 / 1_000_000
-}
-
-#[cfg(not(target_os = "linux"))]
-fn coarse_unix_ms() -> u64 {
-    unix_ms(SystemTime::now())
-}
-
-fn unix_ms(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
-}

@@ -27,11 +27,7 @@ impl<V: Clone + Send> Policy<V> for LruPolicy<V> {
     }
 
     fn insert(&mut self, address: Address, value: V) -> Vec<V> {
-        let mut out: Vec<V> = self.entries.push(address, value).map(|(_, old)| old).into_iter().collect();
-        while self.entries.len() > self.capacity {
-            out.extend(self.entries.pop_lru().map(|(_, old)| old));
-        }
-        out
+        self.insert_sparing(address, value, &mut |_| None)
     }
 
     fn remove(&mut self, address: &Address) -> Option<V> {
@@ -48,5 +44,76 @@ impl<V: Clone + Send> Policy<V> for LruPolicy<V> {
 
     fn len(&self) -> usize {
         self.entries.len()
+    }
+
+    fn recency_only(&self) -> bool {
+        true
+    }
+
+    fn insert_sparing(&mut self, address: Address, value: V, spare: &mut dyn FnMut(&V) -> Option<V>) -> Vec<V> {
+        if self.entries.contains(&address) {
+            return self.entries.push(address, value).map(|(_, old)| old).into_iter().collect();
+        }
+        if self.capacity == 0 {
+            return vec![value];
+        }
+        // Room first, then the newcomer: entries spared on the way go to
+        // the front behind it, as their hits came before this insert.
+        let mut out = Vec::new();
+        while self.entries.len() >= self.capacity {
+            out.extend(self.evict_one_sparing(spare));
+        }
+        self.entries.push(address, value);
+        out
+    }
+
+    fn evict_one_sparing(&mut self, spare: &mut dyn FnMut(&V) -> Option<V>) -> Option<V> {
+        for _ in 0..self.entries.len() {
+            let (address, old) = self.entries.pop_lru()?;
+            match spare(&old) {
+                Some(renewed) => {
+                    self.entries.push(address, renewed);
+                }
+                None => return Some(old),
+            }
+        }
+        self.evict_one()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn address(n: u8) -> Address {
+        Address::repeat_byte(n)
+    }
+
+    #[test]
+    fn a_spared_victim_goes_to_the_front_and_the_next_one_goes() {
+        let mut lru = LruPolicy::new(3);
+        for n in 1..=3 {
+            assert!(lru.insert(address(n), n).is_empty());
+        }
+        // 1 is offered first and spared; 2 goes; 1 now sits behind 4.
+        let out = lru.insert_sparing(address(4), 4, &mut |v| (*v == 1).then_some(10));
+        assert_eq!(out, vec![2]);
+        assert_eq!(lru.evict_one(), Some(3));
+        assert_eq!(lru.evict_one(), Some(10));
+        assert_eq!(lru.evict_one(), Some(4));
+    }
+
+    #[test]
+    fn a_spare_that_always_answers_cannot_stall_eviction() {
+        let mut lru = LruPolicy::new(2);
+        lru.insert(address(1), 1);
+        lru.insert(address(2), 2);
+        let out = lru.insert_sparing(address(3), 3, &mut |v| Some(*v));
+        assert_eq!(out.len(), 1);
+        assert_eq!(lru.len(), 2);
+        assert_eq!(lru.evict_one_sparing(&mut |v| Some(*v)).map(|_| ()), Some(()));
+        // Replacing an address hands back its old value, evicting nothing.
+        assert_eq!(lru.insert_sparing(address(9), 9, &mut |_| None).len(), 0);
+        assert_eq!(lru.insert_sparing(address(9), 90, &mut |_| None), vec![9]);
     }
 }

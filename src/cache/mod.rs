@@ -55,10 +55,41 @@ pub trait Policy<V>: Send {
     fn purge(&mut self) -> Vec<V>;
     /// How many values are held.
     fn len(&self) -> usize;
-    /// True when nothing is held.
-    fn is_empty(&self) -> bool {
-        self.len() == 0
+    /// True when the policy orders by recency alone: then telling it about
+    /// a hit late, when it is about to push the entry out, is as good as
+    /// telling it at once. The cache then only stamps hits in its own slots
+    /// and answers the policy's offers through `spare` (see
+    /// [`Policy::insert_sparing`]).
+    fn recency_only(&self) -> bool {
+        false
     }
+    /// As [`Policy::insert`], but each value a recency-only policy would
+    /// push out is first offered to `spare`. When `spare` returns a value,
+    /// that value goes back in at the front, as if just used, and the
+    /// policy offers its next victim instead. After as many spared values
+    /// as the policy holds, the next victim goes without asking, so a
+    /// `spare` that always answers cannot stall it. Other policies ignore
+    /// `spare`.
+    fn insert_sparing(&mut self, address: Address, value: V, spare: &mut dyn FnMut(&V) -> Option<V>) -> Vec<V> {
+        let _ = spare;
+        self.insert(address, value)
+    }
+    /// As [`Policy::evict_one`], offering victims to `spare` as
+    /// [`Policy::insert_sparing`] does.
+    fn evict_one_sparing(&mut self, spare: &mut dyn FnMut(&V) -> Option<V>) -> Option<V> {
+        let _ = spare;
+        self.evict_one()
+    }
+}
+
+/// What the cache's policies hold: an address and the shard's tick when it
+/// was last put at the policy's front (recency-only policies; 0 otherwise).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Listed {
+    /// The cached address.
+    pub address: Address,
+    /// The shard's tick when the policy last put it at the front.
+    pub tick: u32,
 }
 
 /// A policy of `strategy` holding at most `capacity` values; `ttl` applies
@@ -189,55 +220,91 @@ pub(crate) type AddressHash = std::hash::BuildHasherDefault<AddressHasher>;
 type AddressMap<V> = HashMap<Address, V, AddressHash>;
 
 
-/// One cached address: the shared bytecode, under TTL when it expires, and
-/// the shard's tick when a hit on it was last passed to the policy.
+/// One cached address: the shared bytecode and the shard's tick at its
+/// last hit (recency-only shards). 16 bytes, so that an address and its
+/// slot take 40.
 struct Slot {
     value: Arc<ExternalBytecode>,
-    expires: Option<std::time::Instant>,
-    promoted: AtomicU32,
+    /// The shard's tick at the last hit, or when the policy last put the
+    /// entry at its front. Hits write it only when the tick moved on.
+    seen: AtomicU32,
 }
 
-impl Slot {
-    #[inline]
-    fn live(&self) -> bool {
-        self.expires.is_none_or(|at| std::time::Instant::now() < at)
+/// A shard's entries: the slots, and under TTL when each expires (in a map
+/// of its own, which only TTL shards read, so that slots stay small).
+#[derive(Default)]
+struct Entries {
+    slots: AddressMap<Slot>,
+    deadlines: AddressMap<std::time::Instant>,
+}
+
+impl Entries {
+    /// The slot of `address`, unless it expired.
+    #[inline(always)]
+    fn live(&self, address: &Address, expires: bool) -> Option<&Slot> {
+        let slot = self.slots.get(address)?;
+        if expires && self.deadlines.get(address).is_none_or(|at| std::time::Instant::now() >= *at) {
+            return None;
+        }
+        Some(slot)
+    }
+
+    /// Removes `address`'s entry.
+    fn remove(&mut self, address: &Address) -> Option<Slot> {
+        self.deadlines.remove(address);
+        self.slots.remove(address)
     }
 }
 
-/// One shard: the entries behind a read-mostly lock ([`readers`]), the
-/// policy (which keeps only addresses) behind its own mutex, and a lossy
-/// buffer of hits not yet told to the policy.
+/// One shard: the entries behind a read-mostly lock ([`readers`]) and the
+/// policy (which keeps only addresses) behind its own mutex.
 ///
 /// A hit reads the entries without writing the lock (it announces itself
-/// in a reader slot of its own, where it also counts the hit), clones the
-/// `Arc`, and appends its address to its stripe of
-/// `reads` if that buffer's lock is free at once (`try_lock`, never a
-/// wait); when the buffer is full, the hit also tries to hand it to the
-/// policy, and drops the batch if the policy is busy. Lost hits only make
-/// the policy's picture of recency and frequency a little less sharp.
-/// Writes take the policy lock, drain the buffer, then the map's write
-/// lock: lock order policy → map → code table.
+/// in a reader slot of its own, where it also counts the hit) and clones
+/// the `Arc`. How the policy hears of it depends on the policy:
 ///
-/// Under LRU a hit on an entry the policy moved to the front within the
-/// last `skip_window` policy operations (`tick` counts them) is not passed
-/// on: the entry is among the most recent quarter already, and moving it
-/// again would cost a hash lookup and a list move for nothing eviction can
-/// see. Hot entries then cost no policy work at all.
+/// - **Recency only (LRU)**: the hit stores the shard's `tick` in the
+///   entry's slot, and only when the tick moved on since (a hot entry is
+///   written once per tick, not once per hit). Nothing else. When the
+///   policy later offers the entry as its victim, an entry hit since the
+///   policy last put it at the front goes back to the front instead, as
+///   an eager LRU would have moved it at the hit (see [`spare`]). The
+///   victim is then never an entry used since it was listed, and a hit
+///   costs no policy work at all. The order among entries hit between two
+///   listings is the order they were listed in, not the order of their
+///   hits: an approximation of LRU, whose hit ratios BENCHMARKS.md gives
+///   beside exact LRU's.
+/// - **Frequency too (LFU, TTL, Adaptive)**: the hit appends its address
+///   to its stripe of `reads` if that buffer's lock is free at once
+///   (`try_lock`, never a wait); when the buffer is full, the hit also
+///   tries to hand it to the policy, and drops the batch if the policy is
+///   busy. Lost hits only make the policy's picture of recency and
+///   frequency a little less sharp.
+///
+/// Writes take the policy lock, drain the buffers, then the map's write
+/// lock: lock order policy → map → code table.
 #[repr(align(128))]
 struct Shard {
-    map: ReadMostly<AddressMap<Slot>>,
-    policy: Mutex<Box<dyn Policy<Address>>>,
+    map: ReadMostly<Entries>,
+    policy: Mutex<Box<dyn Policy<Listed>>>,
     reads: [ReadBuffer; READ_STRIPES],
+    /// Counts listings (entries put at the policy's front); changed only
+    /// under the map's write guard.
     tick: AtomicU32,
-    skip_window: u32,
+    /// The policy is recency only: hits stamp slots instead of `reads`.
+    recency_only: bool,
 }
 
 impl Shard {
+    /// The tick for a listing now; the next listing gets a later one.
+    fn next_tick(&self) -> u32 {
+        self.tick.fetch_add(1, Ordering::Relaxed)
+    }
+
     /// Tells the policy about buffered hits; the caller holds the policy.
-    fn drain(&self, policy: &mut Box<dyn Policy<Address>>) {
+    fn drain(&self, policy: &mut Box<dyn Policy<Listed>>) {
         for buffer in &self.reads {
             let mut reads = buffer.0.lock();
-            self.tick.fetch_add(reads.len() as u32, Ordering::Relaxed);
             for address in reads.drain(..) {
                 policy.get(&address);
             }
@@ -253,13 +320,28 @@ impl Shard {
             return;
         }
         if let Some(mut policy) = self.policy.try_lock() {
-            self.tick.fetch_add(reads.len() as u32, Ordering::Relaxed);
             for address in reads.drain(..) {
                 policy.get(&address);
             }
         } else {
             reads.clear();
         }
+    }
+}
+
+/// The answer of a recency-only shard to its policy's offer of `victim`:
+/// an entry hit since it was listed goes back to the front with a new tick.
+/// The caller holds the map's write guard, so no hit comes between: each
+/// entry is spared at most once per call, in amortised constant time per hit.
+fn spare<'a>(shard: &'a Shard, slots: &'a AddressMap<Slot>) -> impl FnMut(&Listed) -> Option<Listed> + 'a {
+    move |victim| {
+        let slot = slots.get(&victim.address)?;
+        if !shard.recency_only || slot.seen.load(Ordering::Relaxed) == victim.tick {
+            return None;
+        }
+        let tick = shard.next_tick();
+        slot.seen.store(tick, Ordering::Relaxed);
+        Some(Listed { address: victim.address, tick })
     }
 }
 
@@ -286,12 +368,15 @@ impl Cache {
         let per_shard = capacity.div_ceil(shard_count);
         let ttl = std::time::Duration::from_millis(config.cache_ttl_ms);
         let shards: Vec<_> = (0..shard_count)
-            .map(|index| Shard {
-                map: ReadMostly::new(index as u32 + 1, AddressMap::default()),
-                policy: Mutex::new(policy(config.cache_strategy, per_shard, ttl)),
-                reads: std::array::from_fn(|_| ReadBuffer(Mutex::new(Vec::with_capacity(READ_BUFFER)))),
-                tick: AtomicU32::new(0),
-                skip_window: if config.cache_strategy == CacheStrategy::Lru { (per_shard / 4) as u32 } else { 0 },
+            .map(|index| {
+                let policy = policy(config.cache_strategy, per_shard, ttl);
+                Shard {
+                    map: ReadMostly::new(index as u32 + 1, Entries::default()),
+                    recency_only: policy.recency_only(),
+                    policy: Mutex::new(policy),
+                    reads: std::array::from_fn(|_| ReadBuffer(Mutex::new(Vec::with_capacity(READ_BUFFER)))),
+                    tick: AtomicU32::new(0),
+                }
             })
             .collect();
         Ok(Cache {
@@ -339,16 +424,17 @@ impl Cache {
 
     #[inline(always)]
     fn lookup(&self, shard: &Shard, address: &Address, count: Count) -> Option<Arc<ExternalBytecode>> {
-        let (found, recent) = shard.map.read(&self.readers, count, |map| {
-            let slot = map.get(address).filter(|slot| slot.live())?;
-            let now = shard.tick.load(Ordering::Relaxed);
-            let recent = now.wrapping_sub(slot.promoted.load(Ordering::Relaxed)) < shard.skip_window;
-            if !recent {
-                slot.promoted.store(now, Ordering::Relaxed);
+        let found = shard.map.read(&self.readers, count, |entries| {
+            let slot = entries.live(address, self.ttl.is_some())?;
+            if shard.recency_only {
+                let now = shard.tick.load(Ordering::Relaxed);
+                if slot.seen.load(Ordering::Relaxed) != now {
+                    slot.seen.store(now, Ordering::Relaxed);
+                }
             }
-            Some((slot.value.clone(), recent))
+            Some(slot.value.clone())
         })?;
-        if !recent {
+        if !shard.recency_only {
             shard.record_read(address, self.readers.stripe());
         }
         Some(found)
@@ -379,13 +465,14 @@ impl Cache {
         {
             let mut policy = shard.policy.lock();
             shard.drain(&mut policy);
-            let pushed_out = policy.insert(address, address);
             let mut map = shard.map.write(&self.readers);
             let mut codes = self.codes.lock();
             codes.add(&entry);
-            let expires = self.ttl.map(|ttl| std::time::Instant::now() + ttl);
-            let promoted = AtomicU32::new(shard.tick.fetch_add(1, Ordering::Relaxed).wrapping_add(1));
-            if let Some(old) = map.insert(address, Slot { value: entry, expires, promoted }) {
+            if let Some(ttl) = self.ttl {
+                map.deadlines.insert(address, std::time::Instant::now() + ttl);
+            }
+            let tick = shard.next_tick();
+            if let Some(old) = map.slots.insert(address, Slot { value: entry, seen: AtomicU32::new(tick) }) {
                 codes.release(&old.value);
                 out.push(old.value);
             }
@@ -393,21 +480,26 @@ impl Cache {
             // reader that saw the old count and then missed read the map
             // before this insert, so the new count tells it to look again.
             self.insertions.fetch_add(1, Ordering::Release);
-            for gone in pushed_out.into_iter().filter(|a| *a != address) {
-                if let Some(old) = map.remove(&gone) {
+            let victims = policy.insert_sparing(address, Listed { address, tick }, &mut spare(shard, &map.slots));
+            let mut evicted = 0;
+            let mut evict = |map: &mut Entries, codes: &mut CodeTable, victim: Listed| {
+                if let Some(old) = map.remove(&victim.address) {
                     codes.release(&old.value);
-                    self.evictions.fetch_add(1, Ordering::Relaxed);
                     out.push(old.value);
+                    evicted += 1;
                 }
+            };
+            // The policy hands back a replaced entry's old listing: that
+            // entry is gone from the map already.
+            let replaced = |victim: &Listed| victim.address == address && victim.tick != tick;
+            for victim in victims.into_iter().filter(|victim| !replaced(victim)) {
+                evict(&mut map, &mut codes, victim);
             }
             while self.max_bytes > 0 && codes.bytes > self.max_bytes {
-                let Some(gone) = policy.evict_one() else { break };
-                if let Some(old) = map.remove(&gone) {
-                    codes.release(&old.value);
-                    self.evictions.fetch_add(1, Ordering::Relaxed);
-                    out.push(old.value);
-                }
+                let Some(victim) = policy.evict_one_sparing(&mut spare(shard, &map.slots)) else { break };
+                evict(&mut map, &mut codes, victim);
             }
+            self.evictions.fetch_add(evicted, Ordering::Relaxed);
         }
         drop(out);
     }
@@ -434,12 +526,13 @@ impl Cache {
             let mut map = shard.map.write(&self.readers);
             let mut codes = self.codes.lock();
             for gone in expired {
-                if let Some(old) = map.remove(&gone) {
+                if let Some(old) = map.remove(&gone.address) {
                     codes.release(&old.value);
                     removed.push(old.value);
                 }
             }
-            map.shrink_to_fit();
+            map.slots.shrink_to_fit();
+            map.deadlines.shrink_to_fit();
             codes.codes.shrink_to_fit();
         }
         removed.len()
@@ -453,7 +546,11 @@ impl Cache {
                 buffer.0.lock().clear();
             }
             while policy.evict_one().is_some() {}
-            let dropped: Vec<Slot> = shard.map.write(&self.readers).drain().map(|(_, slot)| slot).collect();
+            let dropped: Vec<Slot> = {
+                let mut map = shard.map.write(&self.readers);
+                map.deadlines.clear();
+                map.slots.drain().map(|(_, slot)| slot).collect()
+            };
             let mut codes = self.codes.lock();
             for slot in &dropped {
                 codes.release(&slot.value);
@@ -471,7 +568,7 @@ impl Cache {
             hits,
             misses,
             evictions: self.evictions.load(Ordering::Relaxed),
-            entries: self.shards.iter().map(|s| s.map.read_locked().len() as u64).sum(),
+            entries: self.shards.iter().map(|s| s.map.read_locked().slots.len() as u64).sum(),
             bytes: self.codes.lock().bytes as u64,
         }
     }
