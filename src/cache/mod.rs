@@ -220,21 +220,46 @@ pub(crate) type AddressHash = std::hash::BuildHasherDefault<AddressHasher>;
 type AddressMap<V> = HashMap<Address, V, AddressHash>;
 
 
-/// One cached address: the shared bytecode and the shard's tick at its
-/// last hit (recency-only shards). 16 bytes, so that an address and its
-/// slot take 40.
+/// One cached address: the address, the shard's tick at its last hit
+/// (recency-only shards) and the shared bytecode. 32 bytes, so that two
+/// fit a cache line and none straddles two. Kept in a set keyed by the
+/// address (`Hash`, `Eq` and `Borrow` see the address only).
+#[repr(C)]
 struct Slot {
-    value: Arc<ExternalBytecode>,
+    address: Address,
     /// The shard's tick at the last hit, or when the policy last put the
     /// entry at its front. Hits write it only when the tick moved on.
     seen: AtomicU32,
+    value: Arc<ExternalBytecode>,
 }
+
+const _: () = assert!(size_of::<Slot>() == 32);
+
+impl std::borrow::Borrow<Address> for Slot {
+    fn borrow(&self) -> &Address {
+        &self.address
+    }
+}
+
+impl std::hash::Hash for Slot {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.address.hash(state);
+    }
+}
+
+impl PartialEq for Slot {
+    fn eq(&self, other: &Slot) -> bool {
+        self.address == other.address
+    }
+}
+
+impl Eq for Slot {}
 
 /// A shard's entries: the slots, and under TTL when each expires (in a map
 /// of its own, which only TTL shards read, so that slots stay small).
 #[derive(Default)]
 struct Entries {
-    slots: AddressMap<Slot>,
+    slots: std::collections::HashSet<Slot, AddressHash>,
     deadlines: AddressMap<std::time::Instant>,
 }
 
@@ -252,7 +277,7 @@ impl Entries {
     /// Removes `address`'s entry.
     fn remove(&mut self, address: &Address) -> Option<Slot> {
         self.deadlines.remove(address);
-        self.slots.remove(address)
+        self.slots.take(address)
     }
 }
 
@@ -333,7 +358,7 @@ impl Shard {
 /// an entry hit since it was listed goes back to the front with a new tick.
 /// The caller holds the map's write guard, so no hit comes between: each
 /// entry is spared at most once per call, in amortised constant time per hit.
-fn spare<'a>(shard: &'a Shard, slots: &'a AddressMap<Slot>) -> impl FnMut(&Listed) -> Option<Listed> + 'a {
+fn spare<'a>(shard: &'a Shard, slots: &'a std::collections::HashSet<Slot, AddressHash>) -> impl FnMut(&Listed) -> Option<Listed> + 'a {
     move |victim| {
         let slot = slots.get(&victim.address)?;
         if !shard.recency_only || slot.seen.load(Ordering::Relaxed) == victim.tick {
@@ -472,7 +497,7 @@ impl Cache {
                 map.deadlines.insert(address, std::time::Instant::now() + ttl);
             }
             let tick = shard.next_tick();
-            if let Some(old) = map.slots.insert(address, Slot { value: entry, seen: AtomicU32::new(tick) }) {
+            if let Some(old) = map.slots.replace(Slot { address, seen: AtomicU32::new(tick), value: entry }) {
                 codes.release(&old.value);
                 out.push(old.value);
             }
@@ -549,7 +574,7 @@ impl Cache {
             let dropped: Vec<Slot> = {
                 let mut map = shard.map.write(&self.readers);
                 map.deadlines.clear();
-                map.slots.drain().map(|(_, slot)| slot).collect()
+                map.slots.drain().collect()
             };
             let mut codes = self.codes.lock();
             for slot in &dropped {
