@@ -162,8 +162,8 @@ pub struct Config {
     /// Lifetime of a cache entry under [`CacheStrategy::Ttl`], in milliseconds.
     pub cache_ttl_ms: u64,
     /// How long the default source's answer that an address has no code
-    /// ([`Error::NotFound`](crate::Error::NotFound) or
-    /// [`Error::NoCode`](crate::Error::NoCode)) is remembered, in
+    /// ([`Error::NotFound`] or
+    /// [`Error::NoCode`]) is remembered, in
     /// milliseconds; 0 asks the source every time. EVMs ask about accounts
     /// without code (senders, recipients of plain transfers) over and over;
     /// within this time they are answered without a fetch. Other failures

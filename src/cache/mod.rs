@@ -3,18 +3,22 @@
 //! Addresses are spread over shards, each a [`Policy`] behind its own mutex,
 //! so threads working on different addresses rarely meet. A hit writes no
 //! memory another thread's hit reads, apart from the entry's own counters:
-//! the shard's map is read under a read-mostly lock whose readers announce
-//! themselves in slots of their own (`src/cache/readers.rs`), and hits queued for the
-//! policy go to one of several buffers per shard. Code is
-//! deduplicated across shards by code hash in [`CodeTable`]: a thousand
-//! clones of one token hold one copy of its code, and bytes are counted once.
+//! the shard's entries are read under a read-mostly lock whose readers
+//! announce themselves in slots of their own (`src/cache/readers.rs`).
+//! Under LRU a hit only stamps its entry, and the policy hears of it when
+//! it is about to evict the entry; under the other strategies hits queue
+//! for the policy in one of several buffers per shard (see `Shard`'s
+//! docs). Code is deduplicated across shards by code hash in `CodeTable`:
+//! a thousand clones of one token hold one copy of its code, and bytes are
+//! counted once.
 //!
-//! Lock order: a shard, then the code table. The code table is touched only
-//! when entries come and go, never on a hit.
+//! Lock order: a shard's policy, its entries, then the code table. The
+//! code table is touched only when entries come and go, never on a hit.
 //!
-//! Memory per entry: [`ExternalBytecode::entry_memory_size`] plus the
-//! policy's bookkeeping (about 64 bytes for LRU), plus the shared code's
-//! [`Code::memory_size`] once per distinct code hash.
+//! Memory per entry: [`ExternalBytecode::entry_memory_size`], a 32-byte
+//! slot in the shard's set, plus the policy's bookkeeping (about 64 bytes
+//! for LRU), plus the shared code's [`Code::memory_size`] once per distinct
+//! code hash.
 
 mod lfu;
 mod lru;

@@ -1,7 +1,7 @@
 //! The C ABI. This layer converts and guards; all logic lives in the Rust
 //! API it wraps.
 //!
-//! Every export runs its body through [`guard`] or [`guard_status`], which
+//! Every export runs its body through `guard` or `guard_status`, which
 //! catch panics so none crosses the boundary. Every pointer argument is
 //! checked before use. Opaque handles are Rust objects behind casts: a
 //! config and load options are `Box`es, a manager is a `Box`, a bytecode is
