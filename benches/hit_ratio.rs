@@ -144,8 +144,9 @@ fn replay_policy(keys: &[u64], mut p: Box<dyn Policy<()>>) -> f64 {
 
 /// Replays `keys` through LRU as the cache runs it: a hit only stamps the
 /// entry with the tick (the count of listings so far), and the policy
-/// spares a victim stamped since it was listed. The stamps stand in for
-/// the cache's slots; the eviction is the policy's own code.
+/// spares a victim used after the entry behind it was listed. The stamps
+/// stand in for the cache's slots; the eviction and the rule are the
+/// cache's own code.
 fn replay_lazy_lru(keys: &[u64], capacity: usize) -> f64 {
     let mut p = policy::<Listed>(CacheStrategy::Lru, capacity, Duration::from_secs(1));
     let mut seen: HashMap<Address, u32> = HashMap::new();
@@ -161,9 +162,9 @@ fn replay_lazy_lru(keys: &[u64], capacity: usize) -> f64 {
         let listed = Listed { address, tick };
         tick += 1;
         seen.insert(address, listed.tick);
-        let mut spare = |victim: &Listed| {
+        let mut spare = |victim: &Listed, next: Option<&Listed>| {
             let stamp = seen.get_mut(&victim.address)?;
-            (*stamp != victim.tick).then(|| {
+            victim.used_after(*stamp, next).then(|| {
                 *stamp = tick;
                 tick += 1;
                 Listed { address: victim.address, tick: *stamp }

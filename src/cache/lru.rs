@@ -2,7 +2,7 @@
 
 use revm::primitives::Address;
 
-use super::{AddressHash, Policy};
+use super::{AddressHash, Policy, Spare};
 
 /// An LRU list of at most `capacity` values. A hit moves the entry to the
 /// front; the back is evicted first.
@@ -27,7 +27,7 @@ impl<V: Clone + Send> Policy<V> for LruPolicy<V> {
     }
 
     fn insert(&mut self, address: Address, value: V) -> Vec<V> {
-        self.insert_sparing(address, value, &mut |_| None)
+        self.insert_sparing(address, value, &mut |_, _| None)
     }
 
     fn remove(&mut self, address: &Address) -> Option<V> {
@@ -50,7 +50,7 @@ impl<V: Clone + Send> Policy<V> for LruPolicy<V> {
         true
     }
 
-    fn insert_sparing(&mut self, address: Address, value: V, spare: &mut dyn FnMut(&V) -> Option<V>) -> Vec<V> {
+    fn insert_sparing(&mut self, address: Address, value: V, spare: &mut Spare<'_, V>) -> Vec<V> {
         if self.entries.contains(&address) {
             return self.entries.push(address, value).map(|(_, old)| old).into_iter().collect();
         }
@@ -67,10 +67,10 @@ impl<V: Clone + Send> Policy<V> for LruPolicy<V> {
         out
     }
 
-    fn evict_one_sparing(&mut self, spare: &mut dyn FnMut(&V) -> Option<V>) -> Option<V> {
+    fn evict_one_sparing(&mut self, spare: &mut Spare<'_, V>) -> Option<V> {
         for _ in 0..self.entries.len() {
             let (address, old) = self.entries.pop_lru()?;
-            match spare(&old) {
+            match spare(&old, self.entries.peek_lru().map(|(_, next)| next)) {
                 Some(renewed) => {
                     self.entries.push(address, renewed);
                 }
@@ -96,7 +96,10 @@ mod tests {
             assert!(lru.insert(address(n), n).is_empty());
         }
         // 1 is offered first and spared; 2 goes; 1 now sits behind 4.
-        let out = lru.insert_sparing(address(4), 4, &mut |v| (*v == 1).then_some(10));
+        let out = lru.insert_sparing(address(4), 4, &mut |v, next| {
+            assert_eq!(next, Some(&if *v == 1 { 2 } else { 3 }), "offered with the one behind it");
+            (*v == 1).then_some(10)
+        });
         assert_eq!(out, vec![2]);
         assert_eq!(lru.evict_one(), Some(3));
         assert_eq!(lru.evict_one(), Some(10));
@@ -108,12 +111,12 @@ mod tests {
         let mut lru = LruPolicy::new(2);
         lru.insert(address(1), 1);
         lru.insert(address(2), 2);
-        let out = lru.insert_sparing(address(3), 3, &mut |v| Some(*v));
+        let out = lru.insert_sparing(address(3), 3, &mut |v, _| Some(*v));
         assert_eq!(out.len(), 1);
         assert_eq!(lru.len(), 2);
-        assert_eq!(lru.evict_one_sparing(&mut |v| Some(*v)).map(|_| ()), Some(()));
+        assert_eq!(lru.evict_one_sparing(&mut |v, _| Some(*v)).map(|_| ()), Some(()));
         // Replacing an address hands back its old value, evicting nothing.
-        assert_eq!(lru.insert_sparing(address(9), 9, &mut |_| None).len(), 0);
-        assert_eq!(lru.insert_sparing(address(9), 90, &mut |_| None), vec![9]);
+        assert_eq!(lru.insert_sparing(address(9), 9, &mut |_, _| None).len(), 0);
+        assert_eq!(lru.insert_sparing(address(9), 90, &mut |_, _| None), vec![9]);
     }
 }

@@ -68,32 +68,54 @@ pub trait Policy<V>: Send {
         false
     }
     /// As [`Policy::insert`], but each value a recency-only policy would
-    /// push out is first offered to `spare`. When `spare` returns a value,
-    /// that value goes back in at the front, as if just used, and the
-    /// policy offers its next victim instead. After as many spared values
-    /// as the policy holds, the next victim goes without asking, so a
-    /// `spare` that always answers cannot stall it. Other policies ignore
+    /// push out is first offered to `spare`, with the value it would offer
+    /// next (none when the offered one is the last). When `spare` returns a
+    /// value, that value goes back in at the front, as if just used, and
+    /// the policy offers its next victim instead. After as many spared
+    /// values as the policy holds, the next victim goes without asking, so
+    /// a `spare` that always answers cannot stall it. Other policies ignore
     /// `spare`.
-    fn insert_sparing(&mut self, address: Address, value: V, spare: &mut dyn FnMut(&V) -> Option<V>) -> Vec<V> {
+    fn insert_sparing(&mut self, address: Address, value: V, spare: &mut Spare<'_, V>) -> Vec<V> {
         let _ = spare;
         self.insert(address, value)
     }
     /// As [`Policy::evict_one`], offering victims to `spare` as
     /// [`Policy::insert_sparing`] does.
-    fn evict_one_sparing(&mut self, spare: &mut dyn FnMut(&V) -> Option<V>) -> Option<V> {
+    fn evict_one_sparing(&mut self, spare: &mut Spare<'_, V>) -> Option<V> {
         let _ = spare;
         self.evict_one()
     }
 }
 
+/// The cache's answer to a recency-only policy's offer of a victim (the
+/// first argument; the second is the value it would offer next): a value
+/// to put back at the front instead, or `None` to let the victim go.
+pub type Spare<'a, V> = dyn FnMut(&V, Option<&V>) -> Option<V> + 'a;
+
 /// What the cache's policies hold: an address and the shard's tick when it
 /// was last put at the policy's front (recency-only policies; 0 otherwise).
+///
+/// Ticks count listings. A hit stamps its entry with the tick of the next
+/// listing, so a stamp `s` says the hit came after listing `s - 1` and
+/// before listing `s`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Listed {
     /// The cached address.
     pub address: Address,
     /// The shard's tick when the policy last put it at the front.
     pub tick: u32,
+}
+
+impl Listed {
+    /// Whether a victim listed as `self`, whose last hit left the stamp
+    /// `seen` (equal to its own tick when it had none since), was used
+    /// after `next`, the entry behind it, was listed. If so it is not the
+    /// least recently used entry and should be spared. If not, it is: every
+    /// other entry was listed at or after `next`, and was used then or
+    /// later. Ticks compare as wrapping 32-bit numbers.
+    pub fn used_after(&self, seen: u32, next: Option<&Listed>) -> bool {
+        seen != self.tick && next.is_some_and(|next| seen.wrapping_sub(next.tick) as i32 > 0)
+    }
 }
 
 /// A policy of `strategy` holding at most `capacity` values; `ttl` applies
@@ -359,13 +381,14 @@ impl Shard {
 }
 
 /// The answer of a recency-only shard to its policy's offer of `victim`:
-/// an entry hit since it was listed goes back to the front with a new tick.
-/// The caller holds the map's write guard, so no hit comes between: each
-/// entry is spared at most once per call, in amortised constant time per hit.
-fn spare<'a>(shard: &'a Shard, slots: &'a std::collections::HashSet<Slot, AddressHash>) -> impl FnMut(&Listed) -> Option<Listed> + 'a {
-    move |victim| {
+/// an entry used after the one behind it was listed goes back to the front
+/// with a new tick (see [`Listed::used_after`]). The caller holds the map's
+/// write guard, so no hit comes between: each entry is spared at most once
+/// per call, in amortised constant time per hit.
+fn spare<'a>(shard: &'a Shard, slots: &'a std::collections::HashSet<Slot, AddressHash>) -> impl FnMut(&Listed, Option<&Listed>) -> Option<Listed> + 'a {
+    move |victim, next| {
         let slot = slots.get(&victim.address)?;
-        if !shard.recency_only || slot.seen.load(Ordering::Relaxed) == victim.tick {
+        if !shard.recency_only || !victim.used_after(slot.seen.load(Ordering::Relaxed), next) {
             return None;
         }
         let tick = shard.next_tick();
