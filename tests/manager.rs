@@ -143,6 +143,12 @@ fn lru_evicts_the_least_recently_used_and_counts_it() {
     assert!(m.get(&addr(1)).is_some() && m.get(&addr(3)).is_some());
     let stats = m.cache_stats();
     assert_eq!((stats.entries, stats.evictions), (2, 1));
+    // Hits that came before a later load do not save an entry from it.
+    assert!(m.get(&addr(1)).is_some());
+    load(&m, addr(2), "mem:b").unwrap(); // 3 is now the least recent
+    assert!(m.get(&addr(3)).is_none(), "3 was least recently used");
+    load(&m, addr(3), "mem:c").unwrap(); // 1 was hit before 2 came back
+    assert!(m.get(&addr(1)).is_none(), "1 was least recently used");
 }
 
 #[test]
