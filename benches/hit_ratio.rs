@@ -302,7 +302,8 @@ fn main() {
             let ok = adaptive + 1e-9 >= lru.max(lfu);
             wins += ok as usize;
             cases += 1;
-            let pct = |x: f64| format!("{:.1}", x * 100.0);
+            let digits = if std::env::var("EBC_PRECISE").is_ok() { 2 } else { 1 };
+            let pct = |x: f64| format!("{:.*}", digits, x * 100.0);
             println!(
                 "| {name} | {} | {capacity} | {} | {} | {} | **{}** | {} | {} | {} | {} |",
                 keys.len(),
