@@ -275,4 +275,3 @@ impl ExternalBytecode {
             + self.metadata.signature.as_ref().map_or(0, Vec::len)
     }
 }
-

@@ -59,6 +59,10 @@ pub trait Policy<V>: Send {
     fn purge(&mut self) -> Vec<V>;
     /// How many values are held.
     fn len(&self) -> usize;
+    /// True when nothing is held.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
     /// True when the policy orders by recency alone: then telling it about
     /// a hit late, when it is about to push the entry out, is as good as
     /// telling it at once. The cache then only stamps hits in its own slots
@@ -281,11 +285,14 @@ impl PartialEq for Slot {
 
 impl Eq for Slot {}
 
+/// The slots of a shard, found by address.
+type Slots = std::collections::HashSet<Slot, AddressHash>;
+
 /// A shard's entries: the slots, and under TTL when each expires (in a map
 /// of its own, which only TTL shards read, so that slots stay small).
 #[derive(Default)]
 struct Entries {
-    slots: std::collections::HashSet<Slot, AddressHash>,
+    slots: Slots,
     deadlines: AddressMap<std::time::Instant>,
 }
 
@@ -325,7 +332,7 @@ impl Entries {
 ///   listings is the order they were listed in, not the order of their
 ///   hits: an approximation of LRU, whose hit ratios BENCHMARKS.md gives
 ///   beside exact LRU's.
-/// - **Frequency too (LFU, TTL, Adaptive)**: the hit appends its address
+/// - **The others (LFU, TTL, Adaptive)**: the hit appends its address
 ///   to its stripe of `reads` if that buffer's lock is free at once
 ///   (`try_lock`, never a wait); when the buffer is full, the hit also
 ///   tries to hand it to the policy, and drops the batch if the policy is
@@ -385,7 +392,10 @@ impl Shard {
 /// with a new tick (see [`Listed::used_after`]). The caller holds the map's
 /// write guard, so no hit comes between: each entry is spared at most once
 /// per call, in amortised constant time per hit.
-fn spare<'a>(shard: &'a Shard, slots: &'a std::collections::HashSet<Slot, AddressHash>) -> impl FnMut(&Listed, Option<&Listed>) -> Option<Listed> + 'a {
+// A slot's atomic stamp is not part of its key: `Hash` and `Eq` see the
+// address only.
+#[allow(clippy::mutable_key_type)]
+fn spare<'a>(shard: &'a Shard, slots: &'a Slots) -> impl FnMut(&Listed, Option<&Listed>) -> Option<Listed> + 'a {
     move |victim, next| {
         let slot = slots.get(&victim.address)?;
         if !shard.recency_only || !victim.used_after(slot.seen.load(Ordering::Relaxed), next) {
