@@ -655,3 +655,25 @@ mod hasher_tests {
         assert!(buckets.len() > 600, "{} distinct buckets of 1024", buckets.len());
     }
 }
+
+#[cfg(test)]
+mod listed_tests {
+    use super::*;
+
+    #[test]
+    fn a_victim_is_spared_only_when_used_after_the_next_was_listed() {
+        let at = |tick| Listed { address: Address::ZERO, tick };
+        // Listed at 5, nothing behind it: it goes, hit or not.
+        assert!(!at(5).used_after(9, None));
+        // Not hit since its listing: it goes.
+        assert!(!at(5).used_after(5, Some(&at(7))));
+        // Hit before listing 7 (stamp 7 = before listing 7): older than the
+        // entry listed at 7, so it goes.
+        assert!(!at(5).used_after(7, Some(&at(7))));
+        // Hit after listing 7: spared.
+        assert!(at(5).used_after(8, Some(&at(7))));
+        // Across the wrap of the 32-bit tick.
+        assert!(at(u32::MAX - 1).used_after(2, Some(&at(u32::MAX))));
+        assert!(!at(u32::MAX - 1).used_after(u32::MAX, Some(&at(u32::MAX))));
+    }
+}
