@@ -133,3 +133,37 @@ fn import_reads_hex_files_and_refuses_misnamed_ones() {
     let (ok, _, err) = ebc(&["export", "--store", dir.join("none.db").to_str().unwrap(), dir.join("x").to_str().unwrap()]);
     assert!(!ok && err.contains("EBC_NOT_FOUND"), "{err}");
 }
+
+#[test]
+fn import_can_store_code_compressed_and_loads_decompress_it() {
+    let dir = std::env::temp_dir().join(format!("ebc-cli-compressed-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("codes")).unwrap();
+    let weth = "0xc02aaa39b223fe8d0a0e5c4f27ead9083c756cc2";
+    std::fs::copy(WETH9, dir.join(format!("codes/{weth}.hex"))).unwrap();
+    let codes = dir.join("codes");
+    for scheme in ["none", "gzip", "zstd", "lz4"] {
+        let db = dir.join(format!("{scheme}.db"));
+        let (ok, out, err) = ebc(&["import", codes.to_str().unwrap(), "--store", db.to_str().unwrap(), "--compress", scheme]);
+        assert!(ok, "{scheme}: {err}");
+        assert_eq!(field(&out, "imported"), "1 addresses, 3124 bytes of code");
+        let stored = field(&out, "stored");
+        let stored_bytes: usize = stored.split(' ').next().unwrap().parse().unwrap();
+        assert!(stored.ends_with(&format!("({scheme})")), "{stored}");
+        if scheme == "none" {
+            assert_eq!(stored_bytes, 3124);
+        } else {
+            assert!(stored_bytes < 3124 * 9 / 10, "{scheme} kept {stored_bytes} of 3124 bytes");
+        }
+        let uri = format!("sqlite:{}", db.display());
+        let (ok, out, err) = ebc(&["inspect", &uri, "--address", weth]);
+        assert!(ok, "{scheme}: {err}");
+        assert_eq!(field(&out, "code hash"), WETH9_HASH, "{scheme}");
+        let out_dir = dir.join(format!("exported-{scheme}"));
+        let (ok, _, err) = ebc(&["export", "--store", &uri, out_dir.to_str().unwrap()]);
+        assert!(ok, "{scheme}: {err}");
+        assert_eq!(std::fs::read(out_dir.join(format!("{weth}.bin"))).unwrap().len(), 3124);
+    }
+    let (ok, _, err) = ebc(&["import", codes.to_str().unwrap(), "--store", "x.db", "--compress", "brotli"]);
+    assert!(!ok && err.contains("brotli"), "{err}");
+}

@@ -61,6 +61,29 @@ struct ImportArgs {
     /// Time limit for connecting to a database server, in milliseconds.
     #[arg(long, default_value_t = 10_000)]
     timeout_ms: u64,
+    /// Store each code compressed: gzip, zstd or lz4 (loads decompress it).
+    #[arg(long, value_enum, default_value_t = CompressArg::None)]
+    compress: CompressArg,
+}
+
+/// `--compress` values.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum CompressArg {
+    None,
+    Gzip,
+    Zstd,
+    Lz4,
+}
+
+impl From<CompressArg> for ebc::Compression {
+    fn from(arg: CompressArg) -> ebc::Compression {
+        match arg {
+            CompressArg::None => ebc::Compression::None,
+            CompressArg::Gzip => ebc::Compression::Gzip,
+            CompressArg::Zstd => ebc::Compression::Zstd,
+            CompressArg::Lz4 => ebc::Compression::Lz4,
+        }
+    }
 }
 
 #[derive(clap::Args)]
@@ -316,8 +339,10 @@ fn import(args: &ImportArgs) -> ebc::Result<()> {
     let items = transfer::scan(&args.dir)?;
     let store = open_store(&args.store, true, args.timeout_ms)?;
     let mut progress = Progress::new("importing");
-    let report = transfer::import(&*store, &items, args.max_size, &mut |done, total| progress.update(done, total))?;
+    let mut on_progress = |done, total| progress.update(done, total);
+    let report = transfer::import_compressed(&*store, &items, args.max_size, args.compress.into(), &mut on_progress)?;
     println!("imported     {} addresses, {} bytes of code", report.addresses, report.bytes);
+    println!("stored       {} bytes ({})", report.stored_bytes, ebc::codec::compression::name(args.compress.into()));
     println!("store        {} ({} addresses)", store.uri(), store.len()?);
     Ok(())
 }

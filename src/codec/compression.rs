@@ -79,6 +79,29 @@ pub fn decompress(bytes: &[u8], compression: Compression, limit: usize, origin: 
     }
 }
 
+/// Compresses `code` as `compression` (the writer's side of
+/// [`decompress`], for stores that keep code compressed): gzip at its best
+/// level, Zstandard at the pure-Rust encoder's fastest level, an LZ4 frame.
+/// [`Compression::None`] returns the input.
+pub fn compress(code: &[u8], compression: Compression) -> Result<Vec<u8>> {
+    use std::io::Write;
+    let failed = |e: std::io::Error| Error::io(format!("{} compression", name(compression)), &e);
+    match compression {
+        Compression::None => Ok(code.to_vec()),
+        Compression::Gzip => {
+            let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+            encoder.write_all(code).map_err(failed)?;
+            encoder.finish().map_err(failed)
+        }
+        Compression::Zstd => Ok(ruzstd::encoding::compress_to_vec(code, ruzstd::encoding::CompressionLevel::Fastest)),
+        Compression::Lz4 => {
+            let mut encoder = lz4_flex::frame::FrameEncoder::new(Vec::new());
+            encoder.write_all(code).map_err(failed)?;
+            encoder.finish().map_err(|e| failed(std::io::Error::other(e)))
+        }
+    }
+}
+
 /// Reads `reader` to its end, failing once it yields more than `limit` bytes.
 fn read_capped(
     reader: impl Read,
@@ -117,22 +140,17 @@ fn zstd_window(bytes: &[u8]) -> core::result::Result<u64, &'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Write;
 
     fn gzip(data: &[u8]) -> Vec<u8> {
-        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-        e.write_all(data).unwrap();
-        e.finish().unwrap()
+        compress(data, Compression::Gzip).unwrap()
     }
 
     fn zstd(data: &[u8]) -> Vec<u8> {
-        ruzstd::encoding::compress_to_vec(data, ruzstd::encoding::CompressionLevel::Fastest)
+        compress(data, Compression::Zstd).unwrap()
     }
 
     fn lz4(data: &[u8]) -> Vec<u8> {
-        let mut e = lz4_flex::frame::FrameEncoder::new(Vec::new());
-        e.write_all(data).unwrap();
-        e.finish().unwrap()
+        compress(data, Compression::Lz4).unwrap()
     }
 
     #[test]

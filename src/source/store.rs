@@ -130,6 +130,25 @@ impl StoredCode {
         StoredCode { code_hash: keccak256(&code), compression: Compression::None, size: code.len(), bytes: code }
     }
 
+    /// `code`, hashed and stored compressed as `compression`.
+    pub fn compressed(code: Vec<u8>, compression: Compression) -> Result<StoredCode> {
+        if compression == Compression::None {
+            return Ok(StoredCode::raw(code));
+        }
+        let bytes = codec::compression::compress(&code, compression)?;
+        Ok(StoredCode { code_hash: keccak256(&code), compression, size: code.len(), bytes })
+    }
+
+    /// The code itself: the stored bytes, decompressed when they are
+    /// compressed (to at most the recorded size). Not checked against the
+    /// code hash.
+    pub fn decoded(&self, origin: &str) -> Result<Vec<u8>> {
+        match self.compression {
+            Compression::None => Ok(self.bytes.clone()),
+            packed => codec::compression::decompress(&self.bytes, packed, self.size, origin),
+        }
+    }
+
     /// The bytes to hand to the decode stage. Stored bytes go as they are,
     /// except uncompressed code that happens to read as hex text (a few
     /// bytes, all ASCII hex digits), which goes hex-encoded so that the

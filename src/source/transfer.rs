@@ -15,7 +15,8 @@ use std::str::FromStr;
 
 use revm::primitives::{Address, B256, keccak256};
 
-use super::store::{CodeStore, StoreEntry};
+use super::store::{CodeStore, StoreEntry, StoredCode};
+use crate::bytecode::Compression;
 use crate::codec;
 use crate::error::{Error, Result};
 
@@ -44,6 +45,9 @@ pub struct TransferReport {
     pub addresses: usize,
     /// Bytes of code written.
     pub bytes: u64,
+    /// Bytes the store keeps for that code (less when compressed; 0 for
+    /// an export).
+    pub stored_bytes: u64,
 }
 
 /// The files to import from `dir`: a corpus when it holds `INDEX.tsv`,
@@ -152,12 +156,29 @@ pub fn import(
     max_code_size: usize,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<TransferReport> {
+    import_compressed(store, items, max_code_size, Compression::None, progress)
+}
+
+/// As [`import`], storing each code compressed as `compression`. Loads
+/// decompress it (the row records how), capped at the configured size.
+pub fn import_compressed(
+    store: &dyn CodeStore,
+    items: &[ImportItem],
+    max_code_size: usize,
+    compression: Compression,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<TransferReport> {
     let mut report = TransferReport::default();
     for batch in items.chunks(BATCH) {
-        let entries = batch.iter().map(|item| read_item(item, max_code_size)).collect::<Result<Vec<_>>>()?;
+        let mut entries = batch.iter().map(|item| read_item(item, max_code_size)).collect::<Result<Vec<_>>>()?;
+        for entry in &mut entries {
+            let code = std::mem::take(&mut entry.code.bytes);
+            entry.code = StoredCode::compressed(code, compression)?;
+        }
         store.put(&entries)?;
         report.addresses += entries.len();
         report.bytes += entries.iter().map(|e| e.code.size as u64).sum::<u64>();
+        report.stored_bytes += entries.iter().map(|e| e.code.bytes.len() as u64).sum::<u64>();
         progress(report.addresses, items.len());
     }
     Ok(report)
@@ -165,7 +186,7 @@ pub fn import(
 
 /// Writes every entry of `store` to `dir` (created when missing) as
 /// `0x<address>.bin`, raw code, calling `progress(done, total)` as it goes.
-/// Each code is decoded as a load would decode it and checked against its
+/// Each code is decompressed when stored compressed and checked against its
 /// code hash first: a corrupt row stops the export with
 /// [`Error::ChecksumMismatch`].
 pub fn export(store: &dyn CodeStore, dir: &Path, progress: &mut dyn FnMut(usize, usize)) -> Result<TransferReport> {
@@ -174,7 +195,7 @@ pub fn export(store: &dyn CodeStore, dir: &Path, progress: &mut dyn FnMut(usize,
     let mut report = TransferReport::default();
     store.for_each(&mut |entry| {
         let origin = format!("{} at {}", store.uri(), entry.address);
-        let code = codec::decode(entry.code.wire_bytes().into_owned(), &origin)?;
+        let code = entry.code.decoded(&origin)?;
         crate::integrity::expect_code_hash(Some(&entry.code.code_hash), &keccak256(&code))?;
         let path = dir.join(format!("{:#x}.bin", entry.address));
         std::fs::write(&path, &code).map_err(|e| Error::io(format!("writing {}", path.display()), &e))?;
