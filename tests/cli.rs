@@ -167,3 +167,34 @@ fn import_can_store_code_compressed_and_loads_decompress_it() {
     let (ok, _, err) = ebc(&["import", codes.to_str().unwrap(), "--store", "x.db", "--compress", "brotli"]);
     assert!(!ok && err.contains("brotli"), "{err}");
 }
+
+#[test]
+fn import_can_sign_each_code_and_strict_loads_from_the_store_accept_it() {
+    let dir = std::env::temp_dir().join(format!("ebc-cli-signed-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("codes")).unwrap();
+    let weth = "0xc02aaa39b223fe8d0a0e5c4f27ead9083c756cc2";
+    std::fs::copy(WETH9, dir.join(format!("codes/{weth}.hex"))).unwrap();
+    let codes = dir.join("codes");
+    for scheme in ["ed25519", "secp256k1"] {
+        let (_, keys, _) = ebc(&["keygen", "--scheme", scheme]);
+        let key_file = dir.join(format!("{scheme}.key"));
+        std::fs::write(&key_file, field(&keys, "secret")).unwrap();
+        let db = dir.join(format!("{scheme}.db"));
+        let import = ["import", codes.to_str().unwrap(), "--store", db.to_str().unwrap(), "--compress", "zstd"];
+        let signing = ["--sign-key-file", key_file.to_str().unwrap(), "--scheme", scheme, "--sig-version", "7"];
+        let (ok, _, err) = ebc(&[&import[..], &signing[..]].concat());
+        assert!(ok, "{scheme}: {err}");
+
+        let uri = format!("sqlite:{}", db.display());
+        let trust_flag = if scheme == "ed25519" { "--trust-ed25519" } else { "--trust-address" };
+        let strict = ["verify", &uri, "--address", weth, "--level", "strict"];
+        let (ok, out, err) = ebc(&[&strict[..], &[trust_flag, field(&keys, "public")]].concat());
+        assert!(ok, "{scheme}: {err}");
+        assert_eq!(field(&out, "code hash"), WETH9_HASH);
+        assert_eq!(field(&out, "trust"), "fully-trusted", "{out}");
+        // The same store, with the publisher not trusted, is refused.
+        let (ok, _, err) = ebc(&strict);
+        assert!(!ok && err.contains("EBC_SIGNATURE_INVALID"), "{scheme}: {err}");
+    }
+}

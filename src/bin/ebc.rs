@@ -64,6 +64,17 @@ struct ImportArgs {
     /// Store each code compressed: gzip, zstd or lz4 (loads decompress it).
     #[arg(long, value_enum, default_value_t = CompressArg::None)]
     compress: CompressArg,
+    /// Sign each code as a publisher, with the 32-byte secret key in hex in
+    /// this file (as `ebc sign`); loads at Strict accept it from a store
+    /// when the publisher is trusted.
+    #[arg(long)]
+    sign_key_file: Option<std::path::PathBuf>,
+    /// Signature scheme, with --sign-key-file.
+    #[arg(long, value_enum, default_value_t = SchemeArg::Ed25519)]
+    scheme: SchemeArg,
+    /// A version label signed together with each code hash.
+    #[arg(long, default_value = "")]
+    sig_version: String,
 }
 
 /// `--compress` values.
@@ -279,10 +290,14 @@ fn load_and_report(args: &LoadArgs, verdict: bool) -> ebc::Result<()> {
     Ok(())
 }
 
+/// The 32-byte secret key, in hex, in the file at `path`.
+fn read_secret_key(path: &std::path::Path) -> ebc::Result<[u8; 32]> {
+    let text = std::fs::read_to_string(path).map_err(|e| ebc::Error::io(format!("reading {}", path.display()), &e))?;
+    hex_bytes(text.trim(), "the secret key")
+}
+
 fn sign_code(args: &SignArgs) -> ebc::Result<()> {
-    let text = std::fs::read_to_string(&args.key_file)
-        .map_err(|e| ebc::Error::io(format!("reading {}", args.key_file.display()), &e))?;
-    let secret: [u8; 32] = hex_bytes(text.trim(), "the secret key")?;
+    let secret = read_secret_key(&args.key_file)?;
     let manager = Manager::new(Config { security_level: SecurityLevel::None, ..Config::development() })?;
     let code = manager.load(&Address::ZERO, Some(&args.uri), &LoadOptions::default())?;
     let (signature, signer) = sign(args.scheme.into(), &secret, &code.code_hash(), &args.sig_version)?;
@@ -339,8 +354,13 @@ fn import(args: &ImportArgs) -> ebc::Result<()> {
     let items = transfer::scan(&args.dir)?;
     let store = open_store(&args.store, true, args.timeout_ms)?;
     let mut progress = Progress::new("importing");
-    let mut on_progress = |done, total| progress.update(done, total);
-    let report = transfer::import_compressed(&*store, &items, args.max_size, args.compress.into(), &mut on_progress)?;
+    let secret = args.sign_key_file.as_deref().map(read_secret_key).transpose()?;
+    let options = transfer::ImportOptions {
+        max_code_size: args.max_size,
+        compression: args.compress.into(),
+        signer: secret.as_ref().map(|secret| (args.scheme.into(), secret, args.sig_version.as_str())),
+    };
+    let report = transfer::import_with(&*store, &items, &options, &mut |done, total| progress.update(done, total))?;
     println!("imported     {} addresses, {} bytes of code", report.addresses, report.bytes);
     println!("stored       {} bytes ({})", report.stored_bytes, ebc::codec::compression::name(args.compress.into()));
     println!("store        {} ({} addresses)", store.uri(), store.len()?);

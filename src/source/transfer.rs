@@ -17,6 +17,7 @@ use revm::primitives::{Address, B256, keccak256};
 
 use super::store::{CodeStore, StoreEntry, StoredCode};
 use crate::bytecode::Compression;
+use crate::signing::{Scheme, sign};
 use crate::codec;
 use crate::error::{Error, Result};
 
@@ -156,24 +157,41 @@ pub fn import(
     max_code_size: usize,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<TransferReport> {
-    import_compressed(store, items, max_code_size, Compression::None, progress)
+    import_with(store, items, &ImportOptions { max_code_size, compression: Compression::None, signer: None }, progress)
 }
 
-/// As [`import`], storing each code compressed as `compression`. Loads
-/// decompress it (the row records how), capped at the configured size.
-pub fn import_compressed(
+/// How [`import_with`] stores what it reads.
+pub struct ImportOptions<'a> {
+    /// Largest accepted code size in bytes.
+    pub max_code_size: usize,
+    /// How each code is stored (loads decompress it, capped at the
+    /// configured size).
+    pub compression: Compression,
+    /// A publisher who signs each code as it is imported: the scheme, the
+    /// 32-byte secret key and the version label signed with the code hash.
+    /// Loads hand the signature to the signature stage (Strict and
+    /// Paranoid accept it when the publisher is trusted).
+    pub signer: Option<(Scheme, &'a [u8; 32], &'a str)>,
+}
+
+/// As [`import`], compressing and signing each code as `options` say.
+pub fn import_with(
     store: &dyn CodeStore,
     items: &[ImportItem],
-    max_code_size: usize,
-    compression: Compression,
+    options: &ImportOptions<'_>,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<TransferReport> {
     let mut report = TransferReport::default();
     for batch in items.chunks(BATCH) {
-        let mut entries = batch.iter().map(|item| read_item(item, max_code_size)).collect::<Result<Vec<_>>>()?;
+        let mut entries = batch.iter().map(|item| read_item(item, options.max_code_size)).collect::<Result<Vec<_>>>()?;
         for entry in &mut entries {
+            if let Some((scheme, secret, version)) = options.signer {
+                let (signature, _) = sign(scheme, secret, &entry.code.code_hash, version)?;
+                entry.version = version.to_string();
+                entry.signature = Some(signature);
+            }
             let code = std::mem::take(&mut entry.code.bytes);
-            entry.code = StoredCode::compressed(code, compression)?;
+            entry.code = StoredCode::compressed(code, options.compression)?;
         }
         store.put(&entries)?;
         report.addresses += entries.len();
