@@ -68,17 +68,31 @@ impl<V: Clone + Send> Policy<V> for LruPolicy<V> {
     }
 
     fn evict_one_sparing(&mut self, spare: &mut Spare<'_, V>) -> Option<V> {
-        for _ in 0..self.entries.len() {
-            let (address, old) = self.entries.pop_lru()?;
-            match spare(&old, self.entries.peek_lru().map(|(_, next)| next)) {
-                Some(renewed) => {
-                    self.entries.push(address, renewed);
-                }
-                None => return Some(old),
-            }
-        }
-        self.evict_one()
+        pop_sparing(&mut self.entries, spare, |value| value, |_, renewed| renewed)
     }
+}
+
+/// Pops the least recent entry of `entries` that `spare` lets go: each
+/// entry offered (with the one behind it) and spared goes back to the
+/// front as `renew` makes it from the old entry and `spare`'s value. After
+/// as many spares as entries, the next goes without asking. `value` is the
+/// policy's value within an entry. Shared by LRU and TTL.
+pub(super) fn pop_sparing<T, V>(
+    entries: &mut lru::LruCache<Address, T, AddressHash>,
+    spare: &mut Spare<'_, V>,
+    value: impl Fn(&T) -> &V,
+    renew: impl Fn(T, V) -> T,
+) -> Option<T> {
+    for _ in 0..entries.len() {
+        let (address, old) = entries.pop_lru()?;
+        match spare(value(&old), entries.peek_lru().map(|(_, next)| value(next))) {
+            Some(renewed) => {
+                entries.push(address, renew(old, renewed));
+            }
+            None => return Some(old),
+        }
+    }
+    entries.pop_lru().map(|(_, old)| old)
 }
 
 #[cfg(test)]

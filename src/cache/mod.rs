@@ -5,8 +5,8 @@
 //! memory another thread's hit reads, apart from the entry's own counters:
 //! the shard's entries are read under a read-mostly lock whose readers
 //! announce themselves in slots of their own (`src/cache/readers.rs`).
-//! Under LRU a hit only stamps its entry, and the policy hears of it when
-//! it is about to evict the entry; under the other strategies hits queue
+//! Under LRU and TTL a hit only stamps its entry, and the policy hears of
+//! it when it is about to evict the entry; under LFU and Adaptive hits queue
 //! for the policy in one of several buffers per shard (see `Shard`'s
 //! docs). Code is deduplicated across shards by code hash in `CodeTable`:
 //! a thousand clones of one token hold one copy of its code, and bytes are
@@ -321,7 +321,7 @@ impl Entries {
 /// in a reader slot of its own, where it also counts the hit) and clones
 /// the `Arc`. How the policy hears of it depends on the policy:
 ///
-/// - **Recency only (LRU)**: the hit stores the shard's `tick` in the
+/// - **Recency only (LRU, TTL)**: the hit stores the shard's `tick` in the
 ///   entry's slot, and only when the tick moved on since (a hot entry is
 ///   written once per tick, not once per hit). Nothing else. When the
 ///   policy later offers the entry as its victim, an entry hit since the
@@ -332,7 +332,7 @@ impl Entries {
 ///   listings is the order they were listed in, not the order of their
 ///   hits: an approximation of LRU, whose hit ratios BENCHMARKS.md gives
 ///   beside exact LRU's.
-/// - **The others (LFU, TTL, Adaptive)**: the hit appends its address
+/// - **The others (LFU, Adaptive)**: the hit appends its address
 ///   to its stripe of `reads` if that buffer's lock is free at once
 ///   (`try_lock`, never a wait); when the buffer is full, the hit also
 ///   tries to hand it to the policy, and drops the batch if the policy is

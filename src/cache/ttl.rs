@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use revm::primitives::Address;
 
-use super::{AddressHash, Policy};
+use super::{AddressHash, Policy, Spare};
 
 /// LRU with a fixed lifetime per entry, counted from insertion. An expired
 /// entry is never served: `get` treats it as absent, and inserts and
@@ -37,14 +37,7 @@ impl<V: Clone + Send> Policy<V> for TtlPolicy<V> {
     }
 
     fn insert(&mut self, address: Address, value: V) -> Vec<V> {
-        let mut out = self.purge();
-        let now = Instant::now();
-        self.expiry.push_back((now, address));
-        out.extend(self.entries.push(address, (value, now)).map(|(_, (old, _))| old));
-        while self.entries.len() > self.capacity {
-            out.extend(self.entries.pop_lru().map(|(_, (old, _))| old));
-        }
-        out
+        self.insert_sparing(address, value, &mut |_, _| None)
     }
 
     fn remove(&mut self, address: &Address) -> Option<V> {
@@ -78,6 +71,34 @@ impl<V: Clone + Send> Policy<V> for TtlPolicy<V> {
     fn len(&self) -> usize {
         self.entries.len()
     }
+
+    /// Expiry goes by insertion time, which hits do not change: the order
+    /// of eviction is recency alone.
+    fn recency_only(&self) -> bool {
+        true
+    }
+
+    fn insert_sparing(&mut self, address: Address, value: V, spare: &mut Spare<'_, V>) -> Vec<V> {
+        let mut out = self.purge();
+        if self.capacity == 0 {
+            out.push(value);
+            return out;
+        }
+        // Room first, then the newcomer (as LRU does).
+        while !self.entries.contains(&address) && self.entries.len() >= self.capacity {
+            out.extend(self.evict_one_sparing(spare));
+        }
+        let now = Instant::now();
+        self.expiry.push_back((now, address));
+        out.extend(self.entries.push(address, (value, now)).map(|(_, (old, _))| old));
+        out
+    }
+
+    fn evict_one_sparing(&mut self, spare: &mut Spare<'_, V>) -> Option<V> {
+        // A spared entry keeps its insertion time: it expires as before.
+        let renew = |(_, inserted): (V, Instant), renewed| (renewed, inserted);
+        super::lru::pop_sparing(&mut self.entries, spare, |entry| &entry.0, renew).map(|(old, _)| old)
+    }
 }
 
 #[cfg(test)]
@@ -93,5 +114,19 @@ mod tests {
         assert_eq!(p.get(&Address::repeat_byte(1)), None);
         assert_eq!(p.purge(), vec![1]);
         assert_eq!(p.len(), 0);
+    }
+
+    #[test]
+    fn a_spared_entry_still_expires_when_it_was_due() {
+        let mut p = TtlPolicy::new(2, Duration::from_millis(60));
+        p.insert(Address::repeat_byte(1), 1);
+        std::thread::sleep(Duration::from_millis(40));
+        p.insert(Address::repeat_byte(2), 2);
+        // 1 is offered first and spared; 2 goes in its place.
+        let out = p.insert_sparing(Address::repeat_byte(3), 3, &mut |v, _| (*v == 1).then_some(1));
+        assert_eq!(out, vec![2]);
+        std::thread::sleep(Duration::from_millis(30));
+        assert_eq!(p.purge(), vec![1], "1 expires 60 ms after its insertion, spared or not");
+        assert_eq!(p.get(&Address::repeat_byte(3)), Some(3));
     }
 }
