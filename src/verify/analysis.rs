@@ -628,7 +628,7 @@ fn inspect_legacy(code: &[u8], fork: Fork) -> (Inspection, JumpDests) {
     let tables = tables(fork);
     let decoded = decode(code, Some(&tables.marked));
     let Pass { blocks, jumpdests, truncated } = cut_blocks(code, tables, &decoded);
-    let table = decoded.table;
+    let Decoded { table, ranks, .. } = decoded;
     out.blocks = blocks.len();
     if let Some((pc, have)) = truncated {
         let n = (code[pc] - PUSH1 + 1) as usize;
@@ -638,7 +638,6 @@ fn inspect_legacy(code: &[u8], fork: Fork) -> (Inspection, JumpDests) {
     }
 
     // Block index of a JUMPDEST offset, for jump targets.
-    let ranks = table.ranks();
     let index_of = |offset: u32| JumpDests::ordinal(&ranks, offset as usize).map(|k| jumpdests[k].1 as usize);
     let mut entry = vec![UNSEEN; blocks.len()];
     let mut work = Vec::with_capacity(64);

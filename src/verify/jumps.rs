@@ -36,26 +36,9 @@ pub(crate) struct JumpDests {
 }
 
 impl JumpDests {
-    /// Each 64-bit word of the table with how many JUMPDESTs come before
-    /// it, for [`JumpDests::ordinal`].
-    pub fn ranks(&self) -> Vec<(u64, u32)> {
-        let mut before = 0u32;
-        self.bits
-            .chunks(8)
-            .map(|bytes| {
-                let mut word = [0u8; 8];
-                word[..bytes.len()].copy_from_slice(bytes);
-                let word = u64::from_le_bytes(word);
-                let rank = before;
-                before += word.count_ones();
-                (word, rank)
-            })
-            .collect()
-    }
-
     /// The position of the JUMPDEST at `pc` among all of them (0 for the
     /// first), or `None` when `pc` is not a JUMPDEST. `ranks` is
-    /// [`JumpDests::ranks`].
+    /// [`Decoded::ranks`].
     #[inline]
     pub fn ordinal(ranks: &[(u64, u32)], pc: usize) -> Option<usize> {
         let (word, rank) = ranks.get(pc / 64).copied().unwrap_or((0, 0));
@@ -285,10 +268,9 @@ fn push_data(code: &[u8], masks: &[ChunkMasks]) -> Vec<u64> {
             next = if real { at + 1 + immediate } else { next };
             // The immediate's bits, from `bit + 1` on, in this chunk and
             // the next (two shifts, as one by 64 would overflow).
-            let immediate_bits = (2u64 << immediate) - 2;
-            let keep = 0u64.wrapping_sub(real as u64);
-            here |= (immediate_bits << bit) & keep;
-            spill |= (immediate_bits >> 1 >> (63 - bit)) & keep;
+            let immediate_bits = ((2u64 << immediate) - 2) & 0u64.wrapping_sub(real as u64);
+            here |= immediate_bits << bit;
+            spill |= immediate_bits >> 1 >> (63 - bit);
         }
         data.push(here);
     }
@@ -306,6 +288,9 @@ pub(crate) struct Decoded {
     /// The instructions whose opcode is in the [`ByteSet`] given to
     /// [`decode`] (empty without one).
     pub marked: Vec<u64>,
+    /// With a [`ByteSet`], each word of the JUMPDEST table with how many
+    /// JUMPDESTs come before it, for [`JumpDests::ordinal`] (else empty).
+    pub ranks: Vec<(u64, u32)>,
 }
 
 /// Finds the JUMPDEST opcodes of `code` and revm's padding for it.
@@ -323,6 +308,7 @@ pub(crate) fn decode(code: &[u8], set: Option<&ByteSet>) -> Decoded {
     let mut bits = vec![0u8; len.div_ceil(8)];
     let mut starts = Vec::with_capacity(data.len());
     let mut marked = Vec::with_capacity(if set.is_some() { data.len() } else { 0 });
+    let mut ranks = Vec::with_capacity(marked.capacity());
     let mut count = 0;
     let mut last_push = None;
     for (c, out) in bits.chunks_mut(CHUNK / 8).enumerate() {
@@ -330,6 +316,10 @@ pub(crate) fn decode(code: &[u8], set: Option<&ByteSet>) -> Decoded {
         let begins = !data[c] & in_code;
         let masks = masks[c];
         let jumpdests = masks.jumpdests & begins;
+        if set.is_some() {
+            marked.push(masks.marked & begins);
+            ranks.push((jumpdests, count as u32));
+        }
         count += jumpdests.count_ones() as usize;
         out.copy_from_slice(&jumpdests.to_le_bytes()[..out.len()]);
         let pushes = masks.pushes & begins;
@@ -338,11 +328,8 @@ pub(crate) fn decode(code: &[u8], set: Option<&ByteSet>) -> Decoded {
             last_push = Some((at, at + usize::from(code[at]) - 0x5e));
         }
         starts.push(begins);
-        if set.is_some() {
-            marked.push(masks.marked & begins);
-        }
     }
-    Decoded { table: JumpDests { bits, count, padding: padding_after(code, last_push) }, starts, marked }
+    Decoded { table: JumpDests { bits, count, padding: padding_after(code, last_push) }, starts, marked, ranks }
 }
 
 /// revm's padding of `code` whose last PUSH is at `.0` with its immediate
@@ -393,8 +380,7 @@ mod tests {
         for at in [63, 64, 130] {
             code[at] = JUMPDEST;
         }
-        let table = scan(&code);
-        let ranks = table.ranks();
+        let ranks = decode(&code, Some(&ByteSet::new(|_| false))).ranks;
         let found: Vec<_> = (0..200).filter_map(|pc| JumpDests::ordinal(&ranks, pc).map(|k| (pc, k))).collect();
         assert_eq!(found, vec![(0, 0), (63, 1), (64, 2), (130, 3)]);
     }
