@@ -431,6 +431,119 @@ mod tests {
         }
     }
 
+    /// Where instructions begin, decoding from offset 0 one instruction
+    /// after the other: the plain way `decode` must agree with.
+    fn reference_starts(code: &[u8]) -> Vec<u64> {
+        let mut starts = vec![0u64; code.len().div_ceil(64)];
+        let mut pc = 0;
+        while pc < code.len() {
+            starts[pc / 64] |= 1 << (pc % 64);
+            pc += if (PUSH1..=0x7f).contains(&code[pc]) { usize::from(code[pc] - PUSH1) + 2 } else { 1 };
+        }
+        starts
+    }
+
+    /// `decode` gives the reference's instruction starts, marks exactly the
+    /// starts whose byte is in the set, ranks the JUMPDESTs, and its table
+    /// and padding are revm's.
+    fn assert_decode_matches_reference(code: &[u8], set: &ByteSet) {
+        let decoded = decode(code, Some(set));
+        let starts = reference_starts(code);
+        assert_eq!(decoded.starts, starts, "starts of {code:02x?}");
+        let member = |pc: usize| set.contains(code[pc]);
+        let marked: Vec<u64> = (0..starts.len())
+            .map(|w| (0..64).filter(|b| starts[w] >> b & 1 != 0 && member(64 * w + b)).fold(0, |m, b| m | 1 << b))
+            .collect();
+        assert_eq!(decoded.marked, marked, "marked of {code:02x?}");
+        let mut before = 0;
+        for (w, &(word, rank)) in decoded.ranks.iter().enumerate() {
+            let jumpdests = (0..64).filter(|b| starts[w] >> b & 1 != 0 && code[64 * w + b] == JUMPDEST);
+            assert_eq!(word, jumpdests.fold(0, |m, b| m | 1 << b), "ranks of {code:02x?}");
+            assert_eq!(rank, before);
+            before += word.count_ones();
+        }
+        assert_eq!(decoded.table, scan(code));
+        assert_same_as_revm(code);
+    }
+
+    /// Code of `len` bytes from `next`, weighted towards PUSH opcodes.
+    fn random_code(next: &mut impl FnMut() -> u64, len: usize) -> Vec<u8> {
+        (0..len)
+            .map(|_| match next() % 6 {
+                0 | 1 => 0x60 + (next() % 32) as u8,
+                2 => JUMPDEST,
+                3 => 0x7f,
+                _ => next() as u8,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn decode_matches_the_one_by_one_decoder_on_random_code() {
+        let mut next = crate::verify::xorshift(0x51a7_c0de_d00d_f00du64);
+        let sets = [ByteSet::new(|b| b % 3 == 0), ByteSet::new(|b| b >= 0xa0 || b == JUMPDEST), ByteSet::new(|_| true)];
+        for round in 0..2000 {
+            let len = (next() % 700) as usize;
+            let code = random_code(&mut next, len);
+            assert_decode_matches_reference(&code, &sets[round % sets.len()]);
+        }
+    }
+
+    #[test]
+    fn decode_matches_the_one_by_one_decoder_across_chunk_borders() {
+        let set = ByteSet::new(|b| b == JUMPDEST || b == STOP || b >= 0xf0);
+        let mut cases: Vec<Vec<u8>> = Vec::new();
+        // Runs of PUSH32, and of PUSHes of every width, over one or more
+        // chunk borders, starting anywhere around one.
+        for run in [1, 2, 3, 33, 64, 65, 97, 200] {
+            for start in (0..140).step_by(7).chain([31, 32, 62, 63, 64, 65, 127, 128]) {
+                let mut push32 = vec![JUMPDEST; start];
+                push32.extend(std::iter::repeat_n(0x7f, run));
+                push32.extend([JUMPDEST; 70]);
+                cases.push(push32);
+                let mut widths = vec![0x01; start];
+                widths.extend((0..run).map(|i| PUSH1 + (i % 32) as u8));
+                widths.extend([JUMPDEST; 40]);
+                cases.push(widths);
+            }
+        }
+        // A PUSH32 whose immediate ends just before, on and just after a
+        // border, with a JUMPDEST after it, at every length around there.
+        for at in [0, 30, 31, 32, 33, 62, 63, 64, 94, 95, 96, 127] {
+            let mut code = vec![JUMPDEST; at];
+            code.push(0x7f);
+            code.extend([JUMPDEST; 100]);
+            for cut in at..code.len() {
+                cases.push(code[..cut].to_vec());
+            }
+        }
+        for code in &cases {
+            assert_decode_matches_reference(code, &set);
+        }
+    }
+
+    #[test]
+    fn chunk_masks_agree_with_and_without_avx2() {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            let mut next = crate::verify::xorshift(0x0dd_ba11_cafe_f00du64);
+            for round in 0..500 {
+                let bytes: [u8; CHUNK] = std::array::from_fn(|_| next() as u8);
+                let chosen = next();
+                let set = ByteSet::new(|b| (chosen.rotate_left(u32::from(b)) ^ u64::from(b) * 0x9e37) % 5 < 2);
+                let set = (round % 4 != 0).then_some(&set);
+                let portable = chunk_masks(&bytes, set);
+                // SAFETY: the CPU has AVX2, checked above.
+                let vector = unsafe { chunk_masks_avx2(&bytes, set) };
+                assert_eq!(
+                    (portable.jumpdests, portable.pushes, portable.marked),
+                    (vector.jumpdests, vector.pushes, vector.marked),
+                    "{bytes:02x?}"
+                );
+            }
+        }
+    }
+
     #[test]
     fn random_code_matches_revm() {
         // A deterministic generator weighted towards PUSH, JUMPDEST, STOP
