@@ -530,7 +530,7 @@ mod tests {
             for round in 0..500 {
                 let bytes: [u8; CHUNK] = std::array::from_fn(|_| next() as u8);
                 let chosen = next();
-                let set = ByteSet::new(|b| (chosen.rotate_left(u32::from(b)) ^ u64::from(b) * 0x9e37) % 5 < 2);
+                let set = ByteSet::new(|b| (chosen.rotate_left(u32::from(b)) ^ (u64::from(b) * 0x9e37)) % 5 < 2);
                 let set = (round % 4 != 0).then_some(&set);
                 let portable = chunk_masks(&bytes, set);
                 // SAFETY: the CPU has AVX2, checked above.
