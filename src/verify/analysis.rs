@@ -210,18 +210,25 @@ struct StackEffect {
 }
 
 impl StackEffect {
-    /// Walks the instructions of `block`. Most blocks of real code are
-    /// entered with an unknown height (through a dynamic jump) and never
-    /// need this.
-    fn of(code: &[u8], block: &Block, tables: &Tables) -> StackEffect {
+    /// Goes over the instructions of `block`, which begin at the set bits
+    /// of `starts`, so no instruction waits for the one before it to be
+    /// decoded. Most blocks of recent code are entered with an unknown
+    /// height (through a dynamic jump) and never need this; older code
+    /// has many that do.
+    fn of(code: &[u8], starts: &[u64], block: &Block, tables: &Tables) -> StackEffect {
         let (mut needs, mut height, mut peak) = (0i32, 0i32, 0i32);
-        let mut pc = block.start as usize;
-        while pc < block.end as usize {
-            let op = tables.ops[code[pc] as usize];
-            needs = needs.max(op.inputs as i32 - height);
-            height += op.delta as i32;
-            peak = peak.max(height);
-            pc += op.size as usize;
+        let (start, end) = (block.start as usize, block.end as usize);
+        for word_index in start / 64..end.div_ceil(64) {
+            let base = word_index * 64;
+            let mut rest = starts[word_index] & bits_between(start.max(base) - base, end.min(base + 64) - base);
+            while rest != 0 {
+                let pc = base + rest.trailing_zeros() as usize;
+                rest &= rest - 1;
+                let op = tables.ops[code[pc] as usize];
+                needs = needs.max(op.inputs as i32 - height);
+                height += op.delta as i32;
+                peak = peak.max(height);
+            }
         }
         let short = |v: i32| v.clamp(i16::MIN as i32, i16::MAX as i32) as i64;
         StackEffect { needs: short(needs), delta: short(height), peak: short(peak) }
@@ -370,6 +377,12 @@ impl Class {
             Class::Undefined => UNDEFINED,
         }
     }
+}
+
+/// The bits of a word from `from` up to `to` (exclusive), both at most 64.
+fn bits_between(from: usize, to: usize) -> u64 {
+    let below = |n: usize| if n >= 64 { u64::MAX } else { (1u64 << n) - 1 };
+    below(to) & !below(from)
 }
 
 /// The instruction before the one at `pc`, from the instruction starts.
@@ -628,7 +641,7 @@ fn inspect_legacy(code: &[u8], fork: Fork) -> (Inspection, JumpDests) {
     let tables = tables(fork);
     let decoded = decode(code, Some(&tables.marked));
     let Pass { blocks, jumpdests, truncated } = cut_blocks(code, tables, &decoded);
-    let Decoded { table, ranks, .. } = decoded;
+    let Decoded { table, ranks, starts, .. } = decoded;
     out.blocks = blocks.len();
     if let Some((pc, have)) = truncated {
         let n = (code[pc] - PUSH1 + 1) as usize;
@@ -648,7 +661,7 @@ fn inspect_legacy(code: &[u8], fork: Fork) -> (Inspection, JumpDests) {
         let exit = match h {
             UNKNOWN => UNKNOWN,
             h => {
-                let effect = StackEffect::of(code, b, tables);
+                let effect = StackEffect::of(code, &starts, b, tables);
                 if effect.troubles(h as i64) { UNKNOWN } else { (h as i64 + effect.delta) as u32 }
             }
         };
@@ -690,7 +703,7 @@ fn inspect_legacy(code: &[u8], fork: Fork) -> (Inspection, JumpDests) {
         let h = (h != UNKNOWN).then_some(h as usize);
         let mut stack_trouble = false;
         if let Some(h) = h {
-            let effect = StackEffect::of(code, b, tables);
+            let effect = StackEffect::of(code, &starts, b, tables);
             stack_trouble = effect.troubles(h as i64);
             out.max_stack_height = out.max_stack_height.max((h as i64 + effect.peak).max(0) as usize);
         }
