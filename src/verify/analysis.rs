@@ -218,9 +218,10 @@ impl StackEffect {
     fn of(code: &[u8], starts: &[u64], block: &Block, tables: &Tables) -> StackEffect {
         let (mut needs, mut height, mut peak) = (0i32, 0i32, 0i32);
         let (start, end) = (block.start as usize, block.end as usize);
-        for word_index in start / 64..end.div_ceil(64) {
-            let base = word_index * 64;
-            let mut rest = starts[word_index] & bits_between(start.max(base) - base, end.min(base + 64) - base);
+        let first = start / 64;
+        for (word_index, &word) in starts[first..end.div_ceil(64)].iter().enumerate() {
+            let base = (first + word_index) * 64;
+            let mut rest = word & bits_between(start.max(base) - base, end.min(base + 64) - base);
             while rest != 0 {
                 let pc = base + rest.trailing_zeros() as usize;
                 rest &= rest - 1;
