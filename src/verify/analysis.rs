@@ -15,7 +15,7 @@
 use revm::bytecode::Bytecode;
 use revm::primitives::Address;
 
-use super::jumps::{JumpDests, padding, scan};
+use super::jumps::{ByteSet, Decoded, JumpDests, decode, scan};
 
 use super::metadata::{Trailer, find_trailer};
 use super::opcodes::{Fork, info};
@@ -182,8 +182,9 @@ pub struct Inspection {
     pub max_stack_height: usize,
 }
 
-/// One basic block: a straight run of instructions. Packed (24 bytes):
-/// a large contract has thousands.
+/// One basic block: a straight run of instructions. Packed (20 bytes):
+/// a large contract has thousands. Its stack effect is worked out only
+/// when a path reaches it with a known height ([`StackEffect::of`]).
 #[derive(Clone, Copy, Debug, Default)]
 struct Block {
     start: u32,
@@ -193,14 +194,51 @@ struct Block {
     target: u32,
     /// Capabilities of the block's instructions (CALL's value not yet judged).
     caps: u32,
-    /// Stack items the block needs on entry.
-    needs: u16,
-    /// Stack height change from entry to exit.
-    delta: i16,
-    /// Most items above the entry height at any point.
-    peak: i16,
     /// `FALLS_THROUGH`, `ENDS_IN_JUMP`, `HAS_CALL`, `UNDEFINED`.
     flags: u8,
+}
+
+/// What a block does to the stack.
+#[derive(Clone, Copy, Debug)]
+struct StackEffect {
+    /// Stack items the block needs on entry (at most `i16::MAX`).
+    needs: i64,
+    /// Stack height change from entry to exit (clamped to `i16`).
+    delta: i64,
+    /// Most items above the entry height at any point (at most `i16::MAX`).
+    peak: i64,
+}
+
+impl StackEffect {
+    /// Goes over the instructions of `block`, which begin at the set bits
+    /// of `starts`, so no instruction waits for the one before it to be
+    /// decoded. Most blocks of recent code are entered with an unknown
+    /// height (through a dynamic jump) and never need this; older code
+    /// has many that do.
+    fn of(code: &[u8], starts: &[u64], block: &Block, tables: &Tables) -> StackEffect {
+        let (mut needs, mut height, mut peak) = (0i32, 0i32, 0i32);
+        let (start, end) = (block.start as usize, block.end as usize);
+        let first = start / 64;
+        for (word_index, &word) in starts[first..end.div_ceil(64)].iter().enumerate() {
+            let base = (first + word_index) * 64;
+            let mut rest = word & bits_between(start.max(base) - base, end.min(base + 64) - base);
+            while rest != 0 {
+                let pc = base + rest.trailing_zeros() as usize;
+                rest &= rest - 1;
+                let op = tables.ops[code[pc] as usize];
+                needs = needs.max(op.inputs as i32 - height);
+                height += op.delta as i32;
+                peak = peak.max(height);
+            }
+        }
+        let short = |v: i32| v.clamp(i16::MIN as i32, i16::MAX as i32) as i64;
+        StackEffect { needs: short(needs), delta: short(height), peak: short(peak) }
+    }
+
+    /// True when entering with `height` items underflows or overflows.
+    fn troubles(self, height: i64) -> bool {
+        height < self.needs || height + self.peak > STACK_LIMIT as i64
+    }
 }
 
 const NO_TARGET: u32 = u32::MAX;
@@ -267,10 +305,12 @@ impl Op {
 }
 
 /// The tables of one fork: the [`Op`] and the [`Capabilities`] of each
-/// byte (without `CALL_MARK`).
+/// byte (without `CALL_MARK`), and the opcodes block cutting looks at:
+/// those that begin or end a block or have capabilities.
 struct Tables {
     ops: [Op; 256],
     caps: [u32; 256],
+    marked: ByteSet,
 }
 
 /// The tables of `fork`, built once per process.
@@ -305,7 +345,8 @@ fn build_tables(fork: Fork) -> Tables {
         let delta = i.outputs as i8 - i.inputs as i8;
         Op { class, size, inputs: i.inputs, delta, caps }
     });
-    Tables { ops, caps }
+    let marked = ByteSet::new(|byte| ops[byte as usize].caps != 0);
+    Tables { ops, caps, marked }
 }
 
 /// What one pass over the instructions yields.
@@ -315,135 +356,140 @@ struct Pass {
     /// Every JUMPDEST opcode's offset and the index of the block it begins,
     /// in order.
     jumpdests: Vec<(u32, u32)>,
-    /// The same JUMPDESTs as revm's table, and revm's padding of the code.
-    table: JumpDests,
     /// A final PUSH cut short by the end of the code: its offset and how
     /// many immediate bytes it has.
     truncated: Option<(usize, usize)>,
 }
 
-/// The block being cut: where it starts and what its instructions so far
-/// need, do to the stack and may do.
-#[derive(Clone, Copy, Default)]
-struct OpenBlock {
-    start: usize,
-    /// Stack items needed on entry.
-    needs: i32,
-    /// Stack height change since entry.
-    height: i32,
-    /// Most items above the entry height so far.
-    peak: i32,
-    /// Capabilities, with `CALL_MARK` after a CALL (and `BOUNDARY_MARK`).
-    caps: u32,
-}
-
-/// Block cutting's output, apart from the open block.
-struct Cutter<'a> {
-    code: &'a [u8],
-    blocks: Vec<Block>,
-    jumpdests: Vec<(u32, u32)>,
-    bits: Vec<u8>,
-    /// The last undefined byte decoded as an instruction, for revm's
-    /// padding (DUPN, SWAPN and EXCHANGE are undefined in legacy code).
-    last_undefined: usize,
-}
-
-impl Cutter<'_> {
-    /// Ends `open` at `end` and returns the block that starts there.
-    fn close(&mut self, open: OpenBlock, end: usize, target: u32, flags: u8) -> OpenBlock {
-        let call = if open.caps & CALL_MARK != 0 { HAS_CALL } else { 0 };
-        self.blocks.push(Block {
-            start: open.start as u32,
-            end: end as u32,
-            target,
-            caps: open.caps & !(CALL_MARK | BOUNDARY_MARK),
-            needs: open.needs.min(i16::MAX as i32) as u16,
-            delta: open.height.clamp(i16::MIN as i32, i16::MAX as i32) as i16,
-            peak: open.peak.min(i16::MAX as i32) as i16,
-            flags: call | flags,
-        });
-        OpenBlock { start: end, ..OpenBlock::default() }
+impl Class {
+    /// True for the classes that end a block after the instruction.
+    fn ends_block(self) -> bool {
+        self as u8 >= Class::Jump as u8
     }
 
-    /// Handles an instruction that begins or ends a block (`op` at `pc`,
-    /// after the instruction at `prev`), already added to `open`; returns
-    /// the block open after it.
-    #[inline(always)]
-    fn boundary(&mut self, op: Op, pc: usize, prev: usize, open: OpenBlock) -> OpenBlock {
-        match op.class {
-            Class::Straight => open,
-            Class::Jumpdest => {
-                let open = if pc > open.start { self.close(open, pc, NO_TARGET, FALLS_THROUGH) } else { open };
-                self.jumpdests.push((pc as u32, self.blocks.len() as u32));
-                self.bits[pc / 8] |= 1 << (pc % 8);
-                open
-            }
-            Class::Jump | Class::Jumpi => {
-                let code = self.code;
-                let target = match code.get(prev) {
-                    Some(&p) if (PUSH1..=PUSH32).contains(&p) => small_immediate(&code[prev + 1..pc]),
-                    _ => None,
-                };
-                let target = target.map_or(NO_TARGET, |t| t.min(NO_TARGET as usize - 1) as u32);
-                let falls = if op.class == Class::Jumpi { FALLS_THROUGH } else { 0 };
-                self.close(open, pc + 1, target, ENDS_IN_JUMP | falls)
-            }
-            Class::Halt => self.close(open, pc + 1, NO_TARGET, 0),
-            Class::Undefined => {
-                self.last_undefined = pc;
-                self.close(open, pc + 1, NO_TARGET, UNDEFINED)
-            }
+    /// The flags of the block that ends at an instruction of this class, or
+    /// (JUMPDEST) of the block cut just before one, which falls into it.
+    fn block_flags(self) -> u8 {
+        match self {
+            Class::Straight | Class::Halt => 0,
+            Class::Jumpdest => FALLS_THROUGH,
+            Class::Jump => ENDS_IN_JUMP,
+            Class::Jumpi => ENDS_IN_JUMP | FALLS_THROUGH,
+            Class::Undefined => UNDEFINED,
         }
     }
 }
 
-/// Splits non-empty `code` into basic blocks, with each block's stack
-/// needs and effect and its capabilities, in one pass over the
-/// instructions, which also yields the JUMPDESTs (as offsets with their
-/// blocks and as revm's table), revm's padding and a truncated final PUSH.
-#[inline(never)]
-fn cut_blocks(code: &[u8], tables: &Tables) -> Pass {
-    let len = code.len();
-    let mut cutter = Cutter {
-        code,
-        // Large contracts have a block per 7 or 8 bytes: no regrowing.
-        blocks: Vec::with_capacity(len / 6 + 4),
-        jumpdests: Vec::with_capacity(len / 16 + 4),
-        bits: vec![0u8; len.div_ceil(8)],
-        last_undefined: usize::MAX,
+/// The bits of a word from `from` up to `to` (exclusive), both at most 64.
+fn bits_between(from: usize, to: usize) -> u64 {
+    let below = |n: usize| if n >= 64 { u64::MAX } else { (1u64 << n) - 1 };
+    below(to) & !below(from)
+}
+
+/// The instruction before the one at `pc`, from the instruction starts.
+fn previous_start(starts: &[u64], pc: usize) -> Option<usize> {
+    let (word, bit) = (pc / 64, pc % 64);
+    let here = starts.get(word).map_or(0, |w| w & ((1u64 << bit) - 1));
+    if here != 0 {
+        return Some(word * 64 + 63 - here.leading_zeros() as usize);
+    }
+    let (before, &found) = starts[..word].iter().enumerate().rev().find(|(_, w)| **w != 0)?;
+    Some(before * 64 + 63 - found.leading_zeros() as usize)
+}
+
+/// The target of a `PUSHn X; JUMP/JUMPI` whose jump is at `pc`, or
+/// `NO_TARGET`.
+fn static_target(code: &[u8], starts: &[u64], pc: usize) -> u32 {
+    let target = match previous_start(starts, pc).map(|prev| (prev, code[prev])) {
+        Some((prev, p)) if (PUSH1..=PUSH32).contains(&p) => small_immediate(&code[prev + 1..pc]),
+        _ => None,
     };
-    // The open block, as scalars the loop keeps in registers.
-    let OpenBlock { mut start, mut needs, mut height, mut peak, mut caps } = OpenBlock::default();
-    // The previous instruction, for PUSH; JUMP.
-    let mut prev = usize::MAX;
-    let mut pc = 0;
-    while let Some(&byte) = code.get(pc) {
-        let op = tables.ops[byte as usize];
-        let inputs = op.inputs as i32;
-        needs = needs.max(inputs - height);
-        height += op.delta as i32;
-        peak = peak.max(height);
-        caps |= op.caps;
-        // One test, rarely true: the class is matched only at boundaries.
-        if op.caps & BOUNDARY_MARK != 0 {
-            let open = cutter.boundary(op, pc, prev, OpenBlock { start, needs, height, peak, caps });
-            OpenBlock { start, needs, height, peak, caps } = open;
+    target.map_or(NO_TARGET, |t| t.min(NO_TARGET as usize - 1) as u32)
+}
+
+/// Splits non-empty `code` into basic blocks with their capabilities. The
+/// instructions begin at the set bits of `starts`, and `marked` has those
+/// whose opcode is in [`Tables::marked`] ([`decode`]): only those can
+/// begin or end a block or add a capability, so only those are looked at.
+/// Also yields the JUMPDESTs with their blocks and a truncated final PUSH.
+///
+/// Whether an instruction cuts a block is not predictable, so the loop does
+/// not branch on it, and carries nothing from one instruction to the next
+/// but counts: it writes the block the instruction would close into the
+/// slot after the last closed one, and counts the slot when it does close
+/// it. Block starts (the previous block's end) and capabilities (noted
+/// with the index of their block) are filled in afterwards.
+#[inline(never)]
+fn cut_blocks(code: &[u8], tables: &Tables, Decoded { starts, marked, .. }: &Decoded) -> Pass {
+    let len = code.len();
+    // Each marked instruction closes at most one block, and running off
+    // the end one more.
+    let most = marked.iter().map(|w| w.count_ones() as usize).sum::<usize>() + 1;
+    let mut blocks: Vec<Block> = Vec::with_capacity(most);
+    let mut jumpdests: Vec<(u32, u32)> = Vec::with_capacity(most);
+    let mut capabilities: Vec<(u32, u32)> = Vec::with_capacity(most);
+    let block_slots = blocks.spare_capacity_mut();
+    let jumpdest_slots = jumpdests.spare_capacity_mut();
+    let capability_slots = capabilities.spare_capacity_mut();
+    let (mut closed, mut found, mut noted) = (0usize, 0usize, 0usize);
+    // Where the last marked instruction ended a block (offset after it),
+    // or `usize::MAX`: a JUMPDEST there begins a block without cutting one.
+    let mut last_end = 0usize;
+    for (word_index, &word) in marked.iter().enumerate() {
+        let mut rest = word;
+        while rest != 0 {
+            let pc = word_index * 64 + rest.trailing_zeros() as usize;
+            rest &= rest - 1;
+            let op = tables.ops[code[pc] as usize];
+            let is_jumpdest = op.class == Class::Jumpdest;
+            let ends = op.class.ends_block();
+            // A JUMPDEST cuts before itself (unless the open block is
+            // empty), the others after themselves.
+            let end = pc + ends as usize;
+            let cut = ends | (is_jumpdest & (pc != last_end));
+            let caps = op.caps & !BOUNDARY_MARK;
+            let flags = op.class.block_flags();
+            block_slots[closed].write(Block { start: 0, end: end as u32, target: NO_TARGET, caps: 0, flags });
+            capability_slots[noted].write((closed as u32, caps));
+            noted += (caps != 0) as usize;
+            closed += cut as usize;
+            jumpdest_slots[found].write((pc as u32, closed as u32));
+            found += is_jumpdest as usize;
+            // `end` when the instruction ends a block, else `usize::MAX`.
+            last_end = end | (ends as usize).wrapping_sub(1);
         }
-        prev = pc;
-        pc += op.size as usize;
     }
-    let open = OpenBlock { start, needs, height, peak, caps };
-    let truncated = (pc > len).then(|| (prev, len - prev - 1));
-    if open.start < len {
-        cutter.close(open, len, NO_TARGET, 0); // running off the end is an implicit STOP
+    // SAFETY: the loop wrote slots 0 to `closed` of `blocks`, 0 to `found`
+    // of `jumpdests` and 0 to `noted` of `capabilities` (each slot is
+    // written before its count can pass it), all within the capacity, as
+    // the checked writes were.
+    unsafe {
+        blocks.set_len(closed);
+        jumpdests.set_len(found);
+        capabilities.set_len(noted);
     }
-    let Cutter { blocks, jumpdests, bits, last_undefined, .. } = cutter;
-    // Only a DUPN, SWAPN or EXCHANGE before the last instruction matters
-    // to the padding, and those are undefined: `last_undefined` has it.
-    let before_last_op = if prev > 0 && last_undefined == prev - 1 { code[prev - 1] } else { STOP };
-    let padding = padding(len, pc, code[prev], before_last_op);
-    let table = JumpDests { bits, count: jumpdests.len(), padding };
-    Pass { blocks, jumpdests, table, truncated }
+    let open_start = blocks.last().map_or(0, |b| b.end as usize);
+    if open_start < len {
+        // Running off the end is an implicit STOP.
+        blocks.push(Block { start: 0, end: len as u32, target: NO_TARGET, caps: 0, flags: 0 });
+    }
+    let mut start = 0;
+    for block in &mut blocks {
+        block.start = start;
+        start = block.end;
+        if block.flags & ENDS_IN_JUMP != 0 {
+            block.target = static_target(code, starts, block.end as usize - 1);
+        }
+    }
+    for (index, caps) in capabilities {
+        let block = &mut blocks[index as usize];
+        block.caps |= caps & !CALL_MARK;
+        block.flags |= if caps & CALL_MARK != 0 { HAS_CALL } else { 0 };
+    }
+    let last = previous_start(starts, len).expect("non-empty code has an instruction");
+    let decode_end = last + tables.ops[code[last] as usize].size as usize;
+    let truncated = (decode_end > len).then(|| (last, len - last - 1));
+    Pass { blocks, jumpdests, truncated }
 }
 
 /// Collects findings with a per-kind limit.
@@ -594,7 +640,9 @@ fn inspect_legacy(code: &[u8], fork: Fork) -> (Inspection, JumpDests) {
     let code_end = out.trailer.as_ref().map_or(code.len(), |t| t.start);
     let mut findings = Findings { list: Vec::new(), per_kind: [0; 8], suppressed: 0, code_end };
     let tables = tables(fork);
-    let Pass { blocks, jumpdests, table, truncated } = cut_blocks(code, tables);
+    let decoded = decode(code, Some(&tables.marked));
+    let Pass { blocks, jumpdests, truncated } = cut_blocks(code, tables, &decoded);
+    let Decoded { table, ranks, starts, .. } = decoded;
     out.blocks = blocks.len();
     if let Some((pc, have)) = truncated {
         let n = (code[pc] - PUSH1 + 1) as usize;
@@ -604,19 +652,19 @@ fn inspect_legacy(code: &[u8], fork: Fork) -> (Inspection, JumpDests) {
     }
 
     // Block index of a JUMPDEST offset, for jump targets.
-    let ranks = table.ranks();
     let index_of = |offset: u32| JumpDests::ordinal(&ranks, offset as usize).map(|k| jumpdests[k].1 as usize);
     let mut entry = vec![UNSEEN; blocks.len()];
     let mut work = Vec::with_capacity(64);
     let mut dynamic = false;
-    let limit = STACK_LIMIT as i64;
     visit(0, 0, &mut work, &mut entry);
     while let Some((i, h)) = work.pop() {
         let b = &blocks[i as usize];
-        let exit = if h == UNKNOWN || (h as i64) < b.needs as i64 || h as i64 + b.peak as i64 > limit {
-            UNKNOWN
-        } else {
-            (h as i64 + b.delta as i64) as u32
+        let exit = match h {
+            UNKNOWN => UNKNOWN,
+            h => {
+                let effect = StackEffect::of(code, &starts, b, tables);
+                if effect.troubles(h as i64) { UNKNOWN } else { (h as i64 + effect.delta) as u32 }
+            }
         };
         if b.flags & ENDS_IN_JUMP != 0 {
             match b.target {
@@ -654,9 +702,11 @@ fn inspect_legacy(code: &[u8], fork: Fork) -> (Inspection, JumpDests) {
             });
         }
         let h = (h != UNKNOWN).then_some(h as usize);
-        let stack_trouble = h.is_some_and(|h| h < b.needs as usize || h as i64 + b.peak as i64 > limit);
+        let mut stack_trouble = false;
         if let Some(h) = h {
-            out.max_stack_height = out.max_stack_height.max((h as i64 + b.peak as i64).max(0) as usize);
+            let effect = StackEffect::of(code, &starts, b, tables);
+            stack_trouble = effect.troubles(h as i64);
+            out.max_stack_height = out.max_stack_height.max((h as i64 + effect.peak).max(0) as usize);
         }
         // Most blocks need no second walk: their capabilities were collected
         // when they were cut, and their stack provably fits.
