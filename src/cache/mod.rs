@@ -219,10 +219,8 @@ impl std::hash::Hasher for AddressHasher {
     fn write_usize(&mut self, _length: usize) {}
 
     fn finish(&self) -> u64 {
-        let mut x = self.0;
-        x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        x ^ (x >> 31)
+        let x = (self.0 ^ (self.0 >> 32)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        x ^ (x >> 29)
     }
 
     #[inline]
@@ -231,9 +229,12 @@ impl std::hash::Hasher for AddressHasher {
             // The one key type: three loads, no byte loop.
             let word = |at: usize| u64::from_le_bytes(address[at..at + 8].try_into().unwrap());
             let (a, b, c) = (word(0), word(8), word(12) >> 32);
-            self.0 = (self.0.rotate_left(26) ^ a).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-            self.0 = (self.0.rotate_left(26) ^ b).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-            self.0 = (self.0.rotate_left(26) ^ c).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+            // Three independent products, not a chain: the multiplies
+            // overlap, and `finish` folds the high bits down.
+            self.0 = self.0.rotate_left(26)
+                ^ a.wrapping_mul(0x9e37_79b9_7f4a_7c15)
+                ^ b.wrapping_mul(0xc2b2_ae3d_27d4_eb4f)
+                ^ c.wrapping_mul(0x1656_67b1_9e37_79f9);
             return;
         }
         for chunk in bytes.chunks(8) {
