@@ -30,6 +30,10 @@ struct Gateway {
     dir: PathBuf,
     /// file name → layout → CID.
     cids: HashMap<String, HashMap<String, String>>,
+    /// A sharded (HAMT) directory of every file and 400 fillers.
+    sharded: String,
+    /// How many buckets of its root node are sub-shards.
+    sub_shards: u64,
 }
 
 impl Gateway {
@@ -67,7 +71,9 @@ impl Gateway {
         let line = rx.recv_timeout(Duration::from_secs(120)).expect("the gateway did not start within 120 s");
         let info: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("gateway said {line:?}: {e}"));
         let cids = serde_json::from_value(info["files"].clone()).unwrap();
-        Some(Gateway { child, port: info["port"].as_u64().unwrap() as u16, dir, cids })
+        let sharded = info["sharded"].as_str().expect("the sharded directory's CID").to_string();
+        let sub_shards = info["sub_shards"].as_u64().expect("the count of sub-shards");
+        Some(Gateway { child, port: info["port"].as_u64().unwrap() as u16, dir, cids, sharded, sub_shards })
     }
 
     /// The gateway's base URL in `mode` (`ok`, `wrong-block`, …).
@@ -169,6 +175,47 @@ fn mainnet_code_loads_by_cid_in_every_layout_and_counts_as_proven() {
     }
     let err = load(&m, 1100, &format!("ipfs://{}/absent", gw.cid("weth9.hex", "dir"))).unwrap_err();
     assert_eq!(err.status(), Status::NotFound, "{err}");
+}
+
+/// A directory big enough to be sharded (a HAMT of 256 buckets, some of
+/// them sub-shards): every file loads by its name through it, block by
+/// block (the gateway cannot resolve HAMT paths for a CAR), and a name it
+/// lacks is NotFound, not a malformed directory.
+#[test]
+fn paths_are_followed_through_sharded_directories() {
+    let files = corpus_sample(12);
+    let named: Vec<(&str, Vec<u8>)> = files.iter().map(|(n, b)| (n.as_str(), b.clone())).collect();
+    let Some(gw) = Gateway::start(&named) else { return };
+    assert!(gw.sub_shards > 10, "{} sub-shards: the walk must go two levels deep", gw.sub_shards);
+    let m = manager(vec![gw.url("ok")], SecurityLevel::Standard, 20_000);
+    for (i, (name, bytes)) in files.iter().enumerate() {
+        let uri = format!("ipfs://{}/{name}", gw.sharded);
+        let code = load(&m, 2000 + i as u16, &uri).unwrap_or_else(|e| panic!("{uri}: {e}"));
+        assert_eq!(code.code_hash(), keccak256(bytes), "{uri}");
+    }
+    for (i, absent) in ["absent.bin", "filler-400.txt", ""].iter().enumerate() {
+        let uri = format!("ipfs://{}/{absent}", gw.sharded);
+        if let Err(err) = load(&m, 2100 + i as u16, &uri) {
+            assert!(matches!(err.status(), Status::NotFound | Status::InvalidArgument), "{uri}: {err}");
+            if !absent.is_empty() {
+                assert_eq!(err.status(), Status::NotFound, "{uri}: {err}");
+            }
+        } else {
+            panic!("{uri} loaded");
+        }
+    }
+    // Every filler is reached too, in whichever bucket or sub-shard the
+    // importer put it (its text loads as raw bytes).
+    for i in 0..400u16 {
+        let uri = format!("ipfs://{}/filler-{i}.txt", gw.sharded);
+        let code = load(&m, 3000 + i, &uri).unwrap_or_else(|e| panic!("{uri}: {e}"));
+        assert_eq!(code.code(), format!("filler {i}\n").as_bytes(), "{uri}");
+    }
+    // Without CAR responses the client walks the shards block by block.
+    let raw = manager(vec![gw.url("raw-only")], SecurityLevel::Standard, 20_000);
+    let (name, bytes) = &files[0];
+    let code = load(&raw, 4000, &format!("ipfs://{}/{name}", gw.sharded)).unwrap();
+    assert_eq!(code.code_hash(), keccak256(bytes));
 }
 
 #[test]

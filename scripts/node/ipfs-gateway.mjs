@@ -14,12 +14,14 @@
 //   endless        answers 200 and streams bytes forever
 //
 // Usage: node ipfs-gateway.mjs <dir>. Prints one JSON line once listening:
-//   {"port": N, "files": {"<name>": {"<layout>": "<cid>", ...}, ...}}
+//   {"port": N, "files": {"<name>": {"<layout>": "<cid>", ...}, ...},
+//    "sharded": "<cid>", "sub_shards": <buckets of its root that are sub-shards>}
 // Layouts: v0 (`ipfs add`: CIDv0, dag-pb leaves, 256 KiB chunks), v1
 // (CIDv1, raw leaves, 1 MiB chunks), and v0-small / v1-small, the same
 // with 1 KiB chunks and at most 4 links per node, so that even a small
 // file is a DAG several levels deep; and dir, the v1 file wrapped in a
-// directory, to be named as <cid>/<name>.
+// directory, to be named as <cid>/<name>. "sharded" is a HAMT-sharded
+// directory of every file and 400 fillers, also named as <cid>/<name>.
 import { createServer } from 'node:http';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -29,6 +31,7 @@ import { balanced } from 'ipfs-unixfs-importer/layout';
 import { MemoryBlockstore } from 'blockstore-core/memory';
 import { CarWriter } from '@ipld/car/writer';
 import * as dagPb from '@ipld/dag-pb';
+import { UnixFS } from 'ipfs-unixfs';
 import { CID } from 'multiformats/cid';
 
 const dir = process.argv[2];
@@ -98,15 +101,57 @@ for (const name of readdirSync(dir).sort()) {
   files[name].dir = wrapped.toString();
 }
 
-// The blocks from `root` down `path` (directory entries by name) and the
-// CID the path ends at.
+// Every file again, with 400 small filler entries, in one directory sharded
+// (HAMT) from its first entry on: with 256 buckets some hold several
+// entries and become sub-shards, so a path is followed two levels deep.
+const entries = readdirSync(dir).filter((name) => !name.endsWith('.car')).sort()
+  .map((name) => ({ path: `sharded/${name}`, content: readFileSync(join(dir, name)) }));
+for (let i = 0; i < 400; i++) entries.push({ path: `sharded/filler-${i}.txt`, content: Buffer.from(`filler ${i}\n`) });
+let sharded;
+for await (const entry of importer(entries, blockstore, { profile: 'unixfs-v1-2025', shardSplitThresholdBytes: 1 })) {
+  if (entry.path === 'sharded') sharded = entry.cid;
+}
+const subShards = dagPb.decode(await getBlock(sharded)).Links.filter((l) => l.Name.length === 2).length;
+
+// The link named `name` under the sharded directory node `node`, searched
+// through every sub-shard by name, without hashing (so the client's hashing
+// is checked against the importer's layout, not against the gateway's).
+// Appends the sub-shard blocks on the way to `path`.
+async function shardLinkWithPath(node, name, path) {
+  const width = (Number(UnixFS.unmarshal(node.Data).fanout) - 1).toString(16).length;
+  const entry = node.Links.find((l) => l.Name.length > width && l.Name.slice(width) === name);
+  if (entry) return entry;
+  for (const link of node.Links.filter((l) => l.Name.length === width)) {
+    const bytes = await getBlock(link.Hash);
+    const below = [];
+    const found = await shardLinkWithPath(dagPb.decode(bytes), name, below);
+    if (found) {
+      path.push({ cid: link.Hash, bytes }, ...below);
+      return found;
+    }
+  }
+  return undefined;
+}
+
+// The blocks from `root` down `path` (directory entries by name, through
+// sharded directories too) and the CID the path ends at.
 async function resolvePath(root, path) {
   const blocks = [];
   let cid = root;
   for (const name of path) {
     const bytes = await getBlock(cid);
     blocks.push({ cid, bytes });
-    const link = cid.code === dagPb.code ? dagPb.decode(bytes).Links.find((l) => l.Name === name) : undefined;
+    let link;
+    if (cid.code === dagPb.code) {
+      const node = dagPb.decode(bytes);
+      if (node.Data && UnixFS.unmarshal(node.Data).type === 'hamt-sharded-directory') {
+        const path = [];
+        link = await shardLinkWithPath(node, name, path);
+        blocks.push(...path);
+      } else {
+        link = node.Links.find((l) => l.Name === name);
+      }
+    }
     if (!link) return { blocks, cid: undefined };
     cid = link.Hash;
   }
@@ -167,5 +212,5 @@ const server = createServer((req, res) => {
   answer(req, res).catch((e) => { res.writeHead(500).end(String(e)); });
 });
 server.listen(0, '127.0.0.1', () => {
-  process.stdout.write(JSON.stringify({ port: server.address().port, files }) + '\n');
+  process.stdout.write(JSON.stringify({ port: server.address().port, files, sharded: sharded.toString(), sub_shards: subShards }) + '\n');
 });

@@ -8,6 +8,7 @@
 
 pub mod car;
 pub mod cid;
+mod murmur3;
 pub mod unixfs;
 mod varint;
 

@@ -79,6 +79,11 @@ pub struct UnixFsData {
     pub filesize: Option<u64>,
     /// The content size under each link, in order.
     pub blocksizes: Vec<u64>,
+    /// A sharded directory's hash function (a multihash code; 0x22 is
+    /// murmur3-x64-64).
+    pub hash_type: Option<u64>,
+    /// A sharded directory's number of buckets per node.
+    pub fanout: Option<u64>,
 }
 
 /// A protobuf field: number and value.
@@ -184,6 +189,7 @@ impl UnixFsData {
     /// Decodes the UnixFS `Data` message of a dag-pb node.
     pub fn decode(bytes: &[u8]) -> core::result::Result<UnixFsData, String> {
         let (mut kind, mut data, mut filesize, mut blocksizes) = (None, Vec::new(), None, Vec::new());
+        let (mut hash_type, mut fanout) = (None, None);
         let mut it = fields(bytes);
         while let Some(field) = it.next_field()? {
             match field {
@@ -207,10 +213,13 @@ impl UnixFsData {
                         blocksizes.push(sizes.varint()?);
                     }
                 }
-                _ => {} // hashType, fanout, mode, mtime: not needed to read a file
+                Field::Varint(5, code) => hash_type = Some(code),
+                Field::Varint(6, buckets) => fanout = Some(buckets),
+                _ => {} // mode, mtime: not needed to read a file
             }
         }
-        Ok(UnixFsData { kind: kind.ok_or("UnixFS data without a type")?, data, filesize, blocksizes })
+        let kind = kind.ok_or("UnixFS data without a type")?;
+        Ok(UnixFsData { kind, data, filesize, blocksizes, hash_type, fanout })
     }
 }
 
@@ -228,23 +237,25 @@ pub fn read_file(
 ) -> Result<()> {
     let mut reader = Reader { blocks, fetched: 0 };
     let mut cid = root.clone();
-    for (i, name) in path.iter().enumerate() {
-        let (_, node, unixfs) = reader.node(&cid, i)?;
-        if unixfs.kind == NodeKind::HamtShard {
-            return Err(Error::InvalidArgument(format!(
-                "{cid} is a sharded (HAMT) directory; paths are followed through plain directories only"
-            )));
-        }
-        if unixfs.kind != NodeKind::Directory {
-            return Err(Error::InvalidArgument(format!("{cid} is not a directory, so it has no entry {name:?}")));
-        }
-        cid = match node.links.into_iter().find(|l| l.name == *name) {
-            Some(link) => link.cid,
-            None => return Err(Error::NotFound(format!("directory {cid} has no entry {name:?}"))),
+    let mut depth = 0;
+    for name in path {
+        let (_, node, unixfs) = reader.node(&cid, depth)?;
+        depth += 1;
+        cid = match unixfs.kind {
+            NodeKind::Directory => match node.links.into_iter().find(|l| l.name == *name) {
+                Some(link) => link.cid,
+                None => return Err(Error::NotFound(format!("directory {cid} has no entry {name:?}"))),
+            },
+            NodeKind::HamtShard => reader.shard_entry(&cid, node, unixfs, name, &mut depth)?,
+            _ => return Err(Error::InvalidArgument(format!("{cid} is not a directory, so it has no entry {name:?}"))),
         };
     }
-    reader.file(&cid, path.len(), out).map(|_| ())
+    reader.file(&cid, depth, out).map(|_| ())
 }
+
+/// The multihash code of murmur3-x64-64, the one hash sharded directories
+/// use.
+const MURMUR3_X64_64: u64 = 0x22;
 
 struct Reader<'b> {
     blocks: &'b mut dyn BlockSource,
@@ -272,7 +283,14 @@ impl Reader<'_> {
         let malformed = |e: String| Error::InvalidArgument(format!("block {cid}: {e}"));
         match cid.codec() {
             RAW => {
-                let data = UnixFsData { kind: NodeKind::Raw, data: Vec::new(), filesize: None, blocksizes: Vec::new() };
+                let data = UnixFsData {
+                    kind: NodeKind::Raw,
+                    data: Vec::new(),
+                    filesize: None,
+                    blocksizes: Vec::new(),
+                    hash_type: None,
+                    fanout: None,
+                };
                 Ok((block, PbNode::default(), data))
             }
             DAG_PB => {
@@ -284,6 +302,53 @@ impl Reader<'_> {
             other => Err(Error::InvalidArgument(format!(
                 "block {cid} has codec 0x{other:x}; files are raw (0x55) or dag-pb (0x70)"
             ))),
+        }
+    }
+
+    /// The entry `name` of the sharded (HAMT) directory `root`, whose node
+    /// is `node`, following sub-shards down; `depth` counts the nodes read.
+    ///
+    /// The name's murmur3-x64-64 hash, read from its most significant bit,
+    /// gives the bucket at each level, log2(fanout) bits per level. A
+    /// bucket is one link named by the bucket number in upper-case hex
+    /// (as wide as `fanout - 1`): followed by the entry's name when it
+    /// holds one entry, alone when it holds a sub-shard.
+    fn shard_entry(&mut self, root: &Cid, mut node: PbNode, mut unixfs: UnixFsData, name: &str, depth: &mut usize) -> Result<Cid> {
+        let malformed = |cid: &Cid, what: String| Error::InvalidArgument(format!("sharded directory {cid}: {what}"));
+        let fanout = unixfs.fanout.ok_or_else(|| malformed(root, "no fanout".into()))?;
+        if !fanout.is_power_of_two() || !(2..=1 << 16).contains(&fanout) {
+            return Err(malformed(root, format!("a fanout of {fanout}, not a power of two from 2 to 65536")));
+        }
+        let bits = fanout.trailing_zeros();
+        let width = format!("{:X}", fanout - 1).len();
+        let hash = super::murmur3::x64_128(name.as_bytes()).0;
+        let mut cid = root.clone();
+        let mut level = 0;
+        loop {
+            if unixfs.kind != NodeKind::HamtShard || unixfs.fanout != Some(fanout) {
+                return Err(malformed(&cid, format!("a sub-shard that is not a shard of fanout {fanout}")));
+            }
+            if unixfs.hash_type != Some(MURMUR3_X64_64) {
+                return Err(malformed(&cid, format!("hash type {:?}, not murmur3-x64-64 (0x22)", unixfs.hash_type)));
+            }
+            if (level + 1) * bits > 64 {
+                return Err(malformed(&cid, format!("sub-shards deeper than the 64-bit hash of {name:?} reaches")));
+            }
+            let bucket = (hash << (level * bits)) >> (64 - bits);
+            let label = format!("{bucket:0width$X}");
+            let link = node.links.into_iter().find(|l| l.name.get(..width) == Some(label.as_str()));
+            let Some(link) = link else {
+                return Err(Error::NotFound(format!("sharded directory {root} has no entry {name:?}")));
+            };
+            match &link.name[width..] {
+                "" => {}
+                entry if entry == name => return Ok(link.cid),
+                _ => return Err(Error::NotFound(format!("sharded directory {root} has no entry {name:?}"))),
+            }
+            cid = link.cid;
+            (_, node, unixfs) = self.node(&cid, *depth)?;
+            *depth += 1;
+            level += 1;
         }
     }
 
@@ -377,6 +442,50 @@ mod tests {
             Ok(())
         })?;
         Ok(bytes)
+    }
+
+    /// A sharded directory node of `fanout` buckets hashed with
+    /// `hash_type`, linking `links` (name, CID).
+    fn shard_node(fanout: u64, hash_type: u64, links: &[(String, Cid)]) -> Vec<u8> {
+        let mut unixfs = Vec::new();
+        field_varint(1, 5, &mut unixfs);
+        field_varint(5, hash_type, &mut unixfs);
+        field_varint(6, fanout, &mut unixfs);
+        let mut node = Vec::new();
+        for (name, cid) in links {
+            let mut link = Vec::new();
+            field_bytes(1, &cid.to_bytes(), &mut link);
+            field_bytes(2, name.as_bytes(), &mut link);
+            field_bytes(2, &link, &mut node);
+        }
+        field_bytes(1, &unixfs, &mut node);
+        node
+    }
+
+    #[test]
+    fn a_sharded_directory_is_read_by_the_hash_of_the_name_and_checked() {
+        let leaf = Cid::v1_sha256(RAW, b"code");
+        let bucket = super::super::murmur3::x64_128(b"code.bin").0 >> 56;
+        let read = |fanout: u64, hash_type: u64, links: &[(String, Cid)], name: &str| {
+            let root = shard_node(fanout, hash_type, links);
+            let root_cid = Cid::v1_sha256(DAG_PB, &root);
+            let mut blocks = HashMap::from([(root_cid.clone(), root), (leaf.clone(), b"code".to_vec())]);
+            let mut bytes = Vec::new();
+            read_file(&root_cid, &[name], &mut blocks, &mut |chunk| {
+                bytes.extend_from_slice(chunk);
+                Ok(())
+            })
+            .map(|()| bytes)
+        };
+        let entry = vec![(format!("{bucket:02X}code.bin"), leaf.clone())];
+        assert_eq!(read(256, 0x22, &entry, "code.bin").unwrap(), b"code");
+        let other = vec![(format!("{bucket:02X}other.bin"), leaf.clone())];
+        assert_eq!(read(256, 0x22, &other, "code.bin").unwrap_err().status(), crate::Status::NotFound);
+        assert_eq!(read(256, 0x22, &[], "code.bin").unwrap_err().status(), crate::Status::NotFound);
+        for (fanout, hash_type) in [(300, 0x22), (256, 0x23), (1 << 20, 0x22)] {
+            let err = read(fanout, hash_type, &entry, "code.bin").unwrap_err();
+            assert_eq!(err.status(), crate::Status::InvalidArgument, "{fanout} {hash_type:#x}: {err}");
+        }
     }
 
     #[test]
