@@ -51,25 +51,37 @@ impl<V: Clone + Send> Policy<V> for LruPolicy<V> {
     }
 
     fn insert_sparing(&mut self, address: Address, value: V, spare: &mut Spare<'_, V>) -> Vec<V> {
-        if self.entries.contains(&address) {
-            return self.entries.push(address, value).map(|(_, old)| old).into_iter().collect();
-        }
-        if self.capacity == 0 {
-            return vec![value];
-        }
-        // Room first, then the newcomer: entries spared on the way go to
-        // the front behind it, as their hits came before this insert.
-        let mut out = Vec::new();
-        while self.entries.len() >= self.capacity {
-            out.extend(self.evict_one_sparing(spare));
-        }
-        self.entries.push(address, value);
-        out
+        push_sparing(&mut self.entries, self.capacity, address, value, spare, |value| value, |_, renewed| renewed)
     }
 
     fn evict_one_sparing(&mut self, spare: &mut Spare<'_, V>) -> Option<V> {
         pop_sparing(&mut self.entries, spare, |value| value, |_, renewed| renewed)
     }
+}
+
+/// Puts `entry` for `address` at the front of `entries`, which hold at
+/// most `capacity`, and returns what left (evicted entries, a replaced
+/// one; the newcomer itself when `capacity` is 0). Room is made first, with
+/// [`pop_sparing`], so entries spared on the way sit behind the newcomer:
+/// their hits came before this insert. Shared by LRU and TTL.
+pub(super) fn push_sparing<T, V>(
+    entries: &mut lru::LruCache<Address, T, AddressHash>,
+    capacity: usize,
+    address: Address,
+    entry: T,
+    spare: &mut Spare<'_, V>,
+    value: impl Fn(&T) -> &V,
+    renew: impl Fn(T, V) -> T,
+) -> Vec<T> {
+    if capacity == 0 {
+        return vec![entry];
+    }
+    let mut out = Vec::new();
+    while !entries.contains(&address) && entries.len() >= capacity {
+        out.extend(pop_sparing(entries, spare, &value, &renew));
+    }
+    out.extend(entries.push(address, entry).map(|(_, old)| old));
+    out
 }
 
 /// Pops the least recent entry of `entries` that `spare` lets go: each

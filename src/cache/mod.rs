@@ -399,7 +399,7 @@ impl Shard {
 fn spare<'a>(shard: &'a Shard, slots: &'a Slots) -> impl FnMut(&Listed, Option<&Listed>) -> Option<Listed> + 'a {
     move |victim, next| {
         let slot = slots.get(&victim.address)?;
-        if !shard.recency_only || !victim.used_after(slot.seen.load(Ordering::Relaxed), next) {
+        if !victim.used_after(slot.seen.load(Ordering::Relaxed), next) {
             return None;
         }
         let tick = shard.next_tick();

@@ -80,25 +80,22 @@ impl<V: Clone + Send> Policy<V> for TtlPolicy<V> {
 
     fn insert_sparing(&mut self, address: Address, value: V, spare: &mut Spare<'_, V>) -> Vec<V> {
         let mut out = self.purge();
-        if self.capacity == 0 {
-            out.push(value);
-            return out;
-        }
-        // Room first, then the newcomer (as LRU does).
-        while !self.entries.contains(&address) && self.entries.len() >= self.capacity {
-            out.extend(self.evict_one_sparing(spare));
-        }
         let now = Instant::now();
         self.expiry.push_back((now, address));
-        out.extend(self.entries.push(address, (value, now)).map(|(_, (old, _))| old));
+        let pushed = super::lru::push_sparing(&mut self.entries, self.capacity, address, (value, now), spare, |entry| &entry.0, renewed);
+        out.extend(pushed.into_iter().map(|(old, _)| old));
         out
     }
 
     fn evict_one_sparing(&mut self, spare: &mut Spare<'_, V>) -> Option<V> {
-        // A spared entry keeps its insertion time: it expires as before.
-        let renew = |(_, inserted): (V, Instant), renewed| (renewed, inserted);
-        super::lru::pop_sparing(&mut self.entries, spare, |entry| &entry.0, renew).map(|(old, _)| old)
+        super::lru::pop_sparing(&mut self.entries, spare, |entry| &entry.0, renewed).map(|(old, _)| old)
     }
+}
+
+/// A spared entry with its new value: it keeps its insertion time, so it
+/// expires when it was due.
+fn renewed<V>((_, inserted): (V, Instant), value: V) -> (V, Instant) {
+    (value, inserted)
 }
 
 #[cfg(test)]
