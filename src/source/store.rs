@@ -130,13 +130,14 @@ impl StoredCode {
         StoredCode { code_hash: keccak256(&code), compression: Compression::None, size: code.len(), bytes: code }
     }
 
-    /// `code`, hashed and stored compressed as `compression`.
-    pub fn compressed(code: Vec<u8>, compression: Compression) -> Result<StoredCode> {
-        if compression == Compression::None {
-            return Ok(StoredCode::raw(code));
+    /// The same code stored compressed as `compression` (its hash and size
+    /// kept). Code already compressed is returned as it is.
+    pub fn compressed(self, compression: Compression) -> Result<StoredCode> {
+        if compression == Compression::None || self.compression != Compression::None {
+            return Ok(self);
         }
-        let bytes = codec::compression::compress(&code, compression)?;
-        Ok(StoredCode { code_hash: keccak256(&code), compression, size: code.len(), bytes })
+        let bytes = codec::compression::compress(&self.bytes, compression)?;
+        Ok(StoredCode { compression, bytes, ..self })
     }
 
     /// The code itself: the stored bytes, decompressed when they are

@@ -15,7 +15,7 @@ use std::str::FromStr;
 
 use revm::primitives::{Address, B256, keccak256};
 
-use super::store::{CodeStore, StoreEntry, StoredCode};
+use super::store::{CodeStore, StoreEntry};
 use crate::bytecode::Compression;
 use crate::signing::{Scheme, sign};
 use crate::codec;
@@ -174,6 +174,18 @@ pub struct ImportOptions<'a> {
     pub signer: Option<(Scheme, &'a [u8; 32], &'a str)>,
 }
 
+/// Reads one item and signs and compresses it as `options` say.
+fn prepare(item: &ImportItem, options: &ImportOptions<'_>) -> Result<StoreEntry> {
+    let mut entry = read_item(item, options.max_code_size)?;
+    if let Some((scheme, secret, version)) = options.signer {
+        let (signature, _) = sign(scheme, secret, &entry.code.code_hash, version)?;
+        entry.version = version.to_string();
+        entry.signature = Some(signature);
+    }
+    entry.code = entry.code.compressed(options.compression)?;
+    Ok(entry)
+}
+
 /// As [`import`], compressing and signing each code as `options` say.
 pub fn import_with(
     store: &dyn CodeStore,
@@ -183,16 +195,7 @@ pub fn import_with(
 ) -> Result<TransferReport> {
     let mut report = TransferReport::default();
     for batch in items.chunks(BATCH) {
-        let mut entries = batch.iter().map(|item| read_item(item, options.max_code_size)).collect::<Result<Vec<_>>>()?;
-        for entry in &mut entries {
-            if let Some((scheme, secret, version)) = options.signer {
-                let (signature, _) = sign(scheme, secret, &entry.code.code_hash, version)?;
-                entry.version = version.to_string();
-                entry.signature = Some(signature);
-            }
-            let code = std::mem::take(&mut entry.code.bytes);
-            entry.code = StoredCode::compressed(code, options.compression)?;
-        }
+        let entries = batch.iter().map(|item| prepare(item, options)).collect::<Result<Vec<_>>>()?;
         store.put(&entries)?;
         report.addresses += entries.len();
         report.bytes += entries.iter().map(|e| e.code.size as u64).sum::<u64>();
