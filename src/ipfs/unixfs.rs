@@ -322,6 +322,7 @@ impl Reader<'_> {
         let bits = fanout.trailing_zeros();
         let width = format!("{:X}", fanout - 1).len();
         let hash = super::murmur3::x64_128(name.as_bytes()).0;
+        let absent = || Error::NotFound(format!("sharded directory {root} has no entry {name:?}"));
         let mut cid = root.clone();
         let mut level = 0;
         loop {
@@ -337,13 +338,11 @@ impl Reader<'_> {
             let bucket = (hash << (level * bits)) >> (64 - bits);
             let label = format!("{bucket:0width$X}");
             let link = node.links.into_iter().find(|l| l.name.get(..width) == Some(label.as_str()));
-            let Some(link) = link else {
-                return Err(Error::NotFound(format!("sharded directory {root} has no entry {name:?}")));
-            };
+            let link = link.ok_or_else(absent)?;
             match &link.name[width..] {
                 "" => {}
                 entry if entry == name => return Ok(link.cid),
-                _ => return Err(Error::NotFound(format!("sharded directory {root} has no entry {name:?}"))),
+                _ => return Err(absent()),
             }
             cid = link.cid;
             (_, node, unixfs) = self.node(&cid, *depth)?;
