@@ -186,16 +186,8 @@ fn replay_manager(keys: &[u64], strategy: CacheStrategy, capacity: usize) -> f64
     let config = ebc::Config { cache_strategy: strategy, max_cached_contracts: capacity, ..ebc::Config::development() };
     let manager = ebc::Manager::new(config).expect("a valid configuration");
     manager.put_memory("c", &[0x60, 0x01, 0x5b, 0x00]);
-    let mut hits = 0usize;
-    for &k in keys {
-        let address = address(k);
-        if manager.get(&address).is_some() {
-            hits += 1;
-        } else {
-            manager.load(&address, Some("mem:c"), &ebc::LoadOptions::default()).expect("code in memory loads");
-        }
-    }
-    hits as f64 / keys.len() as f64
+    let load = |k| drop(manager.load(&address(k), Some("mem:c"), &ebc::LoadOptions::default()).expect("code in memory loads"));
+    replay_peer(keys, |k| manager.get(&address(k)).is_some(), load)
 }
 
 /// Replays `keys` through a peer's `get` and `insert`.

@@ -4,6 +4,8 @@ use std::process::Command;
 
 const WETH9: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/contracts/WETH9.hex");
 const WETH9_HASH: &str = "0xd0a06b12ac47863b5c7be4185c2deaad1c61557033f56c7d4ea74429cbb25e23";
+/// WETH9's mainnet address.
+const WETH9_ADDRESS: &str = "0xc02aaa39b223fe8d0a0e5c4f27ead9083c756cc2";
 
 fn ebc(args: &[&str]) -> (bool, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_ebc")).args(args).output().unwrap();
@@ -92,7 +94,7 @@ fn import_inspect_and_export_the_corpus_through_a_sqlite_store() {
     assert!(err.contains("importing") && err.contains("2000/2000"), "progress on stderr: {err}");
 
     // WETH9's mainnet address, loaded by address from the store.
-    let weth = "0xc02aaa39b223fe8d0a0e5c4f27ead9083c756cc2";
+    let weth = WETH9_ADDRESS;
     let uri = format!("sqlite:{}", db.display());
     let (ok, out, err) = ebc(&["inspect", &uri, "--address", weth]);
     assert!(ok, "{err}");
@@ -115,12 +117,19 @@ fn import_inspect_and_export_the_corpus_through_a_sqlite_store() {
     assert_eq!(field(&out, "imported"), "2000 addresses, 12903904 bytes of code");
 }
 
-#[test]
-fn import_reads_hex_files_and_refuses_misnamed_ones() {
-    let dir = std::env::temp_dir().join(format!("ebc-cli-hexdir-{}", std::process::id()));
+/// A fresh directory for test `name`, holding `codes/` with WETH9's code
+/// named by its address, as `ebc import` reads a directory of files.
+fn dir_with_weth9(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("ebc-cli-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("codes")).unwrap();
-    std::fs::copy(WETH9, dir.join("codes/0xc02aaa39b223fe8d0a0e5c4f27ead9083c756cc2.hex")).unwrap();
+    std::fs::copy(WETH9, dir.join(format!("codes/{WETH9_ADDRESS}.hex"))).unwrap();
+    dir
+}
+
+#[test]
+fn import_reads_hex_files_and_refuses_misnamed_ones() {
+    let dir = dir_with_weth9("hexdir");
     std::fs::write(dir.join("codes/README.txt"), "not code").unwrap();
     let db = dir.join("hex.db");
     let (ok, out, err) = ebc(&["import", dir.join("codes").to_str().unwrap(), "--store", db.to_str().unwrap()]);
@@ -136,11 +145,8 @@ fn import_reads_hex_files_and_refuses_misnamed_ones() {
 
 #[test]
 fn import_can_store_code_compressed_and_loads_decompress_it() {
-    let dir = std::env::temp_dir().join(format!("ebc-cli-compressed-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(dir.join("codes")).unwrap();
-    let weth = "0xc02aaa39b223fe8d0a0e5c4f27ead9083c756cc2";
-    std::fs::copy(WETH9, dir.join(format!("codes/{weth}.hex"))).unwrap();
+    let dir = dir_with_weth9("compressed");
+    let weth = WETH9_ADDRESS;
     let codes = dir.join("codes");
     for scheme in ["none", "gzip", "zstd", "lz4"] {
         let db = dir.join(format!("{scheme}.db"));
@@ -170,11 +176,8 @@ fn import_can_store_code_compressed_and_loads_decompress_it() {
 
 #[test]
 fn import_can_sign_each_code_and_strict_loads_from_the_store_accept_it() {
-    let dir = std::env::temp_dir().join(format!("ebc-cli-signed-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(dir.join("codes")).unwrap();
-    let weth = "0xc02aaa39b223fe8d0a0e5c4f27ead9083c756cc2";
-    std::fs::copy(WETH9, dir.join(format!("codes/{weth}.hex"))).unwrap();
+    let dir = dir_with_weth9("signed");
+    let weth = WETH9_ADDRESS;
     let codes = dir.join("codes");
     for scheme in ["ed25519", "secp256k1"] {
         let (_, keys, _) = ebc(&["keygen", "--scheme", scheme]);
