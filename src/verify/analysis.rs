@@ -612,6 +612,78 @@ fn visit(i: usize, h: u32, work: &mut Vec<(u32, u32)>, entry: &mut [u32]) {
     work.push((i as u32, merged));
 }
 
+/// The height a block hands on to the next one or a jump target when
+/// entered with `h` (`UNKNOWN` in, or trouble on the way: `UNKNOWN` out).
+fn exit_height(code: &[u8], starts: &[u64], tables: &Tables, b: &Block, h: u32) -> u32 {
+    if h == UNKNOWN {
+        return UNKNOWN;
+    }
+    let effect = StackEffect::of(code, starts, b, tables);
+    if effect.troubles(h as i64) { UNKNOWN } else { (h as i64 + effect.delta) as u32 }
+}
+
+/// Entry heights per block (`UNSEEN` where not reachable), and whether a
+/// reachable jump has a computed target. `index_of` gives the block a
+/// JUMPDEST offset begins.
+///
+/// Blocks are walked from offset 0 through fall-through and static jumps
+/// until a reached block jumps to a computed target. Most contracts have
+/// one early on: then any JUMPDEST may be entered with any height, and the
+/// heights follow in one pass in code order, because a block that does not
+/// begin with a JUMPDEST can only be entered from the block before it.
+/// That pass gives what the walk would have ended with, had it gone on
+/// with every JUMPDEST queued (the tests compare the two).
+fn entry_heights(
+    code: &[u8],
+    starts: &[u64],
+    tables: &Tables,
+    blocks: &[Block],
+    index_of: impl Fn(u32) -> Option<usize>,
+) -> (Vec<u32>, bool) {
+    let mut entry = vec![UNSEEN; blocks.len()];
+    let mut work = Vec::with_capacity(64);
+    visit(0, 0, &mut work, &mut entry);
+    while let Some((i, h)) = work.pop() {
+        let b = &blocks[i as usize];
+        let exit = exit_height(code, starts, tables, b, h);
+        if b.flags & ENDS_IN_JUMP != 0 {
+            if b.target == NO_TARGET {
+                return (heights_with_dynamic_jumps(code, starts, tables, blocks, entry), true);
+            }
+            // A static jump to a non-JUMPDEST is a finding, not an edge.
+            if let Some(j) = index_of(b.target) {
+                visit(j, exit, &mut work, &mut entry);
+            }
+        }
+        if b.flags & FALLS_THROUGH != 0 && (i as usize) + 1 < blocks.len() {
+            visit(i as usize + 1, exit, &mut work, &mut entry);
+        }
+    }
+    (entry, false)
+}
+
+/// Entry heights when a reachable jump has a computed target: every
+/// JUMPDEST unknown, block 0 at 0 unless it is one, and every other block
+/// what the block before it hands on when it falls through. Reuses
+/// `entry`'s memory.
+fn heights_with_dynamic_jumps(
+    code: &[u8],
+    starts: &[u64],
+    tables: &Tables,
+    blocks: &[Block],
+    mut entry: Vec<u32>,
+) -> Vec<u32> {
+    let mut handed_on = 0;
+    for (b, h) in blocks.iter().zip(&mut entry) {
+        *h = if code[b.start as usize] == JUMPDEST { UNKNOWN } else { handed_on };
+        handed_on = match (*h, b.flags & FALLS_THROUGH != 0) {
+            (UNSEEN, _) | (_, false) => UNSEEN,
+            (h, true) => exit_height(code, starts, tables, b, h),
+        };
+    }
+    entry
+}
+
 /// The full analysis of legacy `code` at `fork`. Delegations and empty
 /// code yield an empty inspection.
 pub fn inspect(code: &[u8], analysis: &Analysis, fork: Fork) -> Inspection {
@@ -653,41 +725,8 @@ fn inspect_legacy(code: &[u8], fork: Fork) -> (Inspection, JumpDests) {
 
     // Block index of a JUMPDEST offset, for jump targets.
     let index_of = |offset: u32| JumpDests::ordinal(&ranks, offset as usize).map(|k| jumpdests[k].1 as usize);
-    let mut entry = vec![UNSEEN; blocks.len()];
-    let mut work = Vec::with_capacity(64);
-    let mut dynamic = false;
-    visit(0, 0, &mut work, &mut entry);
-    while let Some((i, h)) = work.pop() {
-        let b = &blocks[i as usize];
-        let exit = match h {
-            UNKNOWN => UNKNOWN,
-            h => {
-                let effect = StackEffect::of(code, &starts, b, tables);
-                if effect.troubles(h as i64) { UNKNOWN } else { (h as i64 + effect.delta) as u32 }
-            }
-        };
-        if b.flags & ENDS_IN_JUMP != 0 {
-            match b.target {
-                NO_TARGET => dynamic = true,
-                t => match index_of(t) {
-                    Some(j) => visit(j, exit, &mut work, &mut entry),
-                    None => findings.push(FindingKind::InvalidJumpDest, b.end as usize - 1, || {
-                        format!("static jump to {t:#x}, which is not a JUMPDEST")
-                    }),
-                },
-            }
-        }
-        if b.flags & FALLS_THROUGH != 0 && (i as usize) + 1 < blocks.len() {
-            visit(i as usize + 1, exit, &mut work, &mut entry);
-        }
-        if work.is_empty() && dynamic {
-            dynamic = false;
-            out.dynamic_jumps = true;
-            for &(_, j) in &jumpdests {
-                visit(j as usize, UNKNOWN, &mut work, &mut entry);
-            }
-        }
-    }
+    let (entry, dynamic) = entry_heights(code, &starts, tables, &blocks, index_of);
+    out.dynamic_jumps = dynamic;
 
     let mut known = Vec::new();
     for (b, &h) in blocks.iter().zip(&entry) {
@@ -699,6 +738,11 @@ fn inspect_legacy(code: &[u8], fork: Fork) -> (Inspection, JumpDests) {
             let (pc, byte) = (b.end as usize - 1, code[b.end as usize - 1]);
             findings.push(FindingKind::InvalidOpcode, pc, || {
                 format!("byte {byte:#04x} is not an instruction at {}", fork.name())
+            });
+        }
+        if b.flags & ENDS_IN_JUMP != 0 && b.target != NO_TARGET && index_of(b.target).is_none() {
+            findings.push(FindingKind::InvalidJumpDest, b.end as usize - 1, || {
+                format!("static jump to {:#x}, which is not a JUMPDEST", b.target)
             });
         }
         let h = (h != UNKNOWN).then_some(h as usize);
@@ -864,5 +908,102 @@ mod tests {
         assert_eq!(inspect(&code, &analyze(&code), Fork::Paris).findings[0].kind, FindingKind::InvalidOpcode);
         assert!(inspect(&code, &analyze(&code), Fork::Shanghai).findings.is_empty());
     }
-}
 
+    #[test]
+    fn a_bad_static_jump_reached_twice_is_one_finding() {
+        // Block 0 jumps to 8 when calldata says so, else falls into a jump
+        // to CALLVALUE (computed); the block at 8 jumps to 3, not a
+        // JUMPDEST. It is reached with a known height and, through the
+        // computed jump, with an unknown one: still one finding.
+        let code = [0x60, 0x00, 0x35, 0x60, 0x08, 0x57, 0x34, 0x56, 0x5b, 0x60, 0x03, 0x56];
+        let i = full(&code);
+        let bad: Vec<_> = i.findings.iter().filter(|f| f.kind == FindingKind::InvalidJumpDest).collect();
+        assert_eq!(bad.len(), 1, "{:?}", i.findings);
+        assert_eq!(bad[0].offset, 11);
+        assert!(i.dynamic_jumps);
+    }
+
+    /// Entry heights the long way: the static closure, then every JUMPDEST
+    /// queued with an unknown height once a computed jump is reached, until
+    /// nothing changes. `entry_heights` must end where this does.
+    fn entry_heights_by_walking(code: &[u8], fork: Fork) -> (Vec<u32>, bool) {
+        let tables = tables(fork);
+        let decoded = decode(code, Some(&tables.marked));
+        let Pass { blocks, jumpdests, .. } = cut_blocks(code, tables, &decoded);
+        let index_of = |t: u32| JumpDests::ordinal(&decoded.ranks, t as usize).map(|k| jumpdests[k].1 as usize);
+        let (mut entry, mut work) = (vec![UNSEEN; blocks.len()], Vec::new());
+        let (mut dynamic, mut queued_all) = (false, false);
+        visit(0, 0, &mut work, &mut entry);
+        while let Some((i, h)) = work.pop() {
+            let b = &blocks[i as usize];
+            let exit = exit_height(code, &decoded.starts, tables, b, h);
+            if b.flags & ENDS_IN_JUMP != 0 {
+                match b.target {
+                    NO_TARGET => dynamic = true,
+                    t => {
+                        if let Some(j) = index_of(t) {
+                            visit(j, exit, &mut work, &mut entry);
+                        }
+                    }
+                }
+            }
+            if b.flags & FALLS_THROUGH != 0 && (i as usize) + 1 < blocks.len() {
+                visit(i as usize + 1, exit, &mut work, &mut entry);
+            }
+            if work.is_empty() && dynamic && !queued_all {
+                queued_all = true;
+                for &(_, j) in &jumpdests {
+                    visit(j as usize, UNKNOWN, &mut work, &mut entry);
+                }
+            }
+        }
+        (entry, dynamic)
+    }
+
+    fn assert_heights_match_walk(code: &[u8], fork: Fork) {
+        let tables = tables(fork);
+        let decoded = decode(code, Some(&tables.marked));
+        let Pass { blocks, jumpdests, .. } = cut_blocks(code, tables, &decoded);
+        let index_of = |t: u32| JumpDests::ordinal(&decoded.ranks, t as usize).map(|k| jumpdests[k].1 as usize);
+        let fast = entry_heights(code, &decoded.starts, tables, &blocks, index_of);
+        let hex: String = code.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(fast, entry_heights_by_walking(code, fork), "code {hex}");
+    }
+
+    #[test]
+    fn entry_heights_end_where_the_full_walk_ends() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpus/mainnet");
+        let mut seen = 0;
+        for file in std::fs::read_dir(dir).expect("the corpus beside the repository") {
+            let code = std::fs::read(file.unwrap().path()).unwrap();
+            if code.is_empty() || delegation_target(&code).is_some() {
+                continue;
+            }
+            for fork in [Fork::Frontier, Fork::LATEST] {
+                assert_heights_match_walk(&code, fork);
+            }
+            seen += 1;
+        }
+        assert!(seen > 1900, "only {seen} corpus contracts");
+        // Random code with many short static jumps, JUMPDESTs and
+        // computed jumps, so that both ways of ending are taken.
+        let mut next = crate::verify::xorshift(0x6a09_e667_f3bc_c908u64);
+        let (mut dynamic, mut fixed) = (0, 0);
+        for _ in 0..3000 {
+            let len = 1 + (next() % 120) as usize;
+            let mut code = Vec::with_capacity(len + 3);
+            while code.len() < len {
+                match next() % 10 {
+                    0..=2 => code.extend([0x60, (next() % len as u64) as u8, [JUMP, JUMPI][(next() % 2) as usize]]),
+                    3 | 4 => code.push(JUMPDEST),
+                    5 => code.extend([0x34, JUMP]),
+                    6 => code.push([0x50, 0x80, 0x90, 0x01, STOP][(next() % 5) as usize]),
+                    _ => code.push(0x5f + (next() % 3) as u8),
+                }
+            }
+            assert_heights_match_walk(&code, Fork::LATEST);
+            if full(&code).dynamic_jumps { dynamic += 1 } else { fixed += 1 }
+        }
+        assert!(dynamic > 300 && fixed > 300, "{dynamic} dynamic, {fixed} static");
+    }
+}
