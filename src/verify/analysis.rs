@@ -251,12 +251,6 @@ const HAS_CALL: u8 = 4;
 /// An undefined opcode ends the block (at `end - 1`).
 const UNDEFINED: u8 = 8;
 
-/// The immediate as an offset, when it fits comfortably.
-fn small_immediate(bytes: &[u8]) -> Option<usize> {
-    let significant = bytes.iter().position(|b| *b != 0).map_or(&[][..], |i| &bytes[i..]);
-    (significant.len() <= 4).then(|| significant.iter().fold(0usize, |acc, b| (acc << 8) | *b as usize))
-}
-
 /// How block cutting treats an opcode.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 #[repr(u8)]
@@ -277,9 +271,6 @@ enum Class {
 /// Marks CALL in [`Op::caps`]: the block needs a second look, for the
 /// call's value. No [`Capabilities`] flag uses this bit.
 const CALL_MARK: u32 = 1 << 31;
-/// Marks in [`Op::caps`] the opcodes that begin or end a block (class not
-/// `Straight`): the straight-line loop tests this bit, not the class.
-const BOUNDARY_MARK: u32 = 1 << 30;
 
 /// What block cutting needs of one opcode at one fork, 8 bytes for one
 /// load per instruction.
@@ -292,8 +283,7 @@ struct Op {
     /// Bytes the instruction takes: 1, and PUSHn's n immediate bytes.
     size: u8,
     class: Class,
-    /// The opcode's [`Capabilities`], `CALL_MARK` on CALL and
-    /// `BOUNDARY_MARK` on the opcodes that begin or end a block.
+    /// The opcode's [`Capabilities`], and `CALL_MARK` on CALL.
     caps: u32,
 }
 
@@ -305,13 +295,19 @@ impl Op {
 }
 
 /// The tables of one fork: the [`Op`] and the [`Capabilities`] of each
-/// byte (without `CALL_MARK`), and the opcodes block cutting looks at:
-/// those that begin or end a block or have capabilities.
+/// byte (without `CALL_MARK`), and the opcodes block cutting looks at
+/// ([`ENDS`] and [`CAPABLE`]), for [`decode`] to pick out.
 struct Tables {
     ops: [Op; 256],
     caps: [u32; 256],
-    marked: ByteSet,
+    sets: [ByteSet; 2],
 }
+
+/// In [`Tables::sets`] and [`Decoded::marked`]: the opcodes that end a
+/// block (jumps, halts and bytes that are no instruction) ...
+const ENDS: usize = 0;
+/// ... and those with capabilities (CALL included).
+const CAPABLE: usize = 1;
 
 /// The tables of `fork`, built once per process.
 fn tables(fork: Fork) -> &'static Tables {
@@ -329,7 +325,7 @@ fn build_tables(fork: Fork) -> Tables {
         let op = byte as u8;
         // An undefined byte is one byte long, whatever it is at other forks.
         let Some(i) = info(op, fork) else {
-            return Op { class: Class::Undefined, size: 1, inputs: 0, delta: 0, caps: BOUNDARY_MARK };
+            return Op { class: Class::Undefined, size: 1, inputs: 0, delta: 0, caps: 0 };
         };
         let class = match op {
             JUMPDEST => Class::Jumpdest,
@@ -340,25 +336,34 @@ fn build_tables(fork: Fork) -> Tables {
         };
         let size = if (PUSH1..=PUSH32).contains(&op) { op - PUSH1 + 2 } else { 1 };
         let call = if op == CALL { CALL_MARK } else { 0 };
-        let boundary = if class == Class::Straight { 0 } else { BOUNDARY_MARK };
-        let caps = caps[byte] | call | boundary;
+        let caps = caps[byte] | call;
         let delta = i.outputs as i8 - i.inputs as i8;
         Op { class, size, inputs: i.inputs, delta, caps }
     });
-    let marked = ByteSet::new(|byte| ops[byte as usize].caps != 0);
-    Tables { ops, caps, marked }
+    let ends = ByteSet::new(|byte| ops[byte as usize].class.ends_block());
+    let capable = ByteSet::new(|byte| ops[byte as usize].caps != 0);
+    Tables { ops, caps, sets: [ends, capable] }
 }
 
-/// What one pass over the instructions yields.
+/// The basic blocks of some code.
 struct Pass {
-    /// The basic blocks, in code order.
+    /// The blocks, in code order.
     blocks: Vec<Block>,
-    /// Every JUMPDEST opcode's offset and the index of the block it begins,
-    /// in order.
-    jumpdests: Vec<(u32, u32)>,
+    /// Per 64 offsets, the bits where a block begins and how many blocks
+    /// begin before them.
+    heads: Vec<(u64, u32)>,
     /// A final PUSH cut short by the end of the code: its offset and how
     /// many immediate bytes it has.
     truncated: Option<(usize, usize)>,
+}
+
+impl Pass {
+    /// The index of the block that holds offset `pc`, within the code.
+    fn block_at(&self, pc: usize) -> usize {
+        let (word, before) = self.heads[pc / 64];
+        let upto = (2u64 << (pc % 64)).wrapping_sub(1);
+        before as usize + (word & upto).count_ones() as usize - 1
+    }
 }
 
 impl Class {
@@ -398,98 +403,116 @@ fn previous_start(starts: &[u64], pc: usize) -> Option<usize> {
 }
 
 /// The target of a `PUSHn X; JUMP/JUMPI` whose jump is at `pc`, or
-/// `NO_TARGET`.
+/// `NO_TARGET` (also when `pc` is no jump). The instruction before `pc`
+/// begins at most 33 bytes earlier (after a PUSH32), so in `pc`'s word of
+/// `starts` or the one before: no search, and no branch on the usual path.
+#[inline(always)]
 fn static_target(code: &[u8], starts: &[u64], pc: usize) -> u32 {
-    let target = match previous_start(starts, pc).map(|prev| (prev, code[prev])) {
-        Some((prev, p)) if (PUSH1..=PUSH32).contains(&p) => small_immediate(&code[prev + 1..pc]),
-        _ => None,
+    let (word, bit) = (pc / 64, pc % 64);
+    let here = starts[word] & ((1u64 << bit) - 1);
+    let before = if word > 0 { starts[word - 1] } else { 0 };
+    let window = (here as u128) << 64 | before as u128;
+    if window == 0 {
+        return NO_TARGET; // nothing before `pc`
+    }
+    // Bit k of the window is offset (word - 1) * 64 + k.
+    let previous = word * 64 + 63 - window.leading_zeros() as usize;
+    // PUSHn is 0x5f + n; its immediate ends at `pc`.
+    let n = code[previous].wrapping_sub(PUSH0) as usize;
+    // (When `pc` is PUSH data, the PUSH before it does not end there.)
+    let is_push = n.wrapping_sub(1) < 32 && previous + 1 + n == pc;
+    let last_four = if pc >= 4 {
+        u32::from_be_bytes(code[pc - 4..pc].try_into().expect("4 bytes"))
+    } else {
+        code[..pc].iter().fold(0, |acc, b| (acc << 8) | u32::from(*b))
     };
-    target.map_or(NO_TARGET, |t| t.min(NO_TARGET as usize - 1) as u32)
+    let value = last_four & if n >= 4 { u32::MAX } else { (1u32 << (8 * n)) - 1 };
+    // Longer immediates are offsets when their leading bytes are zero.
+    let fits = is_push && (n <= 4 || code[previous + 1..pc - 4].iter().all(|b| *b == 0));
+    if fits { value.min(NO_TARGET - 1) } else { NO_TARGET }
 }
 
-/// Splits non-empty `code` into basic blocks with their capabilities. The
-/// instructions begin at the set bits of `starts`, and `marked` has those
-/// whose opcode is in [`Tables::marked`] ([`decode`]): only those can
-/// begin or end a block or add a capability, so only those are looked at.
-/// Also yields the JUMPDESTs with their blocks and a truncated final PUSH.
+/// The block from `start` to `end`, without its capabilities. `ends` has
+/// the instructions that end a block ([`ENDS`] of [`Decoded::marked`]).
+#[inline(always)]
+fn block(
+    code: &[u8],
+    tables: &Tables,
+    starts: &[u64],
+    ends_at: impl Fn(usize) -> bool,
+    start: usize,
+    end: usize,
+) -> Block {
+    let last = end - 1;
+    // A block ends with an instruction of its own, or falls into a JUMPDEST,
+    // or runs off the end (an implicit STOP): no branches on which.
+    let own = tables.ops[code[last] as usize].class.block_flags();
+    let next_to_jumpdest = FALLS_THROUGH * (end < code.len()) as u8;
+    let flags = if ends_at(last) { own } else { next_to_jumpdest };
+    // Worked out for every block, which costs less than a guess at which.
+    let target = static_target(code, starts, last);
+    Block {
+        start: start as u32,
+        end: end as u32,
+        target: if flags & ENDS_IN_JUMP != 0 { target } else { NO_TARGET },
+        caps: 0,
+        flags,
+    }
+}
+
+/// Splits non-empty `code` into basic blocks with their capabilities, and
+/// finds a truncated final PUSH.
 ///
-/// Whether an instruction cuts a block is not predictable, so the loop does
-/// not branch on it, and carries nothing from one instruction to the next
-/// but counts: it writes the block the instruction would close into the
-/// slot after the last closed one, and counts the slot when it does close
-/// it. Block starts (the previous block's end) and capabilities (noted
-/// with the index of their block) are filled in afterwards.
+/// A block begins at offset 0, after every instruction that ends one, and
+/// at every JUMPDEST: [`decode`] marked those instructions (`marked[ENDS]`,
+/// `ranks`), so the block heads of 64 offsets are a few word operations,
+/// and only blocks and instructions with capabilities are visited one by
+/// one. A block falls through when a JUMPDEST, not an instruction of its
+/// own, ends it.
 #[inline(never)]
-fn cut_blocks(code: &[u8], tables: &Tables, Decoded { starts, marked, .. }: &Decoded) -> Pass {
+fn cut_blocks(code: &[u8], tables: &Tables, Decoded { starts, marked, ranks, .. }: &Decoded<2>) -> Pass {
     let len = code.len();
-    // Each marked instruction closes at most one block, and running off
-    // the end one more.
-    let most = marked.iter().map(|w| w.count_ones() as usize).sum::<usize>() + 1;
-    let mut blocks: Vec<Block> = Vec::with_capacity(most);
-    let mut jumpdests: Vec<(u32, u32)> = Vec::with_capacity(most);
-    let mut capabilities: Vec<(u32, u32)> = Vec::with_capacity(most);
-    let block_slots = blocks.spare_capacity_mut();
-    let jumpdest_slots = jumpdests.spare_capacity_mut();
-    let capability_slots = capabilities.spare_capacity_mut();
-    let (mut closed, mut found, mut noted) = (0usize, 0usize, 0usize);
-    // Where the last marked instruction ended a block (offset after it),
-    // or `usize::MAX`: a JUMPDEST there begins a block without cutting one.
-    let mut last_end = 0usize;
-    for (word_index, &word) in marked.iter().enumerate() {
+    let mut heads = Vec::with_capacity(starts.len());
+    let (mut carry, mut count) = (1u64, 0u32);
+    for (index, (marks, &(jumpdests, _))) in marked.iter().zip(ranks).enumerate() {
+        let in_code = bits_between(0, len - index * 64);
+        let word = ((marks[ENDS] << 1) | carry | jumpdests) & in_code;
+        carry = marks[ENDS] >> 63;
+        heads.push((word, count));
+        count += word.count_ones();
+    }
+    let ends_at = |pc: usize| marked[pc / 64][ENDS] >> (pc % 64) & 1 != 0;
+    let block = |start: usize, end: usize| block(code, tables, starts, ends_at, start, end);
+    let mut blocks = Vec::with_capacity(count as usize);
+    let mut open = 0;
+    for (index, &(word, _)) in heads.iter().enumerate() {
         let mut rest = word;
         while rest != 0 {
-            let pc = word_index * 64 + rest.trailing_zeros() as usize;
+            let start = index * 64 + rest.trailing_zeros() as usize;
             rest &= rest - 1;
-            let op = tables.ops[code[pc] as usize];
-            let is_jumpdest = op.class == Class::Jumpdest;
-            let ends = op.class.ends_block();
-            // A JUMPDEST cuts before itself (unless the open block is
-            // empty), the others after themselves.
-            let end = pc + ends as usize;
-            let cut = ends | (is_jumpdest & (pc != last_end));
-            let caps = op.caps & !BOUNDARY_MARK;
-            let flags = op.class.block_flags();
-            block_slots[closed].write(Block { start: 0, end: end as u32, target: NO_TARGET, caps: 0, flags });
-            capability_slots[noted].write((closed as u32, caps));
-            noted += (caps != 0) as usize;
-            closed += cut as usize;
-            jumpdest_slots[found].write((pc as u32, closed as u32));
-            found += is_jumpdest as usize;
-            // `end` when the instruction ends a block, else `usize::MAX`.
-            last_end = end | (ends as usize).wrapping_sub(1);
+            if start != 0 {
+                blocks.push(block(open, start));
+            }
+            open = start;
         }
     }
-    // SAFETY: the loop wrote slots 0 to `closed` of `blocks`, 0 to `found`
-    // of `jumpdests` and 0 to `noted` of `capabilities` (each slot is
-    // written before its count can pass it), all within the capacity, as
-    // the checked writes were.
-    unsafe {
-        blocks.set_len(closed);
-        jumpdests.set_len(found);
-        capabilities.set_len(noted);
-    }
-    let open_start = blocks.last().map_or(0, |b| b.end as usize);
-    if open_start < len {
-        // Running off the end is an implicit STOP.
-        blocks.push(Block { start: 0, end: len as u32, target: NO_TARGET, caps: 0, flags: 0 });
-    }
-    let mut start = 0;
-    for block in &mut blocks {
-        block.start = start;
-        start = block.end;
-        if block.flags & ENDS_IN_JUMP != 0 {
-            block.target = static_target(code, starts, block.end as usize - 1);
+    blocks.push(block(open, len));
+    let mut pass = Pass { blocks, heads, truncated: None };
+    for (index, marks) in marked.iter().enumerate() {
+        let mut rest = marks[CAPABLE];
+        while rest != 0 {
+            let pc = index * 64 + rest.trailing_zeros() as usize;
+            rest &= rest - 1;
+            let caps = tables.ops[code[pc] as usize].caps;
+            let i = pass.block_at(pc);
+            pass.blocks[i].caps |= caps & !CALL_MARK;
+            pass.blocks[i].flags |= if caps & CALL_MARK != 0 { HAS_CALL } else { 0 };
         }
-    }
-    for (index, caps) in capabilities {
-        let block = &mut blocks[index as usize];
-        block.caps |= caps & !CALL_MARK;
-        block.flags |= if caps & CALL_MARK != 0 { HAS_CALL } else { 0 };
     }
     let last = previous_start(starts, len).expect("non-empty code has an instruction");
     let decode_end = last + tables.ops[code[last] as usize].size as usize;
-    let truncated = (decode_end > len).then(|| (last, len - last - 1));
-    Pass { blocks, jumpdests, truncated }
+    pass.truncated = (decode_end > len).then(|| (last, len - last - 1));
+    pass
 }
 
 /// Collects findings with a per-kind limit.
@@ -712,20 +735,21 @@ fn inspect_legacy(code: &[u8], fork: Fork) -> (Inspection, JumpDests) {
     let code_end = out.trailer.as_ref().map_or(code.len(), |t| t.start);
     let mut findings = Findings { list: Vec::new(), per_kind: [0; 8], suppressed: 0, code_end };
     let tables = tables(fork);
-    let decoded = decode(code, Some(&tables.marked));
-    let Pass { blocks, jumpdests, truncated } = cut_blocks(code, tables, &decoded);
+    let decoded = decode(code, &tables.sets);
+    let pass = cut_blocks(code, tables, &decoded);
     let Decoded { table, ranks, starts, .. } = decoded;
+    let blocks = &pass.blocks;
     out.blocks = blocks.len();
-    if let Some((pc, have)) = truncated {
+    if let Some((pc, have)) = pass.truncated {
         let n = (code[pc] - PUSH1 + 1) as usize;
         findings.push(FindingKind::TruncatedPush, pc, || {
             format!("PUSH{n} at the end of the code has {have} of its {n} immediate bytes")
         });
     }
 
-    // Block index of a JUMPDEST offset, for jump targets.
-    let index_of = |offset: u32| JumpDests::ordinal(&ranks, offset as usize).map(|k| jumpdests[k].1 as usize);
-    let (entry, dynamic) = entry_heights(code, &starts, tables, &blocks, index_of);
+    // The block a static jump lands in, when its target is a JUMPDEST.
+    let index_of = |offset: u32| JumpDests::ordinal(&ranks, offset as usize).map(|_| pass.block_at(offset as usize));
+    let (entry, dynamic) = entry_heights(code, &starts, tables, blocks, index_of);
     out.dynamic_jumps = dynamic;
 
     let mut known = Vec::new();
@@ -883,7 +907,10 @@ mod tests {
     #[test]
     fn call_value_is_proven_zero_only_when_it_is() {
         // gas addr value(0) in_off in_len out_off out_len pushed in reverse.
-        let zero = [0x60, 0, 0x60, 0, 0x60, 0, 0x60, 0, 0x5f, 0x73, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 0x5a, 0xf1, 0x00];
+        let zero = [
+            0x60, 0, 0x60, 0, 0x60, 0, 0x60, 0, 0x5f, 0x73, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17,
+            18, 19, 20, 0x5a, 0xf1, 0x00,
+        ];
         let i = full(&zero);
         assert_eq!(i.capabilities.0 & (Capabilities::CALL | Capabilities::CALL_WITH_VALUE), Capabilities::CALL);
         let mut valued = zero;
@@ -928,9 +955,11 @@ mod tests {
     /// nothing changes. `entry_heights` must end where this does.
     fn entry_heights_by_walking(code: &[u8], fork: Fork) -> (Vec<u32>, bool) {
         let tables = tables(fork);
-        let decoded = decode(code, Some(&tables.marked));
-        let Pass { blocks, jumpdests, .. } = cut_blocks(code, tables, &decoded);
-        let index_of = |t: u32| JumpDests::ordinal(&decoded.ranks, t as usize).map(|k| jumpdests[k].1 as usize);
+        let decoded = decode(code, &tables.sets);
+        let pass = cut_blocks(code, tables, &decoded);
+        let blocks = &pass.blocks;
+        let index_of = |t: u32| JumpDests::ordinal(&decoded.ranks, t as usize).map(|_| pass.block_at(t as usize));
+        let jumpdests = (0..code.len()).filter(|&pc| index_of(pc as u32).is_some());
         let (mut entry, mut work) = (vec![UNSEEN; blocks.len()], Vec::new());
         let (mut dynamic, mut queued_all) = (false, false);
         visit(0, 0, &mut work, &mut entry);
@@ -952,8 +981,8 @@ mod tests {
             }
             if work.is_empty() && dynamic && !queued_all {
                 queued_all = true;
-                for &(_, j) in &jumpdests {
-                    visit(j as usize, UNKNOWN, &mut work, &mut entry);
+                for pc in jumpdests.clone() {
+                    visit(pass.block_at(pc), UNKNOWN, &mut work, &mut entry);
                 }
             }
         }
@@ -962,10 +991,10 @@ mod tests {
 
     fn assert_heights_match_walk(code: &[u8], fork: Fork) {
         let tables = tables(fork);
-        let decoded = decode(code, Some(&tables.marked));
-        let Pass { blocks, jumpdests, .. } = cut_blocks(code, tables, &decoded);
-        let index_of = |t: u32| JumpDests::ordinal(&decoded.ranks, t as usize).map(|k| jumpdests[k].1 as usize);
-        let fast = entry_heights(code, &decoded.starts, tables, &blocks, index_of);
+        let decoded = decode(code, &tables.sets);
+        let pass = cut_blocks(code, tables, &decoded);
+        let index_of = |t: u32| JumpDests::ordinal(&decoded.ranks, t as usize).map(|_| pass.block_at(t as usize));
+        let fast = entry_heights(code, &decoded.starts, tables, &pass.blocks, index_of);
         let hex: String = code.iter().map(|b| format!("{b:02x}")).collect();
         assert_eq!(fast, entry_heights_by_walking(code, fork), "code {hex}");
     }

@@ -141,19 +141,25 @@ impl ByteSet {
 }
 
 /// The masks of one 64-byte chunk, one bit per byte.
-#[derive(Clone, Copy, Default)]
-struct ChunkMasks {
+#[derive(Clone, Copy)]
+struct ChunkMasks<const N: usize> {
     /// Bytes that are 0x5b.
     jumpdests: u64,
     /// Bytes that are PUSH1-PUSH32 opcodes if they are opcodes at all.
     pushes: u64,
-    /// Bytes in the caller's [`ByteSet`] (none without one).
-    marked: u64,
+    /// Bytes in each of the caller's [`ByteSet`]s.
+    marked: [u64; N],
+}
+
+impl<const N: usize> Default for ChunkMasks<N> {
+    fn default() -> Self {
+        ChunkMasks { jumpdests: 0, pushes: 0, marked: [0; N] }
+    }
 }
 
 /// [`ChunkMasks`] a word at a time, on any CPU.
 #[inline(always)]
-fn chunk_masks(bytes: &[u8; CHUNK], set: Option<&ByteSet>) -> ChunkMasks {
+fn chunk_masks<const N: usize>(bytes: &[u8; CHUNK], sets: &[ByteSet; N]) -> ChunkMasks<N> {
     let mut masks = ChunkMasks::default();
     for (i, word) in bytes.chunks_exact(8).enumerate() {
         let word = u64::from_le_bytes(word.try_into().expect("8 bytes"));
@@ -161,17 +167,17 @@ fn chunk_masks(bytes: &[u8; CHUNK], set: Option<&ByteSet>) -> ChunkMasks {
         // PUSH1-PUSH32 are 0x60-0x7f: the top three bits are 011.
         masks.pushes |= zero_bytes((word & (ONES * 0xe0)) ^ (ONES * PUSH1 as u64)) << (8 * i);
     }
-    if let Some(set) = set {
-        masks.marked = bytes.iter().enumerate().fold(0, |m, (i, &b)| m | (set.contains(b) as u64) << i);
+    for (set, marked) in sets.iter().zip(&mut masks.marked) {
+        *marked = bytes.iter().enumerate().fold(0, |m, (i, &b)| m | (set.contains(b) as u64) << i);
     }
     masks
 }
 
-/// [`ChunkMasks`] with AVX2: 32 bytes per compare, and the set looked up
+/// [`ChunkMasks`] with AVX2: 32 bytes per compare, and the sets looked up
 /// by nibbles with byte shuffles.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-fn chunk_masks_avx2(bytes: &[u8; CHUNK], set: Option<&ByteSet>) -> ChunkMasks {
+fn chunk_masks_avx2<const N: usize>(bytes: &[u8; CHUNK], sets: &[ByteSet; N]) -> ChunkMasks<N> {
     use std::arch::x86_64::*;
     let splat = |b: u8| _mm256_set1_epi8(b as i8);
     let both_lanes = |table: &[u8; 16]| {
@@ -187,15 +193,15 @@ fn chunk_masks_avx2(bytes: &[u8; CHUNK], set: Option<&ByteSet>) -> ChunkMasks {
         let bits = |m: __m256i| (_mm256_movemask_epi8(m) as u32 as u64) << (32 * half);
         masks.jumpdests |= bits(_mm256_cmpeq_epi8(v, splat(JUMPDEST)));
         masks.pushes |= bits(_mm256_cmpeq_epi8(_mm256_and_si256(v, splat(0xe0)), splat(PUSH1)));
-        if let Some(set) = set {
-            let low = _mm256_and_si256(v, splat(15));
-            let high = _mm256_and_si256(_mm256_srli_epi16::<4>(v), splat(15));
+        let low = _mm256_and_si256(v, splat(15));
+        let high = _mm256_and_si256(_mm256_srli_epi16::<4>(v), splat(15));
+        let column = _mm256_shuffle_epi8(both_lanes(&powers), high);
+        for (set, marked) in sets.iter().zip(&mut masks.marked) {
             // The row of the byte's low nibble, from the table its top bit picks.
             let low_rows = _mm256_shuffle_epi8(both_lanes(&set.low_rows), low);
             let high_rows = _mm256_shuffle_epi8(both_lanes(&set.high_rows), low);
             let rows = _mm256_blendv_epi8(low_rows, high_rows, v);
-            let column = _mm256_shuffle_epi8(both_lanes(&powers), high);
-            masks.marked |= bits(_mm256_cmpeq_epi8(_mm256_and_si256(rows, column), column));
+            *marked |= bits(_mm256_cmpeq_epi8(_mm256_and_si256(rows, column), column));
         }
     }
     masks
@@ -218,20 +224,20 @@ fn for_each_chunk(code: &[u8], mut each: impl FnMut(&[u8; CHUNK])) {
 }
 
 /// The [`ChunkMasks`] of every chunk of `code`, appended to `out`.
-fn all_chunk_masks(code: &[u8], set: Option<&ByteSet>, out: &mut Vec<ChunkMasks>) {
+fn all_chunk_masks<const N: usize>(code: &[u8], sets: &[ByteSet; N], out: &mut Vec<ChunkMasks<N>>) {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: this CPU has AVX2, checked just above.
-        return unsafe { all_chunk_masks_avx2(code, set, out) };
+        return unsafe { all_chunk_masks_avx2(code, sets, out) };
     }
-    for_each_chunk(code, |bytes| out.push(chunk_masks(bytes, set)));
+    for_each_chunk(code, |bytes| out.push(chunk_masks(bytes, sets)));
 }
 
 /// [`all_chunk_masks`] compiled for AVX2, so the vector code inlines.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-fn all_chunk_masks_avx2(code: &[u8], set: Option<&ByteSet>, out: &mut Vec<ChunkMasks>) {
-    for_each_chunk(code, |bytes| out.push(chunk_masks_avx2(bytes, set)));
+fn all_chunk_masks_avx2<const N: usize>(code: &[u8], sets: &[ByteSet; N], out: &mut Vec<ChunkMasks<N>>) {
+    for_each_chunk(code, |bytes| out.push(chunk_masks_avx2(bytes, sets)));
 }
 
 /// The mask of bit positions below `n`, all 64 from `n = 64` up to 127.
@@ -249,7 +255,7 @@ fn below(n: u32) -> u64 {
 /// compare and a conditional move depend on the candidate before, so the
 /// loop does not wait for a byte load per PUSH as a decoder stepping from
 /// instruction to instruction does.
-fn push_data(code: &[u8], masks: &[ChunkMasks]) -> Vec<u64> {
+fn push_data<const N: usize>(code: &[u8], masks: &[ChunkMasks<N>]) -> Vec<u64> {
     let mut data = Vec::with_capacity(masks.len());
     // Where the next instruction can begin, as far as the PUSHes so far say.
     let mut next = 0usize;
@@ -279,36 +285,37 @@ fn push_data(code: &[u8], masks: &[ChunkMasks]) -> Vec<u64> {
 
 /// What decoding legacy code from offset 0 yields. The masks are one bit
 /// per code byte in 64-bit words, least significant bit first.
-pub(crate) struct Decoded {
+pub(crate) struct Decoded<const N: usize> {
     /// The JUMPDEST opcodes and revm's padding.
     pub table: JumpDests,
     /// Set where an instruction begins (never on PUSH data, never past the
     /// end of the code).
     pub starts: Vec<u64>,
-    /// The instructions whose opcode is in the [`ByteSet`] given to
-    /// [`decode`] (empty without one).
-    pub marked: Vec<u64>,
-    /// With a [`ByteSet`], each word of the JUMPDEST table with how many
-    /// JUMPDESTs come before it, for [`JumpDests::ordinal`] (else empty).
+    /// Per word, the instructions whose opcode is in each [`ByteSet`]
+    /// given to [`decode`].
+    pub marked: Vec<[u64; N]>,
+    /// With at least one [`ByteSet`], each word of the JUMPDEST table with
+    /// how many JUMPDESTs come before it, for [`JumpDests::ordinal`] (else
+    /// empty).
     pub ranks: Vec<(u64, u32)>,
 }
 
 /// Finds the JUMPDEST opcodes of `code` and revm's padding for it.
 pub(crate) fn scan(code: &[u8]) -> JumpDests {
-    decode(code, None).table
+    decode(code, &[]).table
 }
 
 /// Finds where the instructions of `code` begin, the ones whose opcode is
-/// in `set`, its JUMPDEST opcodes and revm's padding for it.
-pub(crate) fn decode(code: &[u8], set: Option<&ByteSet>) -> Decoded {
+/// in each of `sets`, its JUMPDEST opcodes and revm's padding for it.
+pub(crate) fn decode<const N: usize>(code: &[u8], sets: &[ByteSet; N]) -> Decoded<N> {
     let len = code.len();
     let mut masks = Vec::with_capacity(len.div_ceil(CHUNK));
-    all_chunk_masks(code, set, &mut masks);
+    all_chunk_masks(code, sets, &mut masks);
     let data = push_data(code, &masks);
     let mut bits = vec![0u8; len.div_ceil(8)];
     let mut starts = Vec::with_capacity(data.len());
-    let mut marked = Vec::with_capacity(if set.is_some() { data.len() } else { 0 });
-    let mut ranks = Vec::with_capacity(marked.capacity());
+    let words = if N > 0 { data.len() } else { 0 };
+    let (mut marked, mut ranks) = (Vec::with_capacity(words), Vec::with_capacity(words));
     let mut count = 0;
     let mut last_push = None;
     for (c, out) in bits.chunks_mut(CHUNK / 8).enumerate() {
@@ -316,8 +323,8 @@ pub(crate) fn decode(code: &[u8], set: Option<&ByteSet>) -> Decoded {
         let begins = !data[c] & in_code;
         let masks = masks[c];
         let jumpdests = masks.jumpdests & begins;
-        if set.is_some() {
-            marked.push(masks.marked & begins);
+        if N > 0 {
+            marked.push(masks.marked.map(|m| m & begins));
             ranks.push((jumpdests, count as u32));
         }
         count += jumpdests.count_ones() as usize;
@@ -380,7 +387,7 @@ mod tests {
         for at in [63, 64, 130] {
             code[at] = JUMPDEST;
         }
-        let ranks = decode(&code, Some(&ByteSet::new(|_| false))).ranks;
+        let ranks = decode(&code, &[ByteSet::new(|_| false)]).ranks;
         let found: Vec<_> = (0..200).filter_map(|pc| JumpDests::ordinal(&ranks, pc).map(|k| (pc, k))).collect();
         assert_eq!(found, vec![(0, 0), (63, 1), (64, 2), (130, 3)]);
     }
@@ -447,12 +454,12 @@ mod tests {
     /// starts whose byte is in the set, ranks the JUMPDESTs, and its table
     /// and padding are revm's.
     fn assert_decode_matches_reference(code: &[u8], set: &ByteSet) {
-        let decoded = decode(code, Some(set));
+        let decoded = decode(code, std::slice::from_ref(set).try_into().unwrap());
         let starts = reference_starts(code);
         assert_eq!(decoded.starts, starts, "starts of {code:02x?}");
         let member = |pc: usize| set.contains(code[pc]);
-        let marked: Vec<u64> = (0..starts.len())
-            .map(|w| (0..64).filter(|b| starts[w] >> b & 1 != 0 && member(64 * w + b)).fold(0, |m, b| m | 1 << b))
+        let marked: Vec<[u64; 1]> = (0..starts.len())
+            .map(|w| [(0..64).filter(|b| starts[w] >> b & 1 != 0 && member(64 * w + b)).fold(0, |m, b| m | 1 << b)])
             .collect();
         assert_eq!(decoded.marked, marked, "marked of {code:02x?}");
         let mut before = 0;
@@ -527,19 +534,23 @@ mod tests {
         #[cfg(target_arch = "x86_64")]
         if std::arch::is_x86_feature_detected!("avx2") {
             let mut next = crate::verify::xorshift(0x0dd_ba11_cafe_f00du64);
-            for round in 0..500 {
+            for _ in 0..500 {
                 let bytes: [u8; CHUNK] = std::array::from_fn(|_| next() as u8);
-                let chosen = next();
-                let set = ByteSet::new(|b| (chosen.rotate_left(u32::from(b)) ^ (u64::from(b) * 0x9e37)) % 5 < 2);
-                let set = (round % 4 != 0).then_some(&set);
-                let portable = chunk_masks(&bytes, set);
+                let mut set = || {
+                    let chosen = next();
+                    ByteSet::new(|b| (chosen.rotate_left(u32::from(b)) ^ (u64::from(b) * 0x9e37)) % 5 < 2)
+                };
+                let sets = [set(), set()];
                 // SAFETY: the CPU has AVX2, checked above.
-                let vector = unsafe { chunk_masks_avx2(&bytes, set) };
-                assert_eq!(
-                    (portable.jumpdests, portable.pushes, portable.marked),
-                    (vector.jumpdests, vector.pushes, vector.marked),
-                    "{bytes:02x?}"
-                );
+                let (none, none_avx2) = (chunk_masks(&bytes, &[]), unsafe { chunk_masks_avx2(&bytes, &[]) });
+                let (two, two_avx2) = (chunk_masks(&bytes, &sets), unsafe { chunk_masks_avx2(&bytes, &sets) });
+                for (portable, vector) in [
+                    ((none.jumpdests, none.pushes), (none_avx2.jumpdests, none_avx2.pushes)),
+                    ((two.jumpdests, two.pushes), (two_avx2.jumpdests, two_avx2.pushes)),
+                ] {
+                    assert_eq!(portable, vector, "{bytes:02x?}");
+                }
+                assert_eq!(two.marked, two_avx2.marked, "{bytes:02x?}");
             }
         }
     }
