@@ -198,6 +198,14 @@ struct Block {
     flags: u8,
 }
 
+impl Block {
+    /// Adds an instruction's [`Op::caps`] to the block's.
+    fn add(&mut self, caps: u32) {
+        self.caps |= caps & !CALL_MARK;
+        self.flags |= if caps & CALL_MARK != 0 { HAS_CALL } else { 0 };
+    }
+}
+
 /// What a block does to the stack.
 #[derive(Clone, Copy, Debug)]
 struct StackEffect {
@@ -295,19 +303,27 @@ impl Op {
 }
 
 /// The tables of one fork: the [`Op`] and the [`Capabilities`] of each
-/// byte (without `CALL_MARK`), and the opcodes block cutting looks at
-/// ([`ENDS`] and [`CAPABLE`]), for [`decode`] to pick out.
+/// byte (without `CALL_MARK`), and the sets of opcodes the inspection looks
+/// at, for [`decode`] to pick out.
 struct Tables {
+    fork: Fork,
     ops: [Op; 256],
     caps: [u32; 256],
-    sets: [ByteSet; 2],
+    sets: [ByteSet; SETS],
 }
 
-/// In [`Tables::sets`] and [`Decoded::marked`]: the opcodes that end a
-/// block (jumps, halts and bytes that are no instruction) ...
+/// How many opcode sets [`Tables::sets`] has. By index: the opcodes that
+/// end a block (jumps, halts and bytes that are no instruction) ...
+const SETS: usize = 5;
 const ENDS: usize = 0;
-/// ... and those with capabilities (CALL included).
+/// ... those with capabilities (CALL included) ...
 const CAPABLE: usize = 1;
+/// ... JUMP and JUMPI ...
+const JUMPS: usize = 2;
+/// ... JUMPI, the one that ends a block and falls through too ...
+const FALLS: usize = 3;
+/// ... and the bytes that are no instruction at the fork.
+const UNDEFINED_OPS: usize = 4;
 
 /// The tables of `fork`, built once per process.
 fn tables(fork: Fork) -> &'static Tables {
@@ -340,30 +356,15 @@ fn build_tables(fork: Fork) -> Tables {
         let delta = i.outputs as i8 - i.inputs as i8;
         Op { class, size, inputs: i.inputs, delta, caps }
     });
-    let ends = ByteSet::new(|byte| ops[byte as usize].class.ends_block());
-    let capable = ByteSet::new(|byte| ops[byte as usize].caps != 0);
-    Tables { ops, caps, sets: [ends, capable] }
-}
-
-/// The basic blocks of some code.
-struct Pass {
-    /// The blocks, in code order.
-    blocks: Vec<Block>,
-    /// Per 64 offsets, the bits where a block begins and how many blocks
-    /// begin before them.
-    heads: Vec<(u64, u32)>,
-    /// A final PUSH cut short by the end of the code: its offset and how
-    /// many immediate bytes it has.
-    truncated: Option<(usize, usize)>,
-}
-
-impl Pass {
-    /// The index of the block that holds offset `pc`, within the code.
-    fn block_at(&self, pc: usize) -> usize {
-        let (word, before) = self.heads[pc / 64];
-        let upto = (2u64 << (pc % 64)).wrapping_sub(1);
-        before as usize + (word & upto).count_ones() as usize - 1
-    }
+    let class = |byte: u8| ops[byte as usize].class;
+    let sets = [
+        ByteSet::new(|byte| class(byte).ends_block()),
+        ByteSet::new(|byte| ops[byte as usize].caps != 0),
+        ByteSet::new(|byte| matches!(class(byte), Class::Jump | Class::Jumpi)),
+        ByteSet::new(|byte| class(byte) == Class::Jumpi),
+        ByteSet::new(|byte| class(byte) == Class::Undefined),
+    ];
+    Tables { fork, ops, caps, sets }
 }
 
 impl Class {
@@ -432,87 +433,153 @@ fn static_target(code: &[u8], starts: &[u64], pc: usize) -> u32 {
     if fits { value.min(NO_TARGET - 1) } else { NO_TARGET }
 }
 
-/// The block from `start` to `end`, without its capabilities. `ends` has
-/// the instructions that end a block ([`ENDS`] of [`Decoded::marked`]).
-#[inline(always)]
-fn block(
-    code: &[u8],
-    tables: &Tables,
-    starts: &[u64],
-    ends_at: impl Fn(usize) -> bool,
-    start: usize,
-    end: usize,
-) -> Block {
-    let last = end - 1;
-    // A block ends with an instruction of its own, or falls into a JUMPDEST,
-    // or runs off the end (an implicit STOP): no branches on which.
-    let own = tables.ops[code[last] as usize].class.block_flags();
-    let next_to_jumpdest = FALLS_THROUGH * (end < code.len()) as u8;
-    let flags = if ends_at(last) { own } else { next_to_jumpdest };
-    // Worked out for every block, which costs less than a guess at which.
-    let target = static_target(code, starts, last);
-    Block {
-        start: start as u32,
-        end: end as u32,
-        target: if flags & ENDS_IN_JUMP != 0 { target } else { NO_TARGET },
-        caps: 0,
-        flags,
-    }
+/// The basic blocks of non-empty legacy code, found by offset from the
+/// decoder's word masks. A block begins at offset 0, after every
+/// instruction that ends one and at every JUMPDEST, so the block heads of 64
+/// offsets are a few word operations; a block is worked out when it is
+/// asked for, and most questions are answered without visiting blocks.
+struct Blocks<'a> {
+    code: &'a [u8],
+    tables: &'a Tables,
+    starts: &'a [u64],
+    /// [`Decoded::marked`] with the sets of [`Tables::sets`].
+    marked: &'a [[u64; SETS]],
+    /// [`Decoded::jumpdests`].
+    jumpdests: &'a [u64],
+    /// Per 64 offsets: the bits where a block begins, and how many blocks
+    /// begin before them.
+    heads: Vec<(u64, u32)>,
+    /// Per 64 offsets: the block heads that the block before falls into.
+    entered: Vec<u64>,
 }
 
-/// Splits non-empty `code` into basic blocks with their capabilities, and
-/// finds a truncated final PUSH.
-///
-/// A block begins at offset 0, after every instruction that ends one, and
-/// at every JUMPDEST: [`decode`] marked those instructions (`marked[ENDS]`,
-/// `ranks`), so the block heads of 64 offsets are a few word operations,
-/// and only blocks and instructions with capabilities are visited one by
-/// one. A block falls through when a JUMPDEST, not an instruction of its
-/// own, ends it.
-#[inline(never)]
-fn cut_blocks(code: &[u8], tables: &Tables, Decoded { starts, marked, ranks, .. }: &Decoded<2>) -> Pass {
-    let len = code.len();
-    let mut heads = Vec::with_capacity(starts.len());
-    let (mut carry, mut count) = (1u64, 0u32);
-    for (index, (marks, &(jumpdests, _))) in marked.iter().zip(ranks).enumerate() {
-        let in_code = bits_between(0, len - index * 64);
-        let word = ((marks[ENDS] << 1) | carry | jumpdests) & in_code;
-        carry = marks[ENDS] >> 63;
-        heads.push((word, count));
-        count += word.count_ones();
+impl<'a> Blocks<'a> {
+    fn new(code: &'a [u8], tables: &'a Tables, decoded: &'a Decoded<SETS>) -> Blocks<'a> {
+        let len = code.len();
+        let words = decoded.starts.len();
+        let (mut heads, mut entered) = (Vec::with_capacity(words), Vec::with_capacity(words));
+        // Bits carried from the word before: a block begins after its last
+        // byte ends one, and is not entered from it when that one stops.
+        let (mut after_end, mut after_stop, mut count) = (1u64, 1u64, 0u32);
+        for (index, (marks, &jumpdests)) in decoded.marked.iter().zip(&decoded.jumpdests).enumerate() {
+            // Only an end at the last byte would mark a head past the end.
+            let in_code = if index + 1 == words { bits_between(0, len - index * 64) } else { u64::MAX };
+            let stops = marks[ENDS] & !marks[FALLS];
+            let word = ((marks[ENDS] << 1) | after_end | jumpdests) & in_code;
+            entered.push(word & !((stops << 1) | after_stop));
+            (after_end, after_stop) = (marks[ENDS] >> 63, stops >> 63);
+            heads.push((word, count));
+            count += word.count_ones();
+        }
+        Blocks {
+            code,
+            tables,
+            starts: &decoded.starts,
+            marked: &decoded.marked,
+            jumpdests: &decoded.jumpdests,
+            heads,
+            entered,
+        }
     }
-    let ends_at = |pc: usize| marked[pc / 64][ENDS] >> (pc % 64) & 1 != 0;
-    let block = |start: usize, end: usize| block(code, tables, starts, ends_at, start, end);
-    let mut blocks = Vec::with_capacity(count as usize);
-    let mut open = 0;
-    for (index, &(word, _)) in heads.iter().enumerate() {
-        let mut rest = word;
-        while rest != 0 {
-            let start = index * 64 + rest.trailing_zeros() as usize;
-            rest &= rest - 1;
-            if start != 0 {
-                blocks.push(block(open, start));
+
+    /// How many blocks there are.
+    fn count(&self) -> usize {
+        self.heads.last().map_or(0, |&(word, before)| before as usize + word.count_ones() as usize)
+    }
+
+    /// Whether the instruction at `pc` is in set `set` of [`Tables::sets`].
+    fn marked(&self, set: usize, pc: usize) -> bool {
+        self.marked[pc / 64][set] >> (pc % 64) & 1 != 0
+    }
+
+    /// Whether the block beginning at `start` (within the code) begins with
+    /// a JUMPDEST ...
+    fn at_jumpdest(&self, start: usize) -> bool {
+        self.jumpdests[start / 64] >> (start % 64) & 1 != 0
+    }
+
+    /// ... or is entered from the block before it.
+    fn entered(&self, start: usize) -> bool {
+        self.entered[start / 64] >> (start % 64) & 1 != 0
+    }
+
+    /// Whether a jump to `target` lands on a JUMPDEST.
+    fn is_jumpdest(&self, target: u32) -> bool {
+        (target as usize) < self.code.len() && self.at_jumpdest(target as usize)
+    }
+
+    /// The index of the block that holds `pc` (within the code).
+    fn index_at(&self, pc: usize) -> usize {
+        let (word, before) = self.heads[pc / 64];
+        let upto = (2u64 << (pc % 64)).wrapping_sub(1);
+        before as usize + (word & upto).count_ones() as usize - 1
+    }
+
+    /// Where the block that holds `pc` begins.
+    fn start_at(&self, pc: usize) -> usize {
+        let (mut index, upto) = (pc / 64, (2u64 << (pc % 64)).wrapping_sub(1));
+        let mut word = self.heads[index].0 & upto;
+        while word == 0 {
+            index -= 1; // offset 0 begins a block
+            word = self.heads[index].0;
+        }
+        index * 64 + 63 - word.leading_zeros() as usize
+    }
+
+    /// Where the block beginning at `start` ends: the next head, or the end.
+    fn end_of(&self, start: usize) -> usize {
+        let mut index = start / 64;
+        let mut word = self.heads[index].0 & !(2u64 << (start % 64)).wrapping_sub(1);
+        while word == 0 {
+            index += 1;
+            match self.heads.get(index) {
+                Some(&(next, _)) => word = next,
+                None => return self.code.len(),
             }
-            open = start;
         }
+        index * 64 + word.trailing_zeros() as usize
     }
-    blocks.push(block(open, len));
-    let mut pass = Pass { blocks, heads, truncated: None };
-    for (index, marks) in marked.iter().enumerate() {
-        let mut rest = marks[CAPABLE];
-        while rest != 0 {
-            let pc = index * 64 + rest.trailing_zeros() as usize;
-            rest &= rest - 1;
-            let caps = tables.ops[code[pc] as usize].caps;
-            let i = pass.block_at(pc);
-            pass.blocks[i].caps |= caps & !CALL_MARK;
-            pass.blocks[i].flags |= if caps & CALL_MARK != 0 { HAS_CALL } else { 0 };
+
+    /// The block beginning at `start`, with its capabilities.
+    fn block(&self, start: usize) -> Block {
+        let (code, end) = (self.code, self.end_of(start));
+        let last = end - 1;
+        // It ends with an instruction of its own, or falls into a JUMPDEST,
+        // or runs off the end (an implicit STOP).
+        let flags = if self.marked(ENDS, last) {
+            self.tables.ops[code[last] as usize].class.block_flags()
+        } else if end < code.len() {
+            FALLS_THROUGH
+        } else {
+            0
+        };
+        let target = if flags & ENDS_IN_JUMP != 0 { static_target(code, self.starts, last) } else { NO_TARGET };
+        let mut block = Block { start: start as u32, end: end as u32, target, caps: 0, flags };
+        for pc in self.each(CAPABLE, start, end) {
+            block.add(self.tables.ops[code[pc] as usize].caps);
         }
+        block
     }
-    let last = previous_start(starts, len).expect("non-empty code has an instruction");
-    let decode_end = last + tables.ops[code[last] as usize].size as usize;
-    pass.truncated = (decode_end > len).then(|| (last, len - last - 1));
-    pass
+
+    /// The instructions of set `set` from `from` up to `to`, in order.
+    fn each(&self, set: usize, from: usize, to: usize) -> impl Iterator<Item = usize> + '_ {
+        let (first, last) = (from / 64, to.div_ceil(64));
+        (first..last).flat_map(move |index| {
+            let mut word = self.marked[index][set];
+            if index == first {
+                word &= u64::MAX << (from % 64);
+            }
+            if index + 1 == last && to % 64 != 0 {
+                word &= (1u64 << (to % 64)) - 1;
+            }
+            offsets(index, word)
+        })
+    }
+
+    /// The block starts in order.
+    fn starts(&self) -> impl Iterator<Item = usize> + '_ {
+        self.heads.iter().enumerate().flat_map(|(index, &(word, _))| offsets(index, word))
+    }
 }
 
 /// Collects findings with a per-kind limit.
@@ -622,9 +689,10 @@ const UNSEEN: u32 = u32::MAX;
 const UNKNOWN: u32 = u32::MAX - 1;
 
 /// Records that block `i` can be entered with stack height `h` (`UNKNOWN`
-/// when not known) and queues it when that is news. Disagreeing heights
-/// make the entry unknown, so every block is queued at most twice.
-fn visit(i: usize, h: u32, work: &mut Vec<(u32, u32)>, entry: &mut [u32]) {
+/// when not known) and queues `(at, height)` when that is news, `at` being
+/// how the caller finds the block again. Disagreeing heights make the entry
+/// unknown, so every block is queued at most twice.
+fn visit(at: u32, i: usize, h: u32, work: &mut Vec<(u32, u32)>, entry: &mut [u32]) {
     let merged = match entry[i] {
         UNSEEN => h,
         UNKNOWN => return,
@@ -632,7 +700,7 @@ fn visit(i: usize, h: u32, work: &mut Vec<(u32, u32)>, entry: &mut [u32]) {
         _ => UNKNOWN,
     };
     entry[i] = merged;
-    work.push((i as u32, merged));
+    work.push((at, merged));
 }
 
 /// The height a block hands on to the next one or a jump target when
@@ -645,66 +713,195 @@ fn exit_height(code: &[u8], starts: &[u64], tables: &Tables, b: &Block, h: u32) 
     if effect.troubles(h as i64) { UNKNOWN } else { (h as i64 + effect.delta) as u32 }
 }
 
-/// Entry heights per block (`UNSEEN` where not reachable), and whether a
-/// reachable jump has a computed target. `index_of` gives the block a
-/// JUMPDEST offset begins.
-///
-/// Blocks are walked from offset 0 through fall-through and static jumps
-/// until a reached block jumps to a computed target. Most contracts have
-/// one early on: then any JUMPDEST may be entered with any height, and the
-/// heights follow in one pass in code order, because a block that does not
-/// begin with a JUMPDEST can only be entered from the block before it.
-/// That pass gives what the walk would have ended with, had it gone on
-/// with every JUMPDEST queued (the tests compare the two).
-fn entry_heights(
-    code: &[u8],
-    starts: &[u64],
-    tables: &Tables,
-    blocks: &[Block],
-    index_of: impl Fn(u32) -> Option<usize>,
-) -> (Vec<u32>, bool) {
-    let mut entry = vec![UNSEEN; blocks.len()];
-    let mut work = Vec::with_capacity(64);
-    visit(0, 0, &mut work, &mut entry);
-    while let Some((i, h)) = work.pop() {
-        let b = &blocks[i as usize];
-        let exit = exit_height(code, starts, tables, b, h);
-        if b.flags & ENDS_IN_JUMP != 0 {
-            if b.target == NO_TARGET {
-                return (heights_with_dynamic_jumps(code, starts, tables, blocks, entry), true);
-            }
-            // A static jump to a non-JUMPDEST is a finding, not an edge.
-            if let Some(j) = index_of(b.target) {
-                visit(j, exit, &mut work, &mut entry);
-            }
-        }
-        if b.flags & FALLS_THROUGH != 0 && (i as usize) + 1 < blocks.len() {
-            visit(i as usize + 1, exit, &mut work, &mut entry);
-        }
-    }
-    (entry, false)
+/// The offsets of the set bits of `word`, the word for offsets from
+/// `64 * index` on, in order.
+fn offsets(index: usize, mut word: u64) -> impl Iterator<Item = usize> {
+    std::iter::from_fn(move || {
+        let bit = (word != 0).then(|| word.trailing_zeros() as usize)?;
+        word &= word - 1;
+        Some(index * 64 + bit)
+    })
 }
 
-/// Entry heights when a reachable jump has a computed target: every
-/// JUMPDEST unknown, block 0 at 0 unless it is one, and every other block
-/// what the block before it hands on when it falls through. Reuses
-/// `entry`'s memory.
-fn heights_with_dynamic_jumps(
-    code: &[u8],
-    starts: &[u64],
-    tables: &Tables,
-    blocks: &[Block],
-    mut entry: Vec<u32>,
-) -> Vec<u32> {
-    let mut handed_on = 0;
-    for (b, h) in blocks.iter().zip(&mut entry) {
-        *h = if code[b.start as usize] == JUMPDEST { UNKNOWN } else { handed_on };
-        handed_on = match (*h, b.flags & FALLS_THROUGH != 0) {
-            (UNSEEN, _) | (_, false) => UNSEEN,
-            (h, true) => exit_height(code, starts, tables, b, h),
-        };
+/// The inspection being put together.
+struct Tally {
+    out: Inspection,
+    findings: Findings,
+    /// Scratch for [`simulate`].
+    known: Vec<Option<bool>>,
+}
+
+impl Blocks<'_> {
+    /// Records that the block at `start` can be entered with stack height
+    /// `h` ([`visit`]).
+    fn visit(&self, start: usize, h: u32, work: &mut Vec<(u32, u32)>, entry: &mut [u32]) {
+        visit(start as u32, self.index_at(start), h, work, entry);
     }
-    entry
+
+    /// Entry heights per block (`UNSEEN` where not reached) through
+    /// fall-through and static jumps from offset 0, or `None` as soon as a
+    /// reached block jumps to a computed target: then any JUMPDEST may be
+    /// entered with any height ([`Blocks::inspect_with_dynamic_jumps`]).
+    fn walk_static(&self) -> Option<Vec<u32>> {
+        let mut entry = vec![UNSEEN; self.count()];
+        let mut work = Vec::with_capacity(64);
+        self.visit(0, 0, &mut work, &mut entry);
+        while let Some((start, h)) = work.pop() {
+            let b = self.block(start as usize);
+            let exit = exit_height(self.code, self.starts, self.tables, &b, h);
+            if b.flags & ENDS_IN_JUMP != 0 {
+                if b.target == NO_TARGET {
+                    return None;
+                }
+                // A static jump to a non-JUMPDEST is a finding, not an edge.
+                if self.is_jumpdest(b.target) {
+                    self.visit(b.target as usize, exit, &mut work, &mut entry);
+                }
+            }
+            if b.flags & FALLS_THROUGH != 0 && (b.end as usize) < self.code.len() {
+                self.visit(b.end as usize, exit, &mut work, &mut entry);
+            }
+        }
+        Some(entry)
+    }
+
+    /// Inspects reachable block `b` entered with height `h` (or `UNKNOWN`):
+    /// findings, the highest stack, capabilities. Returns the height it
+    /// hands on (`UNKNOWN` when not known or in trouble).
+    fn inspect_block(&self, b: &Block, h: u32, tally: &mut Tally) -> u32 {
+        let (code, last) = (self.code, b.end as usize - 1);
+        tally.out.reachable_blocks += 1;
+        if b.flags & UNDEFINED != 0 {
+            self.undefined(last, tally);
+        }
+        if b.flags & ENDS_IN_JUMP != 0 {
+            self.check_jump(last, b.target, tally);
+        }
+        let h = (h != UNKNOWN).then_some(h as usize);
+        let (mut trouble, mut exit) = (false, UNKNOWN);
+        if let Some(h) = h {
+            let effect = StackEffect::of(code, self.starts, b, self.tables);
+            trouble = effect.troubles(h as i64);
+            tally.out.max_stack_height = tally.out.max_stack_height.max((h as i64 + effect.peak).max(0) as usize);
+            if !trouble {
+                exit = (h as i64 + effect.delta) as u32;
+            }
+        }
+        // Most blocks need no second walk: their capabilities were collected
+        // with the block, and their stack provably fits.
+        if b.flags & HAS_CALL != 0 || trouble {
+            let entry = h.filter(|_| trouble);
+            tally.out.capabilities.0 |= simulate(code, b, self.tables, entry, &mut tally.findings, &mut tally.known);
+        } else {
+            tally.out.capabilities.0 |= b.caps;
+        }
+        exit
+    }
+
+    /// The finding for the undefined byte at `pc`, in a reachable block.
+    fn undefined(&self, pc: usize, tally: &mut Tally) {
+        let (byte, fork) = (self.code[pc], self.tables.fork);
+        tally.findings.push(FindingKind::InvalidOpcode, pc, || {
+            format!("byte {byte:#04x} is not an instruction at {}", fork.name())
+        });
+    }
+
+    /// The finding for a reachable jump at `pc` to static `target` when that
+    /// is no JUMPDEST.
+    #[inline]
+    fn check_jump(&self, pc: usize, target: u32, tally: &mut Tally) {
+        if target != NO_TARGET && !self.is_jumpdest(target) {
+            tally.findings.push(FindingKind::InvalidJumpDest, pc, || {
+                format!("static jump to {target:#x}, which is not a JUMPDEST")
+            });
+        }
+    }
+
+    /// Inspects every block with a height in `entry` from
+    /// [`Blocks::walk_static`].
+    fn inspect_reached(&self, entry: &[u32], tally: &mut Tally) {
+        for (start, &h) in self.starts().zip(entry) {
+            if h != UNSEEN {
+                self.inspect_block(&self.block(start), h, tally);
+            }
+        }
+    }
+
+    /// Inspects code with a reachable jump to a computed target. Every
+    /// JUMPDEST is then reachable with an unknown height, and a block that
+    /// does not begin with one is entered only from the block before it.
+    /// So heights are known from block 0 up to the first JUMPDEST (a few
+    /// blocks, inspected one by one); past that, the blocks no path reaches
+    /// are found from the heads, and findings and capabilities come from
+    /// the instructions that have them, without visiting the other blocks.
+    fn inspect_with_dynamic_jumps(&self, tally: &mut Tally) {
+        let (code, len) = (self.code, self.code.len());
+        let mut chain_end = 0;
+        if !self.at_jumpdest(0) {
+            let mut h = 0;
+            loop {
+                let b = self.block(chain_end);
+                h = self.inspect_block(&b, h, tally);
+                chain_end = b.end as usize;
+                if h == UNKNOWN || chain_end == len || !self.entered(chain_end) || self.at_jumpdest(chain_end) {
+                    break;
+                }
+            }
+        }
+        // Blocks no path reaches: neither JUMPDESTs nor block 0, and not
+        // entered from a reachable block. Marked offset by offset.
+        let mut dead = vec![0u64; self.heads.len()];
+        let mut dead_blocks = 0;
+        for (index, (&(word, _), &entered)) in self.heads.iter().zip(&self.entered).enumerate() {
+            let not_first = if index == 0 { !1 } else { !0 };
+            for mut start in offsets(index, word & !self.jumpdests[index] & !entered & not_first) {
+                loop {
+                    let end = self.end_of(start);
+                    for (w, word) in dead.iter_mut().enumerate().take(end.div_ceil(64)).skip(start / 64) {
+                        *word |= bits_between(start.max(w * 64) - w * 64, (end - w * 64).min(64));
+                    }
+                    dead_blocks += 1;
+                    if end == len || !self.entered(end) || self.at_jumpdest(end) {
+                        break;
+                    }
+                    start = end;
+                }
+            }
+        }
+        tally.out.reachable_blocks = self.count() - dead_blocks; // the chain's included
+        let live = |pc: usize| dead[pc / 64] >> (pc % 64) & 1 == 0;
+        for pc in self.each(UNDEFINED_OPS, chain_end, len).filter(|&pc| live(pc)) {
+            self.undefined(pc, tally);
+        }
+        for pc in self.each(JUMPS, chain_end, len).filter(|&pc| live(pc)) {
+            self.check_jump(pc, static_target(code, self.starts, pc), tally);
+        }
+        // Capabilities a block at a time; a block with a CALL is simulated
+        // for the call's value.
+        let mut open: Option<Block> = None;
+        let close = |open: Option<Block>, tally: &mut Tally| match open {
+            Some(b) if b.flags & HAS_CALL != 0 => {
+                tally.out.capabilities.0 |= simulate(code, &b, self.tables, None, &mut tally.findings, &mut tally.known)
+            }
+            Some(b) => tally.out.capabilities.0 |= b.caps,
+            None => {}
+        };
+        for pc in self.each(CAPABLE, chain_end, len).filter(|&pc| live(pc)) {
+            if open.is_none_or(|b| pc >= b.end as usize) {
+                close(open.take(), tally);
+                let start = self.start_at(pc);
+                open = Some(Block {
+                    start: start as u32,
+                    end: self.end_of(start) as u32,
+                    target: NO_TARGET,
+                    caps: 0,
+                    flags: 0,
+                });
+            }
+            open.as_mut().expect("opened above").add(self.tables.ops[code[pc] as usize].caps);
+        }
+        close(open, tally);
+    }
 }
 
 /// The full analysis of legacy `code` at `fork`. Delegations and empty
@@ -731,63 +928,34 @@ pub fn analyze_and_inspect(code: &[u8], fork: Fork) -> (Analysis, Inspection) {
 
 /// The full analysis of non-empty legacy `code`, and its jump table.
 fn inspect_legacy(code: &[u8], fork: Fork) -> (Inspection, JumpDests) {
-    let mut out = Inspection { trailer: find_trailer(code), ..Inspection::default() };
-    let code_end = out.trailer.as_ref().map_or(code.len(), |t| t.start);
-    let mut findings = Findings { list: Vec::new(), per_kind: [0; 8], suppressed: 0, code_end };
+    let trailer = find_trailer(code);
+    let code_end = trailer.as_ref().map_or(code.len(), |t| t.start);
+    let findings = Findings { list: Vec::new(), per_kind: [0; 8], suppressed: 0, code_end };
+    let mut tally = Tally { out: Inspection { trailer, ..Inspection::default() }, findings, known: Vec::new() };
     let tables = tables(fork);
     let decoded = decode(code, &tables.sets);
-    let pass = cut_blocks(code, tables, &decoded);
-    let Decoded { table, ranks, starts, .. } = decoded;
-    let blocks = &pass.blocks;
-    out.blocks = blocks.len();
-    if let Some((pc, have)) = pass.truncated {
-        let n = (code[pc] - PUSH1 + 1) as usize;
-        findings.push(FindingKind::TruncatedPush, pc, || {
+    let last = previous_start(&decoded.starts, code.len()).expect("non-empty code has an instruction");
+    let have = code.len() - last - 1;
+    let n = tables.ops[code[last] as usize].size as usize - 1;
+    if have < n {
+        tally.findings.push(FindingKind::TruncatedPush, last, || {
             format!("PUSH{n} at the end of the code has {have} of its {n} immediate bytes")
         });
     }
-
-    // The block a static jump lands in, when its target is a JUMPDEST.
-    let index_of = |offset: u32| JumpDests::ordinal(&ranks, offset as usize).map(|_| pass.block_at(offset as usize));
-    let (entry, dynamic) = entry_heights(code, &starts, tables, blocks, index_of);
-    out.dynamic_jumps = dynamic;
-
-    let mut known = Vec::new();
-    for (b, &h) in blocks.iter().zip(&entry) {
-        if h == UNSEEN {
-            continue;
-        }
-        out.reachable_blocks += 1;
-        if b.flags & UNDEFINED != 0 {
-            let (pc, byte) = (b.end as usize - 1, code[b.end as usize - 1]);
-            findings.push(FindingKind::InvalidOpcode, pc, || {
-                format!("byte {byte:#04x} is not an instruction at {}", fork.name())
-            });
-        }
-        if b.flags & ENDS_IN_JUMP != 0 && b.target != NO_TARGET && index_of(b.target).is_none() {
-            findings.push(FindingKind::InvalidJumpDest, b.end as usize - 1, || {
-                format!("static jump to {:#x}, which is not a JUMPDEST", b.target)
-            });
-        }
-        let h = (h != UNKNOWN).then_some(h as usize);
-        let mut stack_trouble = false;
-        if let Some(h) = h {
-            let effect = StackEffect::of(code, &starts, b, tables);
-            stack_trouble = effect.troubles(h as i64);
-            out.max_stack_height = out.max_stack_height.max((h as i64 + effect.peak).max(0) as usize);
-        }
-        // Most blocks need no second walk: their capabilities were collected
-        // when they were cut, and their stack provably fits.
-        if b.flags & HAS_CALL != 0 || stack_trouble {
-            out.capabilities.0 |= simulate(code, b, tables, h.filter(|_| stack_trouble), &mut findings, &mut known);
-        } else {
-            out.capabilities.0 |= b.caps;
+    let blocks = Blocks::new(code, tables, &decoded);
+    tally.out.blocks = blocks.count();
+    match blocks.walk_static() {
+        Some(entry) => blocks.inspect_reached(&entry, &mut tally),
+        None => {
+            tally.out.dynamic_jumps = true;
+            blocks.inspect_with_dynamic_jumps(&mut tally);
         }
     }
+    let Tally { mut out, mut findings, .. } = tally;
     findings.list.sort_by_key(|f| (f.offset, f.kind as u32));
     out.findings = findings.list;
     out.suppressed_findings = findings.suppressed;
-    (out, table)
+    (out, decoded.table)
 }
 
 #[cfg(test)]
@@ -950,57 +1118,112 @@ mod tests {
         assert!(i.dynamic_jumps);
     }
 
-    /// Entry heights the long way: the static closure, then every JUMPDEST
-    /// queued with an unknown height once a computed jump is reached, until
-    /// nothing changes. `entry_heights` must end where this does.
-    fn entry_heights_by_walking(code: &[u8], fork: Fork) -> (Vec<u32>, bool) {
+    /// An immediate as an offset when it has at most four significant bytes.
+    fn small_immediate(bytes: &[u8]) -> Option<usize> {
+        let significant = bytes.iter().position(|b| *b != 0).map_or(&[][..], |i| &bytes[i..]);
+        (significant.len() <= 4).then(|| significant.iter().fold(0usize, |acc, b| (acc << 8) | *b as usize))
+    }
+
+    /// The blocks of `code` cut the long way, decoding instructions one by
+    /// one: a block ends after each jump, halt or undefined byte and before
+    /// each JUMPDEST (unless it is empty). Also a truncated final PUSH.
+    fn blocks_one_by_one(code: &[u8], tables: &Tables) -> (Vec<Block>, Option<usize>) {
+        let fresh = |start: usize| Block { start: start as u32, end: 0, target: NO_TARGET, caps: 0, flags: 0 };
+        let (mut blocks, mut current, mut previous, mut pc) = (Vec::new(), fresh(0), None::<usize>, 0);
+        while pc < code.len() {
+            let op = tables.ops[code[pc] as usize];
+            if op.class == Class::Jumpdest && pc != current.start as usize {
+                current.end = pc as u32;
+                current.flags |= FALLS_THROUGH;
+                blocks.push(std::mem::replace(&mut current, fresh(pc)));
+            }
+            current.add(op.caps);
+            let next = pc + op.size as usize;
+            if op.class.ends_block() {
+                current.end = pc as u32 + 1;
+                current.flags |= op.class.block_flags();
+                if current.flags & ENDS_IN_JUMP != 0 {
+                    let push = previous.filter(|&p| (PUSH1..=PUSH32).contains(&code[p]));
+                    let target = push.and_then(|p| small_immediate(&code[p + 1..pc]));
+                    current.target = target.map_or(NO_TARGET, |t| t.min(NO_TARGET as usize - 1) as u32);
+                }
+                blocks.push(std::mem::replace(&mut current, fresh(next)));
+            }
+            previous = Some(pc);
+            pc = next;
+        }
+        if (current.start as usize) < code.len() {
+            current.end = code.len() as u32; // running off the end: an implicit STOP
+            blocks.push(current);
+        }
+        (blocks, previous.filter(|_| pc > code.len()))
+    }
+
+    /// The inspection the long way: blocks cut one by one; the full walk,
+    /// which once a computed jump is reached queues every JUMPDEST with an
+    /// unknown height and goes on until nothing changes; then every block
+    /// reached inspected by [`Blocks::inspect_block`].
+    fn inspect_the_long_way(code: &[u8], fork: Fork) -> Inspection {
         let tables = tables(fork);
+        let (blocks, truncated) = blocks_one_by_one(code, tables);
+        let index_of = |t: u32| {
+            let i = blocks.binary_search_by_key(&t, |b| b.start).ok()?;
+            (code[t as usize] == JUMPDEST).then_some(i)
+        };
         let decoded = decode(code, &tables.sets);
-        let pass = cut_blocks(code, tables, &decoded);
-        let blocks = &pass.blocks;
-        let index_of = |t: u32| JumpDests::ordinal(&decoded.ranks, t as usize).map(|_| pass.block_at(t as usize));
-        let jumpdests = (0..code.len()).filter(|&pc| index_of(pc as u32).is_some());
         let (mut entry, mut work) = (vec![UNSEEN; blocks.len()], Vec::new());
         let (mut dynamic, mut queued_all) = (false, false);
-        visit(0, 0, &mut work, &mut entry);
+        visit(0, 0, 0, &mut work, &mut entry);
         while let Some((i, h)) = work.pop() {
             let b = &blocks[i as usize];
             let exit = exit_height(code, &decoded.starts, tables, b, h);
             if b.flags & ENDS_IN_JUMP != 0 {
-                match b.target {
-                    NO_TARGET => dynamic = true,
-                    t => {
-                        if let Some(j) = index_of(t) {
-                            visit(j, exit, &mut work, &mut entry);
-                        }
-                    }
+                match index_of(b.target) {
+                    _ if b.target == NO_TARGET => dynamic = true,
+                    Some(j) => visit(j as u32, j, exit, &mut work, &mut entry),
+                    None => {}
                 }
             }
-            if b.flags & FALLS_THROUGH != 0 && (i as usize) + 1 < blocks.len() {
-                visit(i as usize + 1, exit, &mut work, &mut entry);
+            let next = i as usize + 1;
+            if b.flags & FALLS_THROUGH != 0 && next < blocks.len() {
+                visit(next as u32, next, exit, &mut work, &mut entry);
             }
             if work.is_empty() && dynamic && !queued_all {
                 queued_all = true;
-                for pc in jumpdests.clone() {
-                    visit(pass.block_at(pc), UNKNOWN, &mut work, &mut entry);
+                for (j, _) in blocks.iter().enumerate().filter(|(_, b)| code[b.start as usize] == JUMPDEST) {
+                    visit(j as u32, j, UNKNOWN, &mut work, &mut entry);
                 }
             }
         }
-        (entry, dynamic)
+        let trailer = find_trailer(code);
+        let code_end = trailer.as_ref().map_or(code.len(), |t| t.start);
+        let findings = Findings { list: Vec::new(), per_kind: [0; 8], suppressed: 0, code_end };
+        let out = Inspection { trailer, blocks: blocks.len(), dynamic_jumps: dynamic, ..Inspection::default() };
+        let mut tally = Tally { out, findings, known: Vec::new() };
+        if let Some(pc) = truncated {
+            let (n, have) = (usize::from(code[pc] - PUSH1 + 1), code.len() - pc - 1);
+            tally.findings.push(FindingKind::TruncatedPush, pc, || {
+                format!("PUSH{n} at the end of the code has {have} of its {n} immediate bytes")
+            });
+        }
+        let production = Blocks::new(code, tables, &decoded);
+        for (b, &h) in blocks.iter().zip(&entry).filter(|(_, h)| **h != UNSEEN) {
+            production.inspect_block(b, h, &mut tally);
+        }
+        let Tally { mut out, mut findings, .. } = tally;
+        findings.list.sort_by_key(|f| (f.offset, f.kind as u32));
+        out.findings = findings.list;
+        out.suppressed_findings = findings.suppressed;
+        out
     }
 
-    fn assert_heights_match_walk(code: &[u8], fork: Fork) {
-        let tables = tables(fork);
-        let decoded = decode(code, &tables.sets);
-        let pass = cut_blocks(code, tables, &decoded);
-        let index_of = |t: u32| JumpDests::ordinal(&decoded.ranks, t as usize).map(|_| pass.block_at(t as usize));
-        let fast = entry_heights(code, &decoded.starts, tables, &pass.blocks, index_of);
+    fn assert_same_as_the_long_way(code: &[u8], fork: Fork) {
         let hex: String = code.iter().map(|b| format!("{b:02x}")).collect();
-        assert_eq!(fast, entry_heights_by_walking(code, fork), "code {hex}");
+        assert_eq!(inspect(code, &analyze(code), fork), inspect_the_long_way(code, fork), "code {hex} at {fork:?}");
     }
 
     #[test]
-    fn entry_heights_end_where_the_full_walk_ends() {
+    fn the_corpus_is_inspected_as_the_long_way_does() {
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpus/mainnet");
         let mut seen = 0;
         for file in std::fs::read_dir(dir).expect("the corpus beside the repository") {
@@ -1008,31 +1231,45 @@ mod tests {
             if code.is_empty() || delegation_target(&code).is_some() {
                 continue;
             }
-            for fork in [Fork::Frontier, Fork::LATEST] {
-                assert_heights_match_walk(&code, fork);
+            for fork in [Fork::Frontier, Fork::Paris, Fork::LATEST] {
+                assert_same_as_the_long_way(&code, fork);
             }
             seen += 1;
         }
         assert!(seen > 1900, "only {seen} corpus contracts");
-        // Random code with many short static jumps, JUMPDESTs and
-        // computed jumps, so that both ways of ending are taken.
+    }
+
+    #[test]
+    fn random_code_is_inspected_as_the_long_way_does() {
+        // Short static jumps, JUMPDESTs, computed jumps, calls, undefined
+        // bytes and stack operations, so that both kinds of walk, dead
+        // blocks, known heights and stack trouble all come up.
         let mut next = crate::verify::xorshift(0x6a09_e667_f3bc_c908u64);
-        let (mut dynamic, mut fixed) = (0, 0);
-        for _ in 0..3000 {
-            let len = 1 + (next() % 120) as usize;
+        let (mut dynamic, mut fixed, mut dead, mut troubled) = (0, 0, 0, 0);
+        for _ in 0..4000 {
+            let len = 1 + (next() % 150) as usize;
             let mut code = Vec::with_capacity(len + 3);
             while code.len() < len {
-                match next() % 10 {
+                match next() % 12 {
                     0..=2 => code.extend([0x60, (next() % len as u64) as u8, [JUMP, JUMPI][(next() % 2) as usize]]),
                     3 | 4 => code.push(JUMPDEST),
                     5 => code.extend([0x34, JUMP]),
-                    6 => code.push([0x50, 0x80, 0x90, 0x01, STOP][(next() % 5) as usize]),
+                    6 => code.push([0x50, 0x80, 0x90, 0x01, STOP, 0x55, INVALID][(next() % 7) as usize]),
+                    7 => code.extend([0x5f, 0x5f, 0x5f, 0x34, 0x5f, 0x5f, CALL]),
+                    8 => code.push([0x0c, 0xa0, RETURN, 0x61][(next() % 4) as usize]),
                     _ => code.push(0x5f + (next() % 3) as u8),
                 }
             }
-            assert_heights_match_walk(&code, Fork::LATEST);
-            if full(&code).dynamic_jumps { dynamic += 1 } else { fixed += 1 }
+            assert_same_as_the_long_way(&code, Fork::LATEST);
+            let i = full(&code);
+            if i.dynamic_jumps {
+                dynamic += 1
+            } else {
+                fixed += 1
+            }
+            dead += (i.reachable_blocks < i.blocks) as usize;
+            troubled += i.findings.iter().any(|f| f.kind == FindingKind::InvalidStackOperation) as usize;
         }
-        assert!(dynamic > 300 && fixed > 300, "{dynamic} dynamic, {fixed} static");
+        assert!(dynamic > 300 && fixed > 300 && dead > 300 && troubled > 300, "{dynamic} {fixed} {dead} {troubled}");
     }
 }

@@ -36,16 +36,6 @@ pub(crate) struct JumpDests {
 }
 
 impl JumpDests {
-    /// The position of the JUMPDEST at `pc` among all of them (0 for the
-    /// first), or `None` when `pc` is not a JUMPDEST. `ranks` is
-    /// [`Decoded::ranks`].
-    #[inline]
-    pub fn ordinal(ranks: &[(u64, u32)], pc: usize) -> Option<usize> {
-        let (word, rank) = ranks.get(pc / 64).copied().unwrap_or((0, 0));
-        let bit = pc % 64;
-        (word >> bit & 1 != 0).then(|| rank as usize + (word & ((1u64 << bit) - 1)).count_ones() as usize)
-    }
-
     /// The analysed bytecode revm executes: `code` padded, with this table
     /// (taken over, not copied).
     pub fn into_bytecode(self, code: &[u8]) -> Bytecode {
@@ -254,34 +244,45 @@ fn below(n: u32) -> u64 {
 /// or past `next`, where the last real PUSH's immediate ends. Only that
 /// compare and a conditional move depend on the candidate before, so the
 /// loop does not wait for a byte load per PUSH as a decoder stepping from
-/// instruction to instruction does.
+/// instruction to instruction does. Only the last real PUSH of a chunk can
+/// reach into the next one: what it covers there follows from `next`.
 fn push_data<const N: usize>(code: &[u8], masks: &[ChunkMasks<N>]) -> Vec<u64> {
     let mut data = Vec::with_capacity(masks.len());
     // Where the next instruction can begin, as far as the PUSHes so far say.
     let mut next = 0usize;
-    // Data bits of the next chunk from PUSHes in this one.
-    let mut spill = 0u64;
     for (index, chunk) in masks.iter().enumerate() {
-        let mut here = std::mem::take(&mut spill);
+        let base = index * CHUNK;
+        // The bytes a PUSH from before covers (at most 32, so `next` is at
+        // most 32 past `base`).
+        let mut here = below(next.saturating_sub(base) as u32);
         let mut candidates = chunk.pushes;
         while candidates != 0 {
             let bit = candidates.trailing_zeros();
             candidates &= candidates - 1;
-            let at = index * CHUNK + bit as usize;
-            // PUSHn is 0x5f + n.
-            let immediate = usize::from(code[at]) - 0x5f;
+            let at = base + bit as usize;
+            let op = usize::from(code[at]);
             let real = at >= next;
-            next = if real { at + 1 + immediate } else { next };
-            // The immediate's bits, from `bit + 1` on, in this chunk and
-            // the next (two shifts, as one by 64 would overflow).
-            let immediate_bits = ((2u64 << immediate) - 2) & 0u64.wrapping_sub(real as u64);
-            here |= immediate_bits << bit;
-            spill |= immediate_bits >> 1 >> (63 - bit);
+            // PUSHn is 0x5f + n: it takes n + 1 bytes, and its immediate
+            // the n bits after its own (those past the chunk shift out).
+            next = if real { at + op - 0x5e } else { next };
+            let immediate = IMMEDIATE_BITS[op - 0x60] & 0u64.wrapping_sub(real as u64);
+            here |= immediate << bit;
         }
         data.push(here);
     }
     data
 }
+
+/// The immediate of PUSHn as bits after the opcode's: n bits from bit 1.
+const IMMEDIATE_BITS: [u64; 32] = {
+    let mut bits = [0u64; 32];
+    let mut n = 1;
+    while n <= 32 {
+        bits[n - 1] = (2u64 << n) - 2;
+        n += 1;
+    }
+    bits
+};
 
 /// What decoding legacy code from offset 0 yields. The masks are one bit
 /// per code byte in 64-bit words, least significant bit first.
@@ -294,10 +295,9 @@ pub(crate) struct Decoded<const N: usize> {
     /// Per word, the instructions whose opcode is in each [`ByteSet`]
     /// given to [`decode`].
     pub marked: Vec<[u64; N]>,
-    /// With at least one [`ByteSet`], each word of the JUMPDEST table with
-    /// how many JUMPDESTs come before it, for [`JumpDests::ordinal`] (else
+    /// With at least one [`ByteSet`], the JUMPDEST opcodes per word (else
     /// empty).
-    pub ranks: Vec<(u64, u32)>,
+    pub jumpdests: Vec<u64>,
 }
 
 /// Finds the JUMPDEST opcodes of `code` and revm's padding for it.
@@ -315,7 +315,7 @@ pub(crate) fn decode<const N: usize>(code: &[u8], sets: &[ByteSet; N]) -> Decode
     let mut bits = vec![0u8; len.div_ceil(8)];
     let mut starts = Vec::with_capacity(data.len());
     let words = if N > 0 { data.len() } else { 0 };
-    let (mut marked, mut ranks) = (Vec::with_capacity(words), Vec::with_capacity(words));
+    let (mut marked, mut jumpdest_words) = (Vec::with_capacity(words), Vec::with_capacity(words));
     let mut count = 0;
     let mut last_push = None;
     for (c, out) in bits.chunks_mut(CHUNK / 8).enumerate() {
@@ -325,7 +325,7 @@ pub(crate) fn decode<const N: usize>(code: &[u8], sets: &[ByteSet; N]) -> Decode
         let jumpdests = masks.jumpdests & begins;
         if N > 0 {
             marked.push(masks.marked.map(|m| m & begins));
-            ranks.push((jumpdests, count as u32));
+            jumpdest_words.push(jumpdests);
         }
         count += jumpdests.count_ones() as usize;
         out.copy_from_slice(&jumpdests.to_le_bytes()[..out.len()]);
@@ -336,7 +336,12 @@ pub(crate) fn decode<const N: usize>(code: &[u8], sets: &[ByteSet; N]) -> Decode
         }
         starts.push(begins);
     }
-    Decoded { table: JumpDests { bits, count, padding: padding_after(code, last_push) }, starts, marked, ranks }
+    Decoded {
+        table: JumpDests { bits, count, padding: padding_after(code, last_push) },
+        starts,
+        marked,
+        jumpdests: jumpdest_words,
+    }
 }
 
 /// revm's padding of `code` whose last PUSH is at `.0` with its immediate
@@ -375,21 +380,6 @@ mod tests {
         assert_eq!(ours.legacy_jump_table(), revm.legacy_jump_table(), "table of {code:02x?}");
         let count: usize = revm.legacy_jump_table().unwrap().as_slice().iter().map(|b| b.count_ones() as usize).sum();
         assert_eq!(scan(code).count, count, "count of {code:02x?}");
-    }
-
-    #[test]
-    fn ordinals_count_the_jumpdests_before() {
-        // JUMPDESTs at 0, 63, 64, 130 (and 0x5b data at 2 inside a PUSH1).
-        let mut code = vec![0x01u8; 140];
-        code[0] = JUMPDEST;
-        code[1] = PUSH1;
-        code[2] = JUMPDEST;
-        for at in [63, 64, 130] {
-            code[at] = JUMPDEST;
-        }
-        let ranks = decode(&code, &[ByteSet::new(|_| false)]).ranks;
-        let found: Vec<_> = (0..200).filter_map(|pc| JumpDests::ordinal(&ranks, pc).map(|k| (pc, k))).collect();
-        assert_eq!(found, vec![(0, 0), (63, 1), (64, 2), (130, 3)]);
     }
 
     #[test]
@@ -451,7 +441,7 @@ mod tests {
     }
 
     /// `decode` gives the reference's instruction starts, marks exactly the
-    /// starts whose byte is in the set, ranks the JUMPDESTs, and its table
+    /// starts whose byte is in the set, finds the JUMPDESTs, and its table
     /// and padding are revm's.
     fn assert_decode_matches_reference(code: &[u8], set: &ByteSet) {
         let decoded = decode(code, std::slice::from_ref(set).try_into().unwrap());
@@ -462,12 +452,9 @@ mod tests {
             .map(|w| [(0..64).filter(|b| starts[w] >> b & 1 != 0 && member(64 * w + b)).fold(0, |m, b| m | 1 << b)])
             .collect();
         assert_eq!(decoded.marked, marked, "marked of {code:02x?}");
-        let mut before = 0;
-        for (w, &(word, rank)) in decoded.ranks.iter().enumerate() {
+        for (w, &word) in decoded.jumpdests.iter().enumerate() {
             let jumpdests = (0..64).filter(|b| starts[w] >> b & 1 != 0 && code[64 * w + b] == JUMPDEST);
-            assert_eq!(word, jumpdests.fold(0, |m, b| m | 1 << b), "ranks of {code:02x?}");
-            assert_eq!(rank, before);
-            before += word.count_ones();
+            assert_eq!(word, jumpdests.fold(0, |m, b| m | 1 << b), "JUMPDESTs of {code:02x?}");
         }
         assert_eq!(decoded.table, scan(code));
         assert_same_as_revm(code);
