@@ -555,25 +555,28 @@ impl<'a> Blocks<'a> {
         };
         let target = if flags & ENDS_IN_JUMP != 0 { static_target(code, self.starts, last) } else { NO_TARGET };
         let mut block = Block { start: start as u32, end: end as u32, target, caps: 0, flags };
-        for pc in self.each(CAPABLE, start, end) {
-            block.add(self.tables.ops[code[pc] as usize].caps);
-        }
+        self.each(CAPABLE, start, end, &[], |pc| block.add(self.tables.ops[code[pc] as usize].caps));
         block
     }
 
-    /// The instructions of set `set` from `from` up to `to`, in order.
-    fn each(&self, set: usize, from: usize, to: usize) -> impl Iterator<Item = usize> + '_ {
+    /// Calls `each` with the instructions of set `set` from `from` up to
+    /// `to`, in order, leaving out the offsets set in `except` (per word).
+    #[inline(always)]
+    fn each(&self, set: usize, from: usize, to: usize, except: &[u64], mut each: impl FnMut(usize)) {
         let (first, last) = (from / 64, to.div_ceil(64));
-        (first..last).flat_map(move |index| {
-            let mut word = self.marked[index][set];
+        for index in first..last {
+            let mut word = self.marked[index][set] & !except.get(index).copied().unwrap_or(0);
             if index == first {
                 word &= u64::MAX << (from % 64);
             }
             if index + 1 == last && to % 64 != 0 {
                 word &= (1u64 << (to % 64)) - 1;
             }
-            offsets(index, word)
-        })
+            while word != 0 {
+                each(index * 64 + word.trailing_zeros() as usize);
+                word &= word - 1;
+            }
+        }
     }
 
     /// The block starts in order.
@@ -723,6 +726,14 @@ fn offsets(index: usize, mut word: u64) -> impl Iterator<Item = usize> {
     })
 }
 
+/// Records a static jump at `pc` to `target`, which is no JUMPDEST.
+#[cold]
+fn bad_jump(pc: usize, target: u32, tally: &mut Tally) {
+    tally
+        .findings
+        .push(FindingKind::InvalidJumpDest, pc, || format!("static jump to {target:#x}, which is not a JUMPDEST"));
+}
+
 /// The inspection being put together.
 struct Tally {
     out: Inspection,
@@ -808,12 +819,10 @@ impl Blocks<'_> {
 
     /// The finding for a reachable jump at `pc` to static `target` when that
     /// is no JUMPDEST.
-    #[inline]
+    #[inline(always)]
     fn check_jump(&self, pc: usize, target: u32, tally: &mut Tally) {
         if target != NO_TARGET && !self.is_jumpdest(target) {
-            tally.findings.push(FindingKind::InvalidJumpDest, pc, || {
-                format!("static jump to {target:#x}, which is not a JUMPDEST")
-            });
+            bad_jump(pc, target, tally);
         }
     }
 
@@ -869,13 +878,8 @@ impl Blocks<'_> {
             }
         }
         tally.out.reachable_blocks = self.count() - dead_blocks; // the chain's included
-        let live = |pc: usize| dead[pc / 64] >> (pc % 64) & 1 == 0;
-        for pc in self.each(UNDEFINED_OPS, chain_end, len).filter(|&pc| live(pc)) {
-            self.undefined(pc, tally);
-        }
-        for pc in self.each(JUMPS, chain_end, len).filter(|&pc| live(pc)) {
-            self.check_jump(pc, static_target(code, self.starts, pc), tally);
-        }
+        self.each(UNDEFINED_OPS, chain_end, len, &dead, |pc| self.undefined(pc, tally));
+        self.each(JUMPS, chain_end, len, &dead, |pc| self.check_jump(pc, static_target(code, self.starts, pc), tally));
         // Capabilities a block at a time; a block with a CALL is simulated
         // for the call's value.
         let mut open: Option<Block> = None;
@@ -886,7 +890,7 @@ impl Blocks<'_> {
             Some(b) => tally.out.capabilities.0 |= b.caps,
             None => {}
         };
-        for pc in self.each(CAPABLE, chain_end, len).filter(|&pc| live(pc)) {
+        self.each(CAPABLE, chain_end, len, &dead, |pc| {
             if open.is_none_or(|b| pc >= b.end as usize) {
                 close(open.take(), tally);
                 let start = self.start_at(pc);
@@ -899,7 +903,7 @@ impl Blocks<'_> {
                 });
             }
             open.as_mut().expect("opened above").add(self.tables.ops[code[pc] as usize].caps);
-        }
+        });
         close(open, tally);
     }
 }
