@@ -560,23 +560,31 @@ impl<'a> Blocks<'a> {
     }
 
     /// Calls `each` with the instructions of set `set` from `from` up to
-    /// `to`, in order, leaving out the offsets set in `except` (per word).
+    /// `to`, in order, leaving out the offsets set in `except` (per word,
+    /// empty for none).
     #[inline(always)]
     fn each(&self, set: usize, from: usize, to: usize, except: &[u64], mut each: impl FnMut(usize)) {
-        let (first, last) = (from / 64, to.div_ceil(64));
-        for index in first..last {
-            let mut word = self.marked[index][set] & !except.get(index).copied().unwrap_or(0);
-            if index == first {
-                word &= u64::MAX << (from % 64);
-            }
-            if index + 1 == last && to % 64 != 0 {
-                word &= (1u64 << (to % 64)) - 1;
-            }
+        if from >= to {
+            return;
+        }
+        let (first, last) = (from / 64, (to - 1) / 64);
+        let word = |index: usize| self.marked[index][set] & !except.get(index).copied().unwrap_or(0);
+        let mut visit = |index: usize, mut word: u64| {
             while word != 0 {
                 each(index * 64 + word.trailing_zeros() as usize);
                 word &= word - 1;
             }
+        };
+        let head = word(first) & u64::MAX << (from % 64);
+        let tail = bits_between(0, to - last * 64);
+        if first == last {
+            return visit(first, head & tail);
         }
+        visit(first, head);
+        for index in first + 1..last {
+            visit(index, word(index));
+        }
+        visit(last, word(last) & tail);
     }
 
     /// The block starts in order.

@@ -197,78 +197,38 @@ fn chunk_masks_avx2<const N: usize>(bytes: &[u8; CHUNK], sets: &[ByteSet; N]) ->
     masks
 }
 
-/// Calls `each` with every 64-byte chunk of `code`, the last one padded
-/// with zero bytes (STOP).
-#[inline(always)]
-fn for_each_chunk(code: &[u8], mut each: impl FnMut(&[u8; CHUNK])) {
-    let mut tail = [STOP; CHUNK];
-    for chunk in code.chunks(CHUNK) {
-        match chunk.try_into() {
-            Ok(whole) => each(whole),
-            Err(_) => {
-                tail[..chunk.len()].copy_from_slice(chunk); // the last, short chunk
-                each(&tail)
-            }
-        }
-    }
-}
-
-/// The [`ChunkMasks`] of every chunk of `code`, appended to `out`.
-fn all_chunk_masks<const N: usize>(code: &[u8], sets: &[ByteSet; N], out: &mut Vec<ChunkMasks<N>>) {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: this CPU has AVX2, checked just above.
-        return unsafe { all_chunk_masks_avx2(code, sets, out) };
-    }
-    for_each_chunk(code, |bytes| out.push(chunk_masks(bytes, sets)));
-}
-
-/// [`all_chunk_masks`] compiled for AVX2, so the vector code inlines.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn all_chunk_masks_avx2<const N: usize>(code: &[u8], sets: &[ByteSet; N], out: &mut Vec<ChunkMasks<N>>) {
-    for_each_chunk(code, |bytes| out.push(chunk_masks_avx2(bytes, sets)));
-}
-
 /// The mask of bit positions below `n`, all 64 from `n = 64` up to 127.
 #[inline(always)]
 fn below(n: u32) -> u64 {
     ((1u128 << n) - 1) as u64
 }
 
-/// The PUSH data of every 64-byte chunk of `code`, one bit per byte (the
-/// PUSH opcodes themselves not included), given each chunk's masks.
+/// The PUSH data of the 64-byte chunk of `code` at `base`, one bit per
+/// byte (the PUSH opcodes themselves not included), given its PUSH
+/// `candidates` (bytes 0x60-0x7f) and `next`, where the next instruction
+/// can begin as far as the PUSHes before say (updated).
 ///
-/// Candidates (bytes 0x60-0x7f) are visited in order. One is a real PUSH
-/// when no earlier real PUSH's immediate covers it, that is when it is at
-/// or past `next`, where the last real PUSH's immediate ends. Only that
-/// compare and a conditional move depend on the candidate before, so the
-/// loop does not wait for a byte load per PUSH as a decoder stepping from
-/// instruction to instruction does. Only the last real PUSH of a chunk can
-/// reach into the next one: what it covers there follows from `next`.
-fn push_data<const N: usize>(code: &[u8], masks: &[ChunkMasks<N>]) -> Vec<u64> {
-    let mut data = Vec::with_capacity(masks.len());
-    // Where the next instruction can begin, as far as the PUSHes so far say.
-    let mut next = 0usize;
-    for (index, chunk) in masks.iter().enumerate() {
-        let base = index * CHUNK;
-        // The bytes a PUSH from before covers (at most 32, so `next` is at
-        // most 32 past `base`).
-        let mut here = below(next.saturating_sub(base) as u32);
-        let mut candidates = chunk.pushes;
-        while candidates != 0 {
-            let bit = candidates.trailing_zeros();
-            candidates &= candidates - 1;
-            let at = base + bit as usize;
-            let op = usize::from(code[at]);
-            let real = at >= next;
-            // PUSHn is 0x5f + n: it takes n + 1 bytes, and its immediate
-            // the n bits after its own (those past the chunk shift out).
-            next = if real { at + op - 0x5e } else { next };
-            let immediate = IMMEDIATE_BITS[op - 0x60] & 0u64.wrapping_sub(real as u64);
-            here |= immediate << bit;
-        }
-        data.push(here);
+/// Candidates are visited in order. One is a real PUSH when no earlier real
+/// PUSH's immediate covers it, that is when it is at or past `next`. Only
+/// that compare and a conditional move depend on the candidate before, so
+/// the loop does not wait for a byte load per PUSH as a decoder stepping
+/// from instruction to instruction does. Only the last real PUSH of a chunk
+/// can reach into the next one: what it covers there follows from `next`.
+#[inline(always)]
+fn push_data(code: &[u8], base: usize, mut candidates: u64, next: &mut usize) -> u64 {
+    // The bytes a PUSH from before covers (at most 32: `next` is at most
+    // 32 past `base`).
+    let mut data = below(next.saturating_sub(base) as u32);
+    while candidates != 0 {
+        let bit = candidates.trailing_zeros();
+        candidates &= candidates - 1;
+        let at = base + bit as usize;
+        let op = usize::from(code[at]);
+        let real = at >= *next;
+        // PUSHn is 0x5f + n: it takes n + 1 bytes, and its immediate the n
+        // bits after its own (those past the chunk shift out).
+        *next = if real { at + op - 0x5e } else { *next };
+        data |= (IMMEDIATE_BITS[op - 0x60] & 0u64.wrapping_sub(real as u64)) << bit;
     }
     data
 }
@@ -308,20 +268,46 @@ pub(crate) fn scan(code: &[u8]) -> JumpDests {
 /// Finds where the instructions of `code` begin, the ones whose opcode is
 /// in each of `sets`, its JUMPDEST opcodes and revm's padding for it.
 pub(crate) fn decode<const N: usize>(code: &[u8], sets: &[ByteSet; N]) -> Decoded<N> {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: this CPU has AVX2, checked just above.
+        return unsafe { decode_avx2(code, sets) };
+    }
+    decode_with(code, |bytes| chunk_masks(bytes, sets))
+}
+
+/// [`decode`] compiled for AVX2, so the vector code inlines.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn decode_avx2<const N: usize>(code: &[u8], sets: &[ByteSet; N]) -> Decoded<N> {
+    decode_with(code, |bytes| chunk_masks_avx2(bytes, sets))
+}
+
+/// [`decode`] with `masks_of` giving the [`ChunkMasks`] of each 64-byte
+/// chunk, in one pass over the chunks.
+#[inline(always)]
+fn decode_with<const N: usize>(code: &[u8], masks_of: impl Fn(&[u8; CHUNK]) -> ChunkMasks<N>) -> Decoded<N> {
     let len = code.len();
-    let mut masks = Vec::with_capacity(len.div_ceil(CHUNK));
-    all_chunk_masks(code, sets, &mut masks);
-    let data = push_data(code, &masks);
+    let chunks = len.div_ceil(CHUNK);
     let mut bits = vec![0u8; len.div_ceil(8)];
-    let mut starts = Vec::with_capacity(data.len());
-    let words = if N > 0 { data.len() } else { 0 };
+    let mut starts = Vec::with_capacity(chunks);
+    let words = if N > 0 { chunks } else { 0 };
     let (mut marked, mut jumpdest_words) = (Vec::with_capacity(words), Vec::with_capacity(words));
-    let mut count = 0;
-    let mut last_push = None;
+    let (mut count, mut next, mut last_push) = (0, 0, None);
+    // The last, short chunk, padded with zero bytes (STOP).
+    let mut tail = [STOP; CHUNK];
     for (c, out) in bits.chunks_mut(CHUNK / 8).enumerate() {
-        let in_code = below((len - c * CHUNK).min(CHUNK) as u32);
-        let begins = !data[c] & in_code;
-        let masks = masks[c];
+        let base = c * CHUNK;
+        let bytes = match code[base..].first_chunk::<CHUNK>() {
+            Some(whole) => whole,
+            None => {
+                tail[..len - base].copy_from_slice(&code[base..]);
+                &tail
+            }
+        };
+        let masks = masks_of(bytes);
+        let data = push_data(code, base, masks.pushes, &mut next);
+        let begins = !data & below((len - base).min(CHUNK) as u32);
         let jumpdests = masks.jumpdests & begins;
         if N > 0 {
             marked.push(masks.marked.map(|m| m & begins));
@@ -331,7 +317,7 @@ pub(crate) fn decode<const N: usize>(code: &[u8], sets: &[ByteSet; N]) -> Decode
         out.copy_from_slice(&jumpdests.to_le_bytes()[..out.len()]);
         let pushes = masks.pushes & begins;
         if pushes != 0 {
-            let at = c * CHUNK + 63 - pushes.leading_zeros() as usize;
+            let at = base + 63 - pushes.leading_zeros() as usize;
             last_push = Some((at, at + usize::from(code[at]) - 0x5e));
         }
         starts.push(begins);
