@@ -1,5 +1,6 @@
 //! The full analysis never panics, agrees with revm on jump destinations
-//! and padding, and gives the same in one pass as in two.
+//! and padding, with the slow reference inspection on everything, and
+//! gives the same in one pass as in two.
 #![no_main]
 
 use ebc::verify::{Fork, analyze, analyze_and_inspect, inspect};
@@ -25,6 +26,10 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(analysis.bytecode.legacy_jump_table(), revm.legacy_jump_table());
         let count: usize = revm.legacy_jump_table().unwrap().as_slice().iter().map(|b| b.count_ones() as usize).sum();
         assert_eq!(analysis.jumpdest_count, count);
+    }
+    // The fast inspection says what the slow, plain one says.
+    if analysis.kind == ebc::verify::CodeKind::Legacy && !data.is_empty() {
+        assert_eq!(inspection, ebc::verify::inspect_the_long_way(data, fork));
     }
     // One pass gives what the two give.
     let (together, inspected) = analyze_and_inspect(data, fork);

@@ -970,8 +970,117 @@ fn inspect_legacy(code: &[u8], fork: Fork) -> (Inspection, JumpDests) {
     (out, decoded.table)
 }
 
+/// A slow, plain inspection to check the fast one against (tests and the
+/// fuzz targets, which cargo-fuzz builds with `--cfg fuzzing`).
+#[cfg(any(test, fuzzing))]
+pub mod long_way {
+    use super::*;
+
+    /// An immediate as an offset when it has at most four significant bytes.
+    fn small_immediate(bytes: &[u8]) -> Option<usize> {
+        let significant = bytes.iter().position(|b| *b != 0).map_or(&[][..], |i| &bytes[i..]);
+        (significant.len() <= 4).then(|| significant.iter().fold(0usize, |acc, b| (acc << 8) | *b as usize))
+    }
+
+    /// The blocks of `code` cut the long way, decoding instructions one by
+    /// one: a block ends after each jump, halt or undefined byte and before
+    /// each JUMPDEST (unless it is empty). Also a truncated final PUSH.
+    fn blocks_one_by_one(code: &[u8], tables: &Tables) -> (Vec<Block>, Option<usize>) {
+        let fresh = |start: usize| Block { start: start as u32, end: 0, target: NO_TARGET, caps: 0, flags: 0 };
+        let (mut blocks, mut current, mut previous, mut pc) = (Vec::new(), fresh(0), None::<usize>, 0);
+        while pc < code.len() {
+            let op = tables.ops[code[pc] as usize];
+            if op.class == Class::Jumpdest && pc != current.start as usize {
+                current.end = pc as u32;
+                current.flags |= FALLS_THROUGH;
+                blocks.push(std::mem::replace(&mut current, fresh(pc)));
+            }
+            current.add(op.caps);
+            let next = pc + op.size as usize;
+            if op.class.ends_block() {
+                current.end = pc as u32 + 1;
+                current.flags |= op.class.block_flags();
+                if current.flags & ENDS_IN_JUMP != 0 {
+                    let push = previous.filter(|&p| (PUSH1..=PUSH32).contains(&code[p]));
+                    let target = push.and_then(|p| small_immediate(&code[p + 1..pc]));
+                    current.target = target.map_or(NO_TARGET, |t| t.min(NO_TARGET as usize - 1) as u32);
+                }
+                blocks.push(std::mem::replace(&mut current, fresh(next)));
+            }
+            previous = Some(pc);
+            pc = next;
+        }
+        if (current.start as usize) < code.len() {
+            current.end = code.len() as u32; // running off the end: an implicit STOP
+            blocks.push(current);
+        }
+        (blocks, previous.filter(|_| pc > code.len()))
+    }
+
+    /// The inspection the long way: blocks cut one by one; the full walk,
+    /// which once a computed jump is reached queues every JUMPDEST with an
+    /// unknown height and goes on until nothing changes; then every block
+    /// reached inspected by [`Blocks::inspect_block`]. For legacy code; what
+    /// [`inspect`] must give, which the tests and the analysis fuzz target
+    /// check.
+    pub fn inspect_the_long_way(code: &[u8], fork: Fork) -> Inspection {
+        let tables = tables(fork);
+        let (blocks, truncated) = blocks_one_by_one(code, tables);
+        let index_of = |t: u32| {
+            let i = blocks.binary_search_by_key(&t, |b| b.start).ok()?;
+            (code[t as usize] == JUMPDEST).then_some(i)
+        };
+        let decoded = decode(code, &tables.sets);
+        let (mut entry, mut work) = (vec![UNSEEN; blocks.len()], Vec::new());
+        let (mut dynamic, mut queued_all) = (false, false);
+        visit(0, 0, 0, &mut work, &mut entry);
+        while let Some((i, h)) = work.pop() {
+            let b = &blocks[i as usize];
+            let exit = exit_height(code, &decoded.starts, tables, b, h);
+            if b.flags & ENDS_IN_JUMP != 0 {
+                match index_of(b.target) {
+                    _ if b.target == NO_TARGET => dynamic = true,
+                    Some(j) => visit(j as u32, j, exit, &mut work, &mut entry),
+                    None => {}
+                }
+            }
+            let next = i as usize + 1;
+            if b.flags & FALLS_THROUGH != 0 && next < blocks.len() {
+                visit(next as u32, next, exit, &mut work, &mut entry);
+            }
+            if work.is_empty() && dynamic && !queued_all {
+                queued_all = true;
+                for (j, _) in blocks.iter().enumerate().filter(|(_, b)| code[b.start as usize] == JUMPDEST) {
+                    visit(j as u32, j, UNKNOWN, &mut work, &mut entry);
+                }
+            }
+        }
+        let trailer = find_trailer(code);
+        let code_end = trailer.as_ref().map_or(code.len(), |t| t.start);
+        let findings = Findings { list: Vec::new(), per_kind: [0; 8], suppressed: 0, code_end };
+        let out = Inspection { trailer, blocks: blocks.len(), dynamic_jumps: dynamic, ..Inspection::default() };
+        let mut tally = Tally { out, findings, known: Vec::new() };
+        if let Some(pc) = truncated {
+            let (n, have) = (usize::from(code[pc] - PUSH1 + 1), code.len() - pc - 1);
+            tally.findings.push(FindingKind::TruncatedPush, pc, || {
+                format!("PUSH{n} at the end of the code has {have} of its {n} immediate bytes")
+            });
+        }
+        let production = Blocks::new(code, tables, &decoded);
+        for (b, &h) in blocks.iter().zip(&entry).filter(|(_, h)| **h != UNSEEN) {
+            production.inspect_block(b, h, &mut tally);
+        }
+        let Tally { mut out, mut findings, .. } = tally;
+        findings.list.sort_by_key(|f| (f.offset, f.kind as u32));
+        out.findings = findings.list;
+        out.suppressed_findings = findings.suppressed;
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use super::long_way::inspect_the_long_way;
     use super::*;
 
     fn full(code: &[u8]) -> Inspection {
@@ -1128,105 +1237,6 @@ mod tests {
         assert_eq!(bad.len(), 1, "{:?}", i.findings);
         assert_eq!(bad[0].offset, 11);
         assert!(i.dynamic_jumps);
-    }
-
-    /// An immediate as an offset when it has at most four significant bytes.
-    fn small_immediate(bytes: &[u8]) -> Option<usize> {
-        let significant = bytes.iter().position(|b| *b != 0).map_or(&[][..], |i| &bytes[i..]);
-        (significant.len() <= 4).then(|| significant.iter().fold(0usize, |acc, b| (acc << 8) | *b as usize))
-    }
-
-    /// The blocks of `code` cut the long way, decoding instructions one by
-    /// one: a block ends after each jump, halt or undefined byte and before
-    /// each JUMPDEST (unless it is empty). Also a truncated final PUSH.
-    fn blocks_one_by_one(code: &[u8], tables: &Tables) -> (Vec<Block>, Option<usize>) {
-        let fresh = |start: usize| Block { start: start as u32, end: 0, target: NO_TARGET, caps: 0, flags: 0 };
-        let (mut blocks, mut current, mut previous, mut pc) = (Vec::new(), fresh(0), None::<usize>, 0);
-        while pc < code.len() {
-            let op = tables.ops[code[pc] as usize];
-            if op.class == Class::Jumpdest && pc != current.start as usize {
-                current.end = pc as u32;
-                current.flags |= FALLS_THROUGH;
-                blocks.push(std::mem::replace(&mut current, fresh(pc)));
-            }
-            current.add(op.caps);
-            let next = pc + op.size as usize;
-            if op.class.ends_block() {
-                current.end = pc as u32 + 1;
-                current.flags |= op.class.block_flags();
-                if current.flags & ENDS_IN_JUMP != 0 {
-                    let push = previous.filter(|&p| (PUSH1..=PUSH32).contains(&code[p]));
-                    let target = push.and_then(|p| small_immediate(&code[p + 1..pc]));
-                    current.target = target.map_or(NO_TARGET, |t| t.min(NO_TARGET as usize - 1) as u32);
-                }
-                blocks.push(std::mem::replace(&mut current, fresh(next)));
-            }
-            previous = Some(pc);
-            pc = next;
-        }
-        if (current.start as usize) < code.len() {
-            current.end = code.len() as u32; // running off the end: an implicit STOP
-            blocks.push(current);
-        }
-        (blocks, previous.filter(|_| pc > code.len()))
-    }
-
-    /// The inspection the long way: blocks cut one by one; the full walk,
-    /// which once a computed jump is reached queues every JUMPDEST with an
-    /// unknown height and goes on until nothing changes; then every block
-    /// reached inspected by [`Blocks::inspect_block`].
-    fn inspect_the_long_way(code: &[u8], fork: Fork) -> Inspection {
-        let tables = tables(fork);
-        let (blocks, truncated) = blocks_one_by_one(code, tables);
-        let index_of = |t: u32| {
-            let i = blocks.binary_search_by_key(&t, |b| b.start).ok()?;
-            (code[t as usize] == JUMPDEST).then_some(i)
-        };
-        let decoded = decode(code, &tables.sets);
-        let (mut entry, mut work) = (vec![UNSEEN; blocks.len()], Vec::new());
-        let (mut dynamic, mut queued_all) = (false, false);
-        visit(0, 0, 0, &mut work, &mut entry);
-        while let Some((i, h)) = work.pop() {
-            let b = &blocks[i as usize];
-            let exit = exit_height(code, &decoded.starts, tables, b, h);
-            if b.flags & ENDS_IN_JUMP != 0 {
-                match index_of(b.target) {
-                    _ if b.target == NO_TARGET => dynamic = true,
-                    Some(j) => visit(j as u32, j, exit, &mut work, &mut entry),
-                    None => {}
-                }
-            }
-            let next = i as usize + 1;
-            if b.flags & FALLS_THROUGH != 0 && next < blocks.len() {
-                visit(next as u32, next, exit, &mut work, &mut entry);
-            }
-            if work.is_empty() && dynamic && !queued_all {
-                queued_all = true;
-                for (j, _) in blocks.iter().enumerate().filter(|(_, b)| code[b.start as usize] == JUMPDEST) {
-                    visit(j as u32, j, UNKNOWN, &mut work, &mut entry);
-                }
-            }
-        }
-        let trailer = find_trailer(code);
-        let code_end = trailer.as_ref().map_or(code.len(), |t| t.start);
-        let findings = Findings { list: Vec::new(), per_kind: [0; 8], suppressed: 0, code_end };
-        let out = Inspection { trailer, blocks: blocks.len(), dynamic_jumps: dynamic, ..Inspection::default() };
-        let mut tally = Tally { out, findings, known: Vec::new() };
-        if let Some(pc) = truncated {
-            let (n, have) = (usize::from(code[pc] - PUSH1 + 1), code.len() - pc - 1);
-            tally.findings.push(FindingKind::TruncatedPush, pc, || {
-                format!("PUSH{n} at the end of the code has {have} of its {n} immediate bytes")
-            });
-        }
-        let production = Blocks::new(code, tables, &decoded);
-        for (b, &h) in blocks.iter().zip(&entry).filter(|(_, h)| **h != UNSEEN) {
-            production.inspect_block(b, h, &mut tally);
-        }
-        let Tally { mut out, mut findings, .. } = tally;
-        findings.list.sort_by_key(|f| (f.offset, f.kind as u32));
-        out.findings = findings.list;
-        out.suppressed_findings = findings.suppressed;
-        out
     }
 
     fn assert_same_as_the_long_way(code: &[u8], fork: Fork) {

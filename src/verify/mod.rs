@@ -16,6 +16,9 @@ mod opcodes;
 pub use analysis::{
     Analysis, Capabilities, CodeKind, Inspection, STACK_LIMIT, analyze, analyze_and_inspect, inspect,
 };
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub use analysis::long_way::inspect_the_long_way;
 pub use metadata::{Compiler, Trailer, find_trailer};
 pub use opcodes::{Fork, OpInfo, info};
 
