@@ -203,7 +203,7 @@ fn below(n: u32) -> u64 {
     ((1u128 << n) - 1) as u64
 }
 
-/// The PUSH data of the 64-byte chunk of `code` at `base`, one bit per
+/// The PUSH data of the 64-byte chunk `bytes` at offset `base`, one bit per
 /// byte (the PUSH opcodes themselves not included), given its PUSH
 /// `candidates` (bytes 0x60-0x7f) and `next`, where the next instruction
 /// can begin as far as the PUSHes before say (updated).
@@ -215,7 +215,7 @@ fn below(n: u32) -> u64 {
 /// from instruction to instruction does. Only the last real PUSH of a chunk
 /// can reach into the next one: what it covers there follows from `next`.
 #[inline(always)]
-fn push_data(code: &[u8], base: usize, mut candidates: u64, next: &mut usize) -> u64 {
+fn push_data(bytes: &[u8; CHUNK], base: usize, mut candidates: u64, next: &mut usize) -> u64 {
     // The bytes a PUSH from before covers (at most 32: `next` is at most
     // 32 past `base`).
     let mut data = below(next.saturating_sub(base) as u32);
@@ -223,22 +223,24 @@ fn push_data(code: &[u8], base: usize, mut candidates: u64, next: &mut usize) ->
         let bit = candidates.trailing_zeros();
         candidates &= candidates - 1;
         let at = base + bit as usize;
-        let op = usize::from(code[at]);
+        // (Masked indices: no bounds checks in the loop.)
+        let op = usize::from(bytes[bit as usize % CHUNK]);
         let real = at >= *next;
         // PUSHn is 0x5f + n: it takes n + 1 bytes, and its immediate the n
         // bits after its own (those past the chunk shift out).
         *next = if real { at + op - 0x5e } else { *next };
-        data |= (IMMEDIATE_BITS[op - 0x60] & 0u64.wrapping_sub(real as u64)) << bit;
+        data |= (IMMEDIATE_BITS[op % 32] & 0u64.wrapping_sub(real as u64)) << bit;
     }
     data
 }
 
-/// The immediate of PUSHn as bits after the opcode's: n bits from bit 1.
+/// The immediate of PUSHn as bits after the opcode's (n bits from bit 1),
+/// by the opcode's low five bits (PUSHn is 0x5f + n).
 const IMMEDIATE_BITS: [u64; 32] = {
     let mut bits = [0u64; 32];
     let mut n = 1;
     while n <= 32 {
-        bits[n - 1] = (2u64 << n) - 2;
+        bits[(0x5f + n) % 32] = (2u64 << n) - 2;
         n += 1;
     }
     bits
@@ -306,7 +308,7 @@ fn decode_with<const N: usize>(code: &[u8], masks_of: impl Fn(&[u8; CHUNK]) -> C
             }
         };
         let masks = masks_of(bytes);
-        let data = push_data(code, base, masks.pushes, &mut next);
+        let data = push_data(bytes, base, masks.pushes, &mut next);
         let begins = !data & below((len - base).min(CHUNK) as u32);
         let jumpdests = masks.jumpdests & begins;
         if N > 0 {
