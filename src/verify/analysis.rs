@@ -887,7 +887,16 @@ impl Blocks<'_> {
         }
         tally.out.reachable_blocks = self.count() - dead_blocks; // the chain's included
         self.each(UNDEFINED_OPS, chain_end, len, &dead, |pc| self.undefined(pc, tally));
-        self.each(JUMPS, chain_end, len, &dead, |pc| self.check_jump(pc, static_target(code, self.starts, pc), tally));
+        // Only a jump right after PUSH data can have a static target: leave
+        // out those after an instruction start (and in dead blocks).
+        let mut dynamic = dead.clone();
+        for (index, word) in dynamic.iter_mut().enumerate() {
+            let before = if index > 0 { self.starts[index - 1] >> 63 } else { 1 };
+            *word |= (self.starts[index] << 1) | before;
+        }
+        self.each(JUMPS, chain_end, len, &dynamic, |pc| {
+            self.check_jump(pc, static_target(code, self.starts, pc), tally)
+        });
         // Capabilities a block at a time; a block with a CALL is simulated
         // for the call's value.
         let mut open: Option<Block> = None;
