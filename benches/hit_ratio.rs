@@ -335,6 +335,10 @@ fn main() {
 
     // The same replays through a whole manager, on the traces with
     // capacities large enough to be sharded (4,096 entries and up).
+    // EBC_MANAGER=0 skips them.
+    if std::env::var("EBC_MANAGER").as_deref() == Ok("0") {
+        return;
+    }
     println!("\n| trace | capacity | shards | LRU policy | LRU, manager | Adaptive policy | Adaptive, manager |");
     println!("|---|---|---|---|---|---|---|");
     for (name, keys, capacities) in &traces {

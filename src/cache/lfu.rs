@@ -39,6 +39,50 @@ impl<V> LfuPolicy<V> {
         }
     }
 
+    /// How many values are held.
+    pub(super) fn held(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether `address` is held.
+    pub(super) fn contains(&self, address: &Address) -> bool {
+        self.entries.contains_key(address)
+    }
+
+    /// `address`'s count and last tick, if held.
+    pub(super) fn rank(&self, address: &Address) -> Option<(u32, u64)> {
+        self.entries.get(address).map(|(_, count, tick)| (*count, *tick))
+    }
+
+    /// Takes on `model`'s clock (its tick and the accesses since it last
+    /// aged), so that ranks copied from it compare as they do there.
+    pub(super) fn set_clock_as<W>(&mut self, model: &LfuPolicy<W>) {
+        self.tick = model.tick;
+        self.accesses = model.accesses;
+    }
+
+    /// Puts `address` in with `count` and `tick`, evicting nothing: the
+    /// caller keeps the number held within the capacity.
+    pub(super) fn place(&mut self, address: Address, value: V, count: u32, tick: u64) {
+        if let Some((_, c, t)) = self.entries.insert(address, (value, count, tick)) {
+            self.order.remove(&(c, t, address));
+        }
+        self.order.insert((count, tick, address));
+    }
+
+    /// Puts `address` in with `count`, as the most recent among equals,
+    /// evicting nothing.
+    pub(super) fn place_now(&mut self, address: Address, value: V, count: u32) {
+        self.tick += 1;
+        self.place(address, value, count, self.tick);
+    }
+
+    /// Takes every entry out, the next victim first.
+    pub(super) fn drain_by_rank(&mut self) -> Vec<(Address, V)> {
+        let order = std::mem::take(&mut self.order);
+        order.into_iter().filter_map(|(_, _, a)| self.entries.remove(&a).map(|(v, _, _)| (a, v))).collect()
+    }
+
     fn pop_victim(&mut self) -> Option<V> {
         let (_, _, address) = self.order.pop_first()?;
         self.entries.remove(&address).map(|(v, _, _)| v)
