@@ -150,7 +150,7 @@ fn main() {
     if std::env::var("EBC_ONLY").is_ok_and(|only| only == "baseline") {
         row(&mut rows, "baseline".into(), |k| black_box(k) < KEYS as u64);
     }
-    for strategy in [CacheStrategy::Lru, CacheStrategy::Adaptive] {
+    for strategy in [CacheStrategy::Lru, CacheStrategy::Lfu, CacheStrategy::Adaptive] {
         let config = Config { cache_strategy: strategy, max_cached_contracts: 2 * KEYS, ..Config::development() };
         let manager = Manager::new(config).unwrap();
         manager.put_memory("c", &[0x60, 0x01, 0x5b, 0x00]);

@@ -1,57 +1,254 @@
 //! Least-frequently-used eviction, with aging.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 
 use revm::primitives::Address;
 
 use super::{AddressHash, Policy};
 
+/// No node or bucket.
+const NONE: usize = usize::MAX;
+
 /// Evicts the entry with the fewest accesses, the least recent among equals.
 /// Every `8 × capacity` accesses all counts are halved, so a burst of
 /// popularity long ago stops protecting an entry.
 ///
-/// `order` holds `(count, last tick, address)` for every entry, so the
-/// victim is its first element; a hit is two `BTreeSet` updates.
+/// Entries sit in buckets by count, each bucket a list from least to most
+/// recently used, and the buckets in a list by count (the O(1) LFU of Shah,
+/// Mitra and Matani, 2010). The victim is the first entry of the first
+/// bucket; a hit moves its entry to the end of the next bucket, made when
+/// missing: constant time, where an ordered set took two updates.
 pub(crate) struct LfuPolicy<V> {
-    entries: HashMap<Address, (V, u32, u64), AddressHash>,
-    order: BTreeSet<(u32, u64, Address)>,
+    index: HashMap<Address, usize, AddressHash>,
+    /// Entries by slot, with a free list.
+    nodes: Vec<Node<V>>,
+    free_nodes: Vec<usize>,
+    buckets: Vec<Bucket>,
+    free_buckets: Vec<usize>,
+    /// The bucket of the fewest accesses, or `NONE`.
+    lowest: usize,
+    /// The bucket of the most accesses, or `NONE`.
+    highest: usize,
     capacity: usize,
     tick: u64,
     accesses: usize,
 }
 
+/// One entry, linked in its bucket.
+struct Node<V> {
+    address: Address,
+    value: Option<V>,
+    count: u32,
+    /// When it was last used (the policy's tick).
+    tick: u64,
+    bucket: usize,
+    prev: usize,
+    next: usize,
+}
+
+/// The entries with one count, least recently used first, linked with the
+/// buckets of neighbouring counts.
+struct Bucket {
+    count: u32,
+    first: usize,
+    last: usize,
+    prev: usize,
+    next: usize,
+}
+
 impl<V> LfuPolicy<V> {
     /// An empty policy holding at most `capacity` values.
     pub(crate) fn new(capacity: usize) -> LfuPolicy<V> {
-        LfuPolicy { entries: HashMap::default(), order: BTreeSet::new(), capacity, tick: 0, accesses: 0 }
+        LfuPolicy {
+            index: HashMap::default(),
+            nodes: Vec::new(),
+            free_nodes: Vec::new(),
+            buckets: Vec::new(),
+            free_buckets: Vec::new(),
+            lowest: NONE,
+            highest: NONE,
+            capacity,
+            tick: 0,
+            accesses: 0,
+        }
     }
 
+    /// A new bucket for `count`, linked between `prev` and `next`.
+    fn new_bucket(&mut self, count: u32, prev: usize, next: usize) -> usize {
+        let bucket = Bucket { count, first: NONE, last: NONE, prev, next };
+        let b = match self.free_buckets.pop() {
+            Some(b) => {
+                self.buckets[b] = bucket;
+                b
+            }
+            None => {
+                self.buckets.push(bucket);
+                self.buckets.len() - 1
+            }
+        };
+        match prev {
+            NONE => self.lowest = b,
+            p => self.buckets[p].next = b,
+        }
+        match next {
+            NONE => self.highest = b,
+            n => self.buckets[n].prev = b,
+        }
+        b
+    }
+
+    /// Unlinks bucket `b`, which is empty.
+    fn drop_bucket(&mut self, b: usize) {
+        let (prev, next) = (self.buckets[b].prev, self.buckets[b].next);
+        match prev {
+            NONE => self.lowest = next,
+            p => self.buckets[p].next = next,
+        }
+        match next {
+            NONE => self.highest = prev,
+            n => self.buckets[n].prev = prev,
+        }
+        self.free_buckets.push(b);
+    }
+
+    /// Takes node `i` out of its bucket, dropping the bucket when it
+    /// empties. Returns the bucket to search onwards from for a higher
+    /// count (the node's bucket if kept, else the one before it, or `NONE`)
+    /// and the one after it.
+    fn unlink(&mut self, i: usize) -> (usize, usize) {
+        let (b, prev, next) = (self.nodes[i].bucket, self.nodes[i].prev, self.nodes[i].next);
+        match prev {
+            NONE => self.buckets[b].first = next,
+            p => self.nodes[p].next = next,
+        }
+        match next {
+            NONE => self.buckets[b].last = prev,
+            n => self.nodes[n].prev = prev,
+        }
+        let around = (self.buckets[b].prev, self.buckets[b].next);
+        if self.buckets[b].first == NONE {
+            self.drop_bucket(b);
+            return around;
+        }
+        (b, around.1)
+    }
+
+    /// Appends node `i` to bucket `b`.
+    fn append(&mut self, i: usize, b: usize) {
+        let last = self.buckets[b].last;
+        self.nodes[i].bucket = b;
+        self.nodes[i].prev = last;
+        self.nodes[i].next = NONE;
+        match last {
+            NONE => self.buckets[b].first = i,
+            l => self.nodes[l].next = i,
+        }
+        self.buckets[b].last = i;
+    }
+
+    /// The bucket for `count`, searched for after bucket `after` (`NONE`:
+    /// from the start), made when missing.
+    fn bucket_for(&mut self, count: u32, mut after: usize) -> usize {
+        let mut next = if after == NONE { self.lowest } else { self.buckets[after].next };
+        while next != NONE && self.buckets[next].count < count {
+            after = next;
+            next = self.buckets[next].next;
+        }
+        if next != NONE && self.buckets[next].count == count {
+            return next;
+        }
+        self.new_bucket(count, after, next)
+    }
+
+    /// Puts node `i` (count and tick set) where it belongs. Appending is the
+    /// common case: it is the most recent of its count. Otherwise it goes
+    /// before the first entry of its bucket that is more recent (or as
+    /// recent, with a higher address: entries placed without a tick).
+    fn link(&mut self, i: usize, after: usize) {
+        let b = self.bucket_for(self.nodes[i].count, after);
+        let key = (self.nodes[i].tick, self.nodes[i].address);
+        let mut before = NONE;
+        let mut at = self.buckets[b].last;
+        while at != NONE && (self.nodes[at].tick, self.nodes[at].address) > key {
+            before = at;
+            at = self.nodes[at].prev;
+        }
+        if before == NONE {
+            return self.append(i, b);
+        }
+        // Between `at` and `before`.
+        self.nodes[i].bucket = b;
+        self.nodes[i].prev = at;
+        self.nodes[i].next = before;
+        self.nodes[before].prev = i;
+        match at {
+            NONE => self.buckets[b].first = i,
+            a => self.nodes[a].next = i,
+        }
+    }
+
+    /// A node slot for a new entry.
+    fn new_node(&mut self, address: Address, value: V, count: u32, tick: u64) -> usize {
+        let node = Node { address, value: Some(value), count, tick, bucket: NONE, prev: NONE, next: NONE };
+        match self.free_nodes.pop() {
+            Some(i) => {
+                self.nodes[i] = node;
+                i
+            }
+            None => {
+                self.nodes.push(node);
+                self.nodes.len() - 1
+            }
+        }
+    }
+
+    /// Removes node `i`, returning its value.
+    fn take(&mut self, i: usize) -> Option<V> {
+        self.unlink(i);
+        self.index.remove(&self.nodes[i].address);
+        self.free_nodes.push(i);
+        self.nodes[i].value.take()
+    }
+
+    /// Halves every count when due, rebuilding the buckets.
     fn age_if_due(&mut self) {
         self.accesses += 1;
         if self.accesses < self.capacity.saturating_mul(8).max(64) {
             return;
         }
         self.accesses = 0;
-        self.order.clear();
-        for (address, (_, count, tick)) in self.entries.iter_mut() {
-            *count /= 2;
-            self.order.insert((*count, *tick, *address));
+        let node = |i: usize| &self.nodes[i];
+        let mut held: Vec<(u32, u64, Address, usize)> =
+            self.index.values().map(|&i| (node(i).count / 2, node(i).tick, node(i).address, i)).collect();
+        // Equal counts and ticks (entries placed without a tick of their
+        // own) go by address.
+        held.sort_unstable();
+        self.buckets.clear();
+        self.free_buckets.clear();
+        (self.lowest, self.highest) = (NONE, NONE);
+        for (count, _, _, i) in held {
+            self.nodes[i].count = count;
+            let b = match self.highest {
+                h if h != NONE && self.buckets[h].count == count => h,
+                h => self.new_bucket(count, h, NONE),
+            };
+            self.append(i, b);
         }
     }
 
     /// How many values are held.
     pub(super) fn held(&self) -> usize {
-        self.entries.len()
+        self.index.len()
     }
 
     /// Whether `address` is held.
     pub(super) fn contains(&self, address: &Address) -> bool {
-        self.entries.contains_key(address)
+        self.index.contains_key(address)
     }
 
     /// `address`'s count and last tick, if held.
     pub(super) fn rank(&self, address: &Address) -> Option<(u32, u64)> {
-        self.entries.get(address).map(|(_, count, tick)| (*count, *tick))
+        self.index.get(address).map(|&i| (self.nodes[i].count, self.nodes[i].tick))
     }
 
     /// Takes on `model`'s clock (its tick and the accesses since it last
@@ -62,12 +259,20 @@ impl<V> LfuPolicy<V> {
     }
 
     /// Puts `address` in with `count` and `tick`, evicting nothing: the
-    /// caller keeps the number held within the capacity.
+    /// caller keeps the number held within the capacity. Cheapest in order
+    /// of (count, tick).
     pub(super) fn place(&mut self, address: Address, value: V, count: u32, tick: u64) {
-        if let Some((_, c, t)) = self.entries.insert(address, (value, count, tick)) {
-            self.order.remove(&(c, t, address));
+        if let Some(&i) = self.index.get(&address) {
+            self.take(i);
         }
-        self.order.insert((count, tick, address));
+        let i = self.new_node(address, value, count, tick);
+        self.index.insert(address, i);
+        // Search for the bucket from the end when the count is the highest.
+        let after = match self.highest {
+            h if h != NONE && self.buckets[h].count <= count => self.buckets[h].prev,
+            _ => NONE,
+        };
+        self.link(i, after);
     }
 
     /// Puts `address` in with `count`, as the most recent among equals,
@@ -79,41 +284,55 @@ impl<V> LfuPolicy<V> {
 
     /// Takes every entry out, the next victim first.
     pub(super) fn drain_by_rank(&mut self) -> Vec<(Address, V)> {
-        let order = std::mem::take(&mut self.order);
-        order.into_iter().filter_map(|(_, _, a)| self.entries.remove(&a).map(|(v, _, _)| (a, v))).collect()
+        let mut out = Vec::with_capacity(self.index.len());
+        while let Some(first) = self.victim() {
+            let address = self.nodes[first].address;
+            if let Some(value) = self.take(first) {
+                out.push((address, value));
+            }
+        }
+        out
+    }
+
+    /// The next victim's slot.
+    fn victim(&self) -> Option<usize> {
+        (self.lowest != NONE).then(|| self.buckets[self.lowest].first)
     }
 
     fn pop_victim(&mut self) -> Option<V> {
-        let (_, _, address) = self.order.pop_first()?;
-        self.entries.remove(&address).map(|(v, _, _)| v)
+        let i = self.victim()?;
+        self.take(i)
     }
 }
 
 impl<V: Clone + Send> Policy<V> for LfuPolicy<V> {
     fn get(&mut self, address: &Address) -> Option<V> {
         self.tick += 1;
-        let (value, count, tick) = self.entries.get_mut(address)?;
-        self.order.remove(&(*count, *tick, *address));
-        *count = count.saturating_add(1);
-        *tick = self.tick;
-        self.order.insert((*count, *tick, *address));
-        let value = value.clone();
+        let i = *self.index.get(address)?;
+        let count = self.nodes[i].count.saturating_add(1);
+        // The next bucket is the place to look: unlink keeps this one
+        // (or says where it was) for the search to start from.
+        let (after, _) = self.unlink(i);
+        self.nodes[i].count = count;
+        self.nodes[i].tick = self.tick;
+        self.link(i, after);
+        let value = self.nodes[i].value.clone();
         self.age_if_due();
-        Some(value)
+        value
     }
 
     fn insert(&mut self, address: Address, value: V) -> Vec<V> {
         self.tick += 1;
         let mut out = Vec::new();
-        let count = match self.entries.remove(&address) {
-            Some((old, count, tick)) => {
-                self.order.remove(&(count, tick, address));
-                out.push(old);
+        let count = match self.index.get(&address).copied() {
+            Some(i) => {
+                let count = self.nodes[i].count;
+                out.extend(self.take(i));
                 count
             }
             None => 1,
         };
-        while self.entries.len() >= self.capacity {
+        while self.index.len() >= self.capacity {
             match self.pop_victim() {
                 Some(v) => out.push(v),
                 None => break,
@@ -123,16 +342,16 @@ impl<V: Clone + Send> Policy<V> for LfuPolicy<V> {
             out.push(value);
             return out;
         }
-        self.entries.insert(address, (value, count, self.tick));
-        self.order.insert((count, self.tick, address));
+        let i = self.new_node(address, value, count, self.tick);
+        self.index.insert(address, i);
+        self.link(i, NONE);
         self.age_if_due();
         out
     }
 
     fn remove(&mut self, address: &Address) -> Option<V> {
-        let (value, count, tick) = self.entries.remove(address)?;
-        self.order.remove(&(count, tick, *address));
-        Some(value)
+        let i = *self.index.get(address)?;
+        self.take(i)
     }
 
     fn evict_one(&mut self) -> Option<V> {
@@ -144,12 +363,14 @@ impl<V: Clone + Send> Policy<V> for LfuPolicy<V> {
     }
 
     fn len(&self) -> usize {
-        self.entries.len()
+        self.index.len()
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeSet;
+
     use super::*;
 
     fn a(n: u8) -> Address {
@@ -184,5 +405,119 @@ mod tests {
             p.insert(a(3 + (round % 2) as u8), 0);
         }
         assert!(p.get(&a(1)).is_none(), "old popularity faded");
+    }
+
+    /// The same policy kept the plain way: every entry's (count, tick,
+    /// address) in an ordered set, the first one the victim.
+    struct Reference {
+        entries: HashMap<Address, (u32, u32, u64)>,
+        order: BTreeSet<(u32, u64, Address)>,
+        capacity: usize,
+        tick: u64,
+        accesses: usize,
+    }
+
+    impl Reference {
+        fn new(capacity: usize) -> Reference {
+            Reference { entries: HashMap::new(), order: BTreeSet::new(), capacity, tick: 0, accesses: 0 }
+        }
+
+        fn age_if_due(&mut self) {
+            self.accesses += 1;
+            if self.accesses < self.capacity.saturating_mul(8).max(64) {
+                return;
+            }
+            self.accesses = 0;
+            self.order.clear();
+            for (address, (_, count, tick)) in self.entries.iter_mut() {
+                *count /= 2;
+                self.order.insert((*count, *tick, *address));
+            }
+        }
+
+        fn get(&mut self, address: &Address) -> Option<u32> {
+            self.tick += 1;
+            let (value, count, tick) = self.entries.get_mut(address)?;
+            self.order.remove(&(*count, *tick, *address));
+            *count = count.saturating_add(1);
+            *tick = self.tick;
+            self.order.insert((*count, *tick, *address));
+            let value = *value;
+            self.age_if_due();
+            Some(value)
+        }
+
+        fn pop_victim(&mut self) -> Option<u32> {
+            let (_, _, address) = self.order.pop_first()?;
+            self.entries.remove(&address).map(|(v, _, _)| v)
+        }
+
+        fn insert(&mut self, address: Address, value: u32) -> Vec<u32> {
+            self.tick += 1;
+            let mut out = Vec::new();
+            let count = match self.entries.remove(&address) {
+                Some((old, count, tick)) => {
+                    self.order.remove(&(count, tick, address));
+                    out.push(old);
+                    count
+                }
+                None => 1,
+            };
+            while self.entries.len() >= self.capacity {
+                match self.pop_victim() {
+                    Some(v) => out.push(v),
+                    None => break,
+                }
+            }
+            self.entries.insert(address, (value, count, self.tick));
+            self.order.insert((count, self.tick, address));
+            self.age_if_due();
+            out
+        }
+
+        fn remove(&mut self, address: &Address) -> Option<u32> {
+            let (value, count, tick) = self.entries.remove(address)?;
+            self.order.remove(&(count, tick, *address));
+            Some(value)
+        }
+
+        fn place(&mut self, address: Address, value: u32, count: u32, tick: u64) {
+            if let Some((_, c, t)) = self.entries.insert(address, (value, count, tick)) {
+                self.order.remove(&(c, t, address));
+            }
+            self.order.insert((count, tick, address));
+        }
+    }
+
+    #[test]
+    fn buckets_evict_as_an_ordered_set_does() {
+        let mut next = crate::verify::xorshift(0x3c6e_f372_fe94_f82bu64);
+        for round in 0..60 {
+            let capacity = 1 + (next() % 40) as usize;
+            let keys = capacity as u64 * 2 + 3;
+            let (mut fast, mut slow) = (LfuPolicy::new(capacity), Reference::new(capacity));
+            for step in 0..4000u32 {
+                let k = a((next() % keys) as u8);
+                match next() % 16 {
+                    0 => assert_eq!(fast.remove(&k), slow.remove(&k)),
+                    1 => assert_eq!(fast.evict_one(), slow.pop_victim()),
+                    2 => {
+                        // Placed as a mode switch places entries: a count,
+                        // and a tick copied from elsewhere or none (0).
+                        if !fast.contains(&k) && fast.len() < capacity {
+                            let (count, tick) = ((next() % 6) as u32, if next() % 2 == 0 { 0 } else { next() % 5000 });
+                            fast.place(k, step, count, tick);
+                            slow.place(k, step, count, tick);
+                        }
+                    }
+                    3..=8 => assert_eq!(fast.insert(k, step), slow.insert(k, step), "round {round} step {step}"),
+                    _ => assert_eq!(fast.get(&k), slow.get(&k), "round {round} step {step}"),
+                }
+                assert_eq!(fast.len(), slow.entries.len());
+                assert_eq!(fast.rank(&k), slow.entries.get(&k).map(|(_, c, t)| (*c, *t)));
+            }
+            let order: Vec<_> = slow.order.iter().map(|(_, _, address)| slow.entries[address].0).collect();
+            assert_eq!(fast.drain_by_rank().into_iter().map(|(_, v)| v).collect::<Vec<_>>(), order);
+        }
     }
 }

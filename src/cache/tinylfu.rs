@@ -342,10 +342,12 @@ impl<V> TinyLfuPolicy<V> {
         match model {
             Some(model) => {
                 lfu.set_clock_as(model);
+                // In the model's order, which the LFU policy appends in.
+                let rank = |a: &Address| model.rank(a).unwrap_or((0, 0));
                 let mut held: Vec<(Address, V)> = self.take_segments().into_iter().collect();
-                held.sort_unstable_by_key(|(a, _)| *a);
+                held.sort_unstable_by_key(|(a, _)| (rank(a), *a));
                 for (a, v) in held {
-                    let (count, tick) = model.rank(&a).unwrap_or((0, 0));
+                    let (count, tick) = rank(&a);
                     lfu.place(a, v, count, tick);
                 }
             }
