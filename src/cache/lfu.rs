@@ -75,40 +75,29 @@ impl<V> LfuPolicy<V> {
 
     /// A new bucket for `count`, linked between `prev` and `next`.
     fn new_bucket(&mut self, count: u32, prev: usize, next: usize) -> usize {
-        let bucket = Bucket { count, first: NONE, last: NONE, prev, next };
-        let b = match self.free_buckets.pop() {
-            Some(b) => {
-                self.buckets[b] = bucket;
-                b
-            }
-            None => {
-                self.buckets.push(bucket);
-                self.buckets.len() - 1
-            }
-        };
-        match prev {
-            NONE => self.lowest = b,
-            p => self.buckets[p].next = b,
-        }
-        match next {
-            NONE => self.highest = b,
-            n => self.buckets[n].prev = b,
-        }
+        let b = put(&mut self.buckets, &mut self.free_buckets, Bucket { count, first: NONE, last: NONE, prev, next });
+        self.join(prev, b);
+        self.join(b, next);
         b
     }
 
     /// Unlinks bucket `b`, which is empty.
     fn drop_bucket(&mut self, b: usize) {
-        let (prev, next) = (self.buckets[b].prev, self.buckets[b].next);
-        match prev {
-            NONE => self.lowest = next,
-            p => self.buckets[p].next = next,
-        }
-        match next {
-            NONE => self.highest = prev,
-            n => self.buckets[n].prev = prev,
-        }
+        self.join(self.buckets[b].prev, self.buckets[b].next);
         self.free_buckets.push(b);
+    }
+
+    /// Links bucket `second` right after bucket `first` (`NONE` for the
+    /// ends of the list).
+    fn join(&mut self, first: usize, second: usize) {
+        match first {
+            NONE => self.lowest = second,
+            f => self.buckets[f].next = second,
+        }
+        match second {
+            NONE => self.highest = first,
+            s => self.buckets[s].prev = first,
+        }
     }
 
     /// Takes node `i` out of its bucket, dropping the bucket when it
@@ -190,16 +179,7 @@ impl<V> LfuPolicy<V> {
     /// A node slot for a new entry.
     fn new_node(&mut self, address: Address, value: V, count: u32, tick: u64) -> usize {
         let node = Node { address, value: Some(value), count, tick, bucket: NONE, prev: NONE, next: NONE };
-        match self.free_nodes.pop() {
-            Some(i) => {
-                self.nodes[i] = node;
-                i
-            }
-            None => {
-                self.nodes.push(node);
-                self.nodes.len() - 1
-            }
-        }
+        put(&mut self.nodes, &mut self.free_nodes, node)
     }
 
     /// Removes node `i`, returning its value.
@@ -302,6 +282,20 @@ impl<V> LfuPolicy<V> {
     fn pop_victim(&mut self) -> Option<V> {
         let i = self.victim()?;
         self.take(i)
+    }
+}
+
+/// Stores `item` in `slab`, in a free slot if there is one; its index.
+fn put<T>(slab: &mut Vec<T>, free: &mut Vec<usize>, item: T) -> usize {
+    match free.pop() {
+        Some(i) => {
+            slab[i] = item;
+            i
+        }
+        None => {
+            slab.push(item);
+            slab.len() - 1
+        }
     }
 }
 
