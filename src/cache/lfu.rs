@@ -124,15 +124,21 @@ impl<V> LfuPolicy<V> {
 
     /// Appends node `i` to bucket `b`.
     fn append(&mut self, i: usize, b: usize) {
-        let last = self.buckets[b].last;
-        self.nodes[i].bucket = b;
-        self.nodes[i].prev = last;
-        self.nodes[i].next = NONE;
-        match last {
+        self.insert_between(i, b, self.buckets[b].last, NONE);
+    }
+
+    /// Links node `i` into bucket `b` between nodes `prev` and `next`
+    /// (`NONE` for the bucket's ends).
+    fn insert_between(&mut self, i: usize, b: usize, prev: usize, next: usize) {
+        (self.nodes[i].bucket, self.nodes[i].prev, self.nodes[i].next) = (b, prev, next);
+        match prev {
             NONE => self.buckets[b].first = i,
-            l => self.nodes[l].next = i,
+            p => self.nodes[p].next = i,
         }
-        self.buckets[b].last = i;
+        match next {
+            NONE => self.buckets[b].last = i,
+            n => self.nodes[n].prev = i,
+        }
     }
 
     /// The bucket for `count`, searched for after bucket `after` (`NONE`:
@@ -162,18 +168,7 @@ impl<V> LfuPolicy<V> {
             before = at;
             at = self.nodes[at].prev;
         }
-        if before == NONE {
-            return self.append(i, b);
-        }
-        // Between `at` and `before`.
-        self.nodes[i].bucket = b;
-        self.nodes[i].prev = at;
-        self.nodes[i].next = before;
-        self.nodes[before].prev = i;
-        match at {
-            NONE => self.buckets[b].first = i,
-            a => self.nodes[a].next = i,
-        }
+        self.insert_between(i, b, at, before);
     }
 
     /// A node slot for a new entry.
