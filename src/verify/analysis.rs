@@ -15,7 +15,7 @@
 use revm::bytecode::Bytecode;
 use revm::primitives::Address;
 
-use super::jumps::{ByteSet, Decoded, JumpDests, decode, scan};
+use super::jumps::{ByteSet, Decoded, JumpDests, decode, previous_start, scan};
 
 use super::metadata::{Trailer, find_trailer};
 use super::opcodes::{Fork, info};
@@ -390,17 +390,6 @@ impl Class {
 fn bits_between(from: usize, to: usize) -> u64 {
     let below = |n: usize| if n >= 64 { u64::MAX } else { (1u64 << n) - 1 };
     below(to) & !below(from)
-}
-
-/// The instruction before the one at `pc`, from the instruction starts.
-fn previous_start(starts: &[u64], pc: usize) -> Option<usize> {
-    let (word, bit) = (pc / 64, pc % 64);
-    let here = starts.get(word).map_or(0, |w| w & ((1u64 << bit) - 1));
-    if here != 0 {
-        return Some(word * 64 + 63 - here.leading_zeros() as usize);
-    }
-    let (before, &found) = starts[..word].iter().enumerate().rev().find(|(_, w)| **w != 0)?;
-    Some(before * 64 + 63 - found.leading_zeros() as usize)
 }
 
 /// The target of a `PUSHn X; JUMP/JUMPI` whose jump is at `pc`, or

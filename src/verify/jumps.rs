@@ -203,10 +203,11 @@ fn below(n: u32) -> u64 {
     ((1u128 << n) - 1) as u64
 }
 
-/// The PUSH data of the 64-byte chunk `bytes` at offset `base`, one bit per
-/// byte (the PUSH opcodes themselves not included), given its PUSH
-/// `candidates` (bytes 0x60-0x7f) and `next`, where the next instruction
-/// can begin as far as the PUSHes before say (updated).
+/// The PUSH data of a 64-byte chunk `bytes`, one bit per byte (the PUSH
+/// opcodes themselves not included), given its PUSH `candidates` (bytes
+/// 0x60-0x7f) and `next`, the offset in the chunk where the next
+/// instruction can begin as far as the PUSHes before say (updated; it may
+/// end up past the chunk).
 ///
 /// Candidates are visited in order. One is a real PUSH when no earlier real
 /// PUSH's immediate covers it, that is when it is at or past `next`. Only
@@ -215,21 +216,19 @@ fn below(n: u32) -> u64 {
 /// from instruction to instruction does. Only the last real PUSH of a chunk
 /// can reach into the next one: what it covers there follows from `next`.
 #[inline(always)]
-fn push_data(bytes: &[u8; CHUNK], base: usize, mut candidates: u64, next: &mut usize) -> u64 {
-    // The bytes a PUSH from before covers (at most 32: `next` is at most
-    // 32 past `base`).
-    let mut data = below(next.saturating_sub(base) as u32);
+fn push_data(bytes: &[u8; CHUNK], mut candidates: u64, next: &mut usize) -> u64 {
+    // The bytes a PUSH from before covers (at most 32).
+    let mut data = below(*next as u32);
     while candidates != 0 {
-        let bit = candidates.trailing_zeros();
+        let at = candidates.trailing_zeros() as usize;
         candidates &= candidates - 1;
-        let at = base + bit as usize;
-        // (Masked indices: no bounds checks in the loop.)
-        let op = usize::from(bytes[bit as usize % CHUNK]);
-        let real = at >= *next;
+        // (A masked index: no bounds check in the loop.)
+        let op = usize::from(bytes[at % CHUNK]);
         // PUSHn is 0x5f + n: it takes n + 1 bytes, and its immediate the n
         // bits after its own (those past the chunk shift out).
+        let real = at >= *next;
         *next = if real { at + op - 0x5e } else { *next };
-        data |= (IMMEDIATE_BITS[op % 32] & 0u64.wrapping_sub(real as u64)) << bit;
+        data |= (IMMEDIATE_BITS[op % 32] & 0u64.wrapping_sub(real as u64)) << at;
     }
     data
 }
@@ -290,68 +289,76 @@ fn decode_avx2<const N: usize>(code: &[u8], sets: &[ByteSet; N]) -> Decoded<N> {
 #[inline(always)]
 fn decode_with<const N: usize>(code: &[u8], masks_of: impl Fn(&[u8; CHUNK]) -> ChunkMasks<N>) -> Decoded<N> {
     let len = code.len();
-    let chunks = len.div_ceil(CHUNK);
-    let mut bits = vec![0u8; len.div_ceil(8)];
-    let mut starts = Vec::with_capacity(chunks);
-    let words = if N > 0 { chunks } else { 0 };
-    let (mut marked, mut jumpdest_words) = (Vec::with_capacity(words), Vec::with_capacity(words));
-    let (mut count, mut next, mut last_push) = (0, 0, None);
+    let whole = code.chunks_exact(CHUNK);
+    let rest = whole.remainder();
     // The last, short chunk, padded with zero bytes (STOP).
     let mut tail = [STOP; CHUNK];
-    for (c, out) in bits.chunks_mut(CHUNK / 8).enumerate() {
-        let base = c * CHUNK;
-        let bytes = match code[base..].first_chunk::<CHUNK>() {
-            Some(whole) => whole,
-            None => {
-                tail[..len - base].copy_from_slice(&code[base..]);
-                &tail
-            }
-        };
-        let masks = masks_of(bytes);
-        let data = push_data(bytes, base, masks.pushes, &mut next);
-        let begins = !data & below((len - base).min(CHUNK) as u32);
-        let jumpdests = masks.jumpdests & begins;
-        if N > 0 {
-            marked.push(masks.marked.map(|m| m & begins));
-            jumpdest_words.push(jumpdests);
-        }
-        count += jumpdests.count_ones() as usize;
-        out.copy_from_slice(&jumpdests.to_le_bytes()[..out.len()]);
-        let pushes = masks.pushes & begins;
-        if pushes != 0 {
-            let at = base + 63 - pushes.leading_zeros() as usize;
-            last_push = Some((at, at + usize::from(code[at]) - 0x5e));
-        }
-        starts.push(begins);
-    }
-    Decoded {
-        table: JumpDests { bits, count, padding: padding_after(code, last_push) },
-        starts,
-        marked,
-        jumpdests: jumpdest_words,
-    }
+    tail[..rest.len()].copy_from_slice(rest);
+    let tail = (!rest.is_empty()).then_some(&tail);
+    // Where the next instruction can begin, relative to the chunk at hand.
+    let mut next = 0;
+    // One word per chunk, collected without a capacity check per chunk.
+    let words: Vec<Word<N>> = whole
+        .map(|bytes| bytes.try_into().expect("64 bytes"))
+        .chain(tail)
+        .enumerate()
+        .map(|(c, bytes)| {
+            let masks = masks_of(bytes);
+            let data = push_data(bytes, masks.pushes, &mut next);
+            next = next.saturating_sub(CHUNK);
+            let begins = !data & below((len - c * CHUNK).min(CHUNK) as u32);
+            Word { starts: begins, jumpdests: masks.jumpdests & begins, marked: masks.marked.map(|m| m & begins) }
+        })
+        .collect();
+    let starts: Vec<u64> = words.iter().map(|w| w.starts).collect();
+    let count = words.iter().map(|w| w.jumpdests.count_ones() as usize).sum();
+    let mut bits: Vec<u8> = words.iter().flat_map(|w| w.jumpdests.to_le_bytes()).collect();
+    bits.truncate(len.div_ceil(8));
+    let padding = padding_after(code, &starts);
+    let (marked, jumpdests) = if N > 0 {
+        (words.iter().map(|w| w.marked).collect(), words.iter().map(|w| w.jumpdests).collect())
+    } else {
+        (Vec::new(), Vec::new())
+    };
+    Decoded { table: JumpDests { bits, count, padding }, starts, marked, jumpdests }
 }
 
-/// revm's padding of `code` whose last PUSH is at `.0` with its immediate
-/// ending at `.1` (every other instruction is one byte long).
-fn padding_after(code: &[u8], last_push: Option<(usize, usize)>) -> usize {
-    let len = code.len();
-    let next = last_push.map_or(0, |(_, end)| end);
-    let (last_op, before_last_op) = match last_push {
-        // The code ends inside or right after the last PUSH.
-        Some((at, end)) if end >= len => (code[at], STOP),
-        _ if len == 0 => (STOP, STOP),
-        // Otherwise it ends in one-byte instructions from `next` on.
-        _ => {
-            let before = if len >= 2 && len - 2 >= next {
-                code[len - 2]
-            } else {
-                last_push.filter(|_| len - 1 == next).map_or(STOP, |(at, _)| code[at])
-            };
-            (code[len - 1], before)
-        }
+/// What [`decode_with`] finds in one 64-byte chunk, a bit per byte.
+#[derive(Clone, Copy)]
+struct Word<const N: usize> {
+    /// Where instructions begin.
+    starts: u64,
+    /// The JUMPDEST opcodes.
+    jumpdests: u64,
+    /// The instructions whose opcode is in each set.
+    marked: [u64; N],
+}
+
+/// revm's padding of `code`, whose instructions begin where `starts` says.
+fn padding_after(code: &[u8], starts: &[u64]) -> usize {
+    let Some(last) = previous_start(starts, code.len()) else {
+        return 0; // empty code
     };
-    padding(len, next.max(len), last_op, before_last_op)
+    let op = code[last];
+    if op & 0xe0 == PUSH1 {
+        // PUSH1-PUSH32: the code ends inside or right after its immediate.
+        return padding(code.len(), last + usize::from(op) - 0x5e, op, STOP);
+    }
+    // A PUSH before it stands for itself: padding only asks whether it is
+    // DUPN, SWAPN or EXCHANGE.
+    let before = previous_start(starts, last).map_or(STOP, |at| code[at]);
+    padding(code.len(), code.len(), op, before)
+}
+
+/// The instruction before the one at `pc`, from the instruction starts.
+pub(crate) fn previous_start(starts: &[u64], pc: usize) -> Option<usize> {
+    let (word, bit) = (pc / 64, pc % 64);
+    let here = starts.get(word).map_or(0, |w| w & ((1u64 << bit) - 1));
+    if here != 0 {
+        return Some(word * 64 + 63 - here.leading_zeros() as usize);
+    }
+    let (before, &found) = starts[..word].iter().enumerate().rev().find(|(_, w)| **w != 0)?;
+    Some(before * 64 + 63 - found.leading_zeros() as usize)
 }
 
 #[cfg(test)]
