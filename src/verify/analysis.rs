@@ -393,32 +393,51 @@ fn bits_between(from: usize, to: usize) -> u64 {
 }
 
 /// The target of a `PUSHn X; JUMP/JUMPI` whose jump is at `pc`, or
-/// `NO_TARGET` (also when `pc` is no jump). The instruction before `pc`
-/// begins at most 33 bytes earlier (after a PUSH32), so in `pc`'s word of
-/// `starts` or the one before: no search, and no branch on the usual path.
+/// `NO_TARGET` (also when `pc` is no jump).
 #[inline(always)]
 fn static_target(code: &[u8], starts: &[u64], pc: usize) -> u32 {
+    let Some(previous) = start_before(starts, pc) else {
+        return NO_TARGET; // nothing before `pc`
+    };
+    // PUSHn is 0x5f + n; its immediate ends at `pc`. (When `pc` is PUSH
+    // data, the PUSH before it does not end there.)
+    let n = code[previous].wrapping_sub(PUSH0) as usize;
+    if n.wrapping_sub(1) < 32 && previous + 1 + n == pc { pushed_target(code, previous, pc) } else { NO_TARGET }
+}
+
+/// [`static_target`] of a jump at `pc` that follows PUSH data: the
+/// instruction before it is then the PUSH, whose immediate ends at `pc`.
+#[inline(always)]
+fn target_after_push_data(code: &[u8], starts: &[u64], pc: usize) -> u32 {
+    start_before(starts, pc).map_or(NO_TARGET, |push| pushed_target(code, push, pc))
+}
+
+/// Where the instruction before `pc` begins, when it is at most 64 bytes
+/// earlier. The one before a jump begins at most 33 bytes earlier (after
+/// a PUSH32), so in `pc`'s word of `starts` or the one before: no search.
+#[inline(always)]
+fn start_before(starts: &[u64], pc: usize) -> Option<usize> {
     let (word, bit) = (pc / 64, pc % 64);
     let here = starts[word] & ((1u64 << bit) - 1);
     let before = if word > 0 { starts[word - 1] } else { 0 };
     let window = (here as u128) << 64 | before as u128;
-    if window == 0 {
-        return NO_TARGET; // nothing before `pc`
-    }
     // Bit k of the window is offset (word - 1) * 64 + k.
-    let previous = word * 64 + 63 - window.leading_zeros() as usize;
-    // PUSHn is 0x5f + n; its immediate ends at `pc`.
-    let n = code[previous].wrapping_sub(PUSH0) as usize;
-    // (When `pc` is PUSH data, the PUSH before it does not end there.)
-    let is_push = n.wrapping_sub(1) < 32 && previous + 1 + n == pc;
+    (window != 0).then(|| word * 64 + 63 - window.leading_zeros() as usize)
+}
+
+/// The value the PUSH at `push`, whose immediate ends at `pc`, puts on
+/// the stack, as a jump target: `NO_TARGET` when it is 2^32 - 1 or more.
+#[inline(always)]
+fn pushed_target(code: &[u8], push: usize, pc: usize) -> u32 {
+    let n = pc - push - 1;
     let last_four = if pc >= 4 {
         u32::from_be_bytes(code[pc - 4..pc].try_into().expect("4 bytes"))
     } else {
         code[..pc].iter().fold(0, |acc, b| (acc << 8) | u32::from(*b))
     };
-    let value = last_four & if n >= 4 { u32::MAX } else { (1u32 << (8 * n)) - 1 };
+    let value = last_four & (u64::MAX >> (64 - 8 * n.min(4))) as u32;
     // Longer immediates are offsets when their leading bytes are zero.
-    let fits = is_push && (n <= 4 || code[previous + 1..pc - 4].iter().all(|b| *b == 0));
+    let fits = n <= 4 || code[push + 1..pc - 4].iter().all(|b| *b == 0);
     if fits { value.min(NO_TARGET - 1) } else { NO_TARGET }
 }
 
@@ -884,7 +903,7 @@ impl Blocks<'_> {
             *word |= (self.starts[index] << 1) | before;
         }
         self.each(JUMPS, chain_end, len, &dynamic, |pc| {
-            self.check_jump(pc, static_target(code, self.starts, pc), tally)
+            self.check_jump(pc, target_after_push_data(code, self.starts, pc), tally)
         });
         // Capabilities a block at a time; a block with a CALL is simulated
         // for the call's value.

@@ -297,22 +297,22 @@ fn decode_with<const N: usize>(code: &[u8], masks_of: impl Fn(&[u8; CHUNK]) -> C
     let tail = (!rest.is_empty()).then_some(&tail);
     // Where the next instruction can begin, relative to the chunk at hand.
     let mut next = 0;
-    // One word per chunk, collected without a capacity check per chunk.
-    let words: Vec<Word<N>> = whole
-        .map(|bytes| bytes.try_into().expect("64 bytes"))
-        .chain(tail)
-        .enumerate()
-        .map(|(c, bytes)| {
-            let masks = masks_of(bytes);
-            let data = push_data(bytes, masks.pushes, &mut next);
-            next = next.saturating_sub(CHUNK);
-            let begins = !data & below((len - c * CHUNK).min(CHUNK) as u32);
-            Word { starts: begins, jumpdests: masks.jumpdests & begins, marked: masks.marked.map(|m| m & begins) }
-        })
-        .collect();
+    let mut words: Vec<Word<N>> = Vec::with_capacity(len.div_ceil(CHUNK));
+    for (c, bytes) in whole.map(|bytes| bytes.try_into().expect("64 bytes")).chain(tail).enumerate() {
+        let masks = masks_of(bytes);
+        let data = push_data(bytes, masks.pushes, &mut next);
+        next = next.saturating_sub(CHUNK);
+        let begins = !data & below((len - c * CHUNK).min(CHUNK) as u32);
+        words.push(Word {
+            starts: begins,
+            jumpdests: masks.jumpdests & begins,
+            marked: masks.marked.map(|m| m & begins),
+        });
+    }
     let starts: Vec<u64> = words.iter().map(|w| w.starts).collect();
     let count = words.iter().map(|w| w.jumpdests.count_ones() as usize).sum();
-    let mut bits: Vec<u8> = words.iter().flat_map(|w| w.jumpdests.to_le_bytes()).collect();
+    let bytes: Vec<[u8; 8]> = words.iter().map(|w| w.jumpdests.to_le_bytes()).collect();
+    let mut bits = bytes.into_flattened();
     bits.truncate(len.div_ceil(8));
     let padding = padding_after(code, &starts);
     let (marked, jumpdests) = if N > 0 {
