@@ -228,18 +228,19 @@ fn push_data(bytes: &[u8; CHUNK], mut candidates: u64, next: &mut usize) -> u64 
         // bits after its own (those past the chunk shift out).
         let real = at >= *next;
         *next = if real { at + op - 0x5e } else { *next };
-        data |= (IMMEDIATE_BITS[op % 32] & 0u64.wrapping_sub(real as u64)) << at;
+        data |= (IMMEDIATE_BITS[op] & 0u64.wrapping_sub(real as u64)) << at;
     }
     data
 }
 
 /// The immediate of PUSHn as bits after the opcode's (n bits from bit 1),
-/// by the opcode's low five bits (PUSHn is 0x5f + n).
-const IMMEDIATE_BITS: [u64; 32] = {
-    let mut bits = [0u64; 32];
+/// by opcode (PUSHn is 0x5f + n; 0 for other bytes). Indexed by the whole
+/// byte, so the lookup needs no masking and no bounds check.
+const IMMEDIATE_BITS: [u64; 256] = {
+    let mut bits = [0u64; 256];
     let mut n = 1;
     while n <= 32 {
-        bits[(0x5f + n) % 32] = (2u64 << n) - 2;
+        bits[0x5f + n] = (2u64 << n) - 2;
         n += 1;
     }
     bits
@@ -270,16 +271,21 @@ pub(crate) fn scan(code: &[u8]) -> JumpDests {
 /// in each of `sets`, its JUMPDEST opcodes and revm's padding for it.
 pub(crate) fn decode<const N: usize>(code: &[u8], sets: &[ByteSet; N]) -> Decoded<N> {
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: this CPU has AVX2, checked just above.
+    if std::arch::is_x86_feature_detected!("avx2")
+        && std::arch::is_x86_feature_detected!("bmi1")
+        && std::arch::is_x86_feature_detected!("bmi2")
+    {
+        // SAFETY: this CPU has AVX2, BMI1 and BMI2, checked just above.
         return unsafe { decode_avx2(code, sets) };
     }
     decode_with(code, |bytes| chunk_masks(bytes, sets))
 }
 
-/// [`decode`] compiled for AVX2, so the vector code inlines.
+/// [`decode`] compiled for AVX2, so the vector code inlines, and for the
+/// bit instructions of BMI1 and BMI2 (clearing the lowest set bit and
+/// shifting by a register in one instruction each, in the PUSH loop).
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
+#[target_feature(enable = "avx2,bmi1,bmi2")]
 fn decode_avx2<const N: usize>(code: &[u8], sets: &[ByteSet; N]) -> Decoded<N> {
     decode_with(code, |bytes| chunk_masks_avx2(bytes, sets))
 }
