@@ -274,18 +274,19 @@ pub(crate) fn decode<const N: usize>(code: &[u8], sets: &[ByteSet; N]) -> Decode
     if std::arch::is_x86_feature_detected!("avx2")
         && std::arch::is_x86_feature_detected!("bmi1")
         && std::arch::is_x86_feature_detected!("bmi2")
+        && std::arch::is_x86_feature_detected!("popcnt")
     {
-        // SAFETY: this CPU has AVX2, BMI1 and BMI2, checked just above.
+        // SAFETY: this CPU has AVX2, BMI1, BMI2 and POPCNT, checked just above.
         return unsafe { decode_avx2(code, sets) };
     }
     decode_with(code, |bytes| chunk_masks(bytes, sets))
 }
 
 /// [`decode`] compiled for AVX2, so the vector code inlines, and for the
-/// bit instructions of BMI1 and BMI2 (clearing the lowest set bit and
-/// shifting by a register in one instruction each, in the PUSH loop).
+/// bit instructions of BMI1, BMI2 and POPCNT (clearing the lowest set bit,
+/// shifting by a register and counting bits in one instruction each).
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,bmi1,bmi2")]
+#[target_feature(enable = "avx2,bmi1,bmi2,popcnt")]
 fn decode_avx2<const N: usize>(code: &[u8], sets: &[ByteSet; N]) -> Decoded<N> {
     decode_with(code, |bytes| chunk_masks_avx2(bytes, sets))
 }
