@@ -300,7 +300,9 @@ fn main() {
     println!("|---|---|---|---|---|---|---|---|---|---|---|");
     let ttl = Duration::from_secs(3600);
     let (mut wins, mut cases) = (0, 0);
-    for (name, keys, capacities) in &traces {
+    // EBC_TRACE=name replays only that trace (for tuning).
+    let only = std::env::var("EBC_TRACE").ok();
+    for (name, keys, capacities) in traces.iter().filter(|(name, ..)| only.as_ref().is_none_or(|o| o == name)) {
         for &capacity in capacities {
             let lru = replay_policy(keys, policy(CacheStrategy::Lru, capacity, ttl));
             let lazy_lru = replay_lazy_lru(keys, capacity);

@@ -30,6 +30,21 @@
 //! full-size replicas, and on a switch the real cache takes on the chosen
 //! replica's layout (segments and order, or LFU counts) for the entries it
 //! holds, so it behaves as that replica at once instead of converging.
+//!
+//! Until the cache first fills, every choice holds every key and the
+//! simulations cannot tell them apart, yet the first evictions decide what
+//! the cache keeps. So a second set of miniature caches, a quarter the
+//! size ("scouts"), runs until then: they fill first, and when the real
+//! cache is about to evict for the first time it starts with the scouts'
+//! best choice if that did clearly and significantly better than the 1%
+//! window (by two standard deviations; by four, they may stop early and
+//! keep their verdict for the fill). Then the scouts stop. (On a trace
+//! where every reuse is near, the 1% window loses every reuse between the
+//! fill and the first switch.) When the cache is sampled, the scouts sample
+//! a quarter of the sampled keys, at a sixteenth of the size; and a long
+//! run of hits before the fill, a cache that stopped growing, stops them
+//! with no verdict, so that a cache which never fills does not pay for
+//! them. Among equal scores the largest window wins, LFU last.
 
 use lru::LruCache;
 use revm::primitives::Address;
@@ -62,6 +77,15 @@ const CHECKS: usize = 16;
 /// What is left of a score after one check: half after a whole period.
 const FADE: f64 = 0.957_603_280_698_573_6; // 0.5^(1/16)
 
+/// The scouts' capacity is the main replicas' divided by this.
+const SCOUT_SHRINK: usize = 4;
+/// How many standard deviations the scouts' best must lead the current
+/// choice by at the fill ([`Replicas::clear_lead`]).
+const SCOUT_Z: f64 = 2.0;
+/// The same, for the scouts to stop early and keep their verdict until the
+/// fill: stricter, as the verdict may grow stale.
+const SCOUT_EARLY_Z: f64 = 4.0;
+
 /// Entries the sketch is first sized for; it doubles as the cache fills.
 const INITIAL_SKETCH: usize = 4096;
 
@@ -84,53 +108,28 @@ pub(crate) struct TinyLfuPolicy<V> {
 /// the window shares.
 const LFU_CHOICE: usize = WINDOW_CHOICES.len();
 
-/// Miniature caches over a hash-sampled share of the keys: a W-TinyLFU
-/// one per window share in [`WINDOW_CHOICES`], then a plain LFU one
-/// ([`LFU_CHOICE`]), scored by their recent hits.
-struct MiniSims {
-    /// A key is sampled when the low bits of its hash under this mask are 0.
-    mask: u64,
+/// One cache per choice: a W-TinyLFU one per window share in
+/// [`WINDOW_CHOICES`], then a plain LFU one ([`LFU_CHOICE`]), all of one
+/// capacity, each with its score of hits.
+struct Replicas {
     caches: Vec<TinyLfuPolicy<()>>,
     lfu: LfuPolicy<()>,
-    /// Hits per choice, fading by half every period.
     scores: Vec<f64>,
-    /// Sampled accesses until the next choice.
-    until_check: usize,
-    /// Sampled accesses between two choices.
-    check_every: usize,
-    chosen: usize,
 }
 
-impl MiniSims {
-    fn new(capacity: usize) -> MiniSims {
-        // Sample 1 in 2^k keys so that capacity / 2^k is about MINI_CAPACITY.
-        let rate_log2 = (capacity / MINI_CAPACITY).max(1).ilog2();
-        let mini = (capacity >> rate_log2).max(2);
-        let check_every = (mini * MINI_PERIOD / CHECKS).max(1);
-        MiniSims {
-            mask: (1u64 << rate_log2) - 1,
-            caches: WINDOW_CHOICES.iter().map(|&share| TinyLfuPolicy::with_window(mini, share, false)).collect(),
-            lfu: LfuPolicy::new(mini),
+impl Replicas {
+    fn new(capacity: usize) -> Replicas {
+        Replicas {
+            caches: WINDOW_CHOICES.iter().map(|&share| TinyLfuPolicy::with_window(capacity, share, false)).collect(),
+            lfu: LfuPolicy::new(capacity),
             scores: vec![0.0; LFU_CHOICE + 1],
-            until_check: check_every,
-            check_every,
-            chosen: INITIAL_CHOICE,
         }
     }
 
-    /// Whether every key is sampled: the miniature caches are then
-    /// full-size replicas, and the real cache can take on one's layout.
-    fn exact(&self) -> bool {
-        self.mask == 0
-    }
-
-    /// Replays one access if its key is sampled; now and then returns the
-    /// index of the choice that did best lately, and whether it is a new one.
-    fn observe(&mut self, address: &Address) -> Option<(usize, bool)> {
-        use std::hash::BuildHasher;
-        if AddressHash::default().hash_one(address) & self.mask != 0 {
-            return None;
-        }
+    /// Replays one access through every cache, scoring their hits; returns
+    /// whether the first cache hit.
+    fn replay(&mut self, address: &Address) -> bool {
+        let before = self.scores[0];
         for (cache, score) in self.caches.iter_mut().zip(&mut self.scores) {
             if cache.get(address).is_some() {
                 *score += 1.0;
@@ -143,20 +142,157 @@ impl MiniSims {
         } else {
             self.lfu.insert(*address, ());
         }
+        self.scores[0] > before
+    }
+
+    /// Whether the caches are full (all fill at the same access).
+    fn full(&self) -> bool {
+        self.caches[0].len() >= self.caches[0].capacity
+    }
+
+    /// The choice with the best score, unless it did not do clearly better
+    /// than `current`. Among equals, the largest window wins, and LFU
+    /// loses: the choices closest to LRU lose least while wrong.
+    fn best(&self, current: usize) -> usize {
+        let best = std::iter::once(LFU_CHOICE)
+            .chain(0..LFU_CHOICE)
+            .max_by(|&a, &b| self.scores[a].total_cmp(&self.scores[b]))
+            .unwrap_or(current);
+        if self.scores[best] > self.scores[current] * HYSTERESIS { best } else { current }
+    }
+
+    /// The best choice, if it is not `current` and leads it by at least
+    /// `z` standard deviations of its score (hits counted as Poisson): the
+    /// scouts' counts are small, and a lead of a hit or two is noise.
+    fn clear_lead(&self, current: usize, z: f64) -> Option<usize> {
+        let best = self.best(current);
+        (best != current && self.scores[best] - self.scores[current] >= z * self.scores[best].sqrt()).then_some(best)
+    }
+}
+
+/// Miniature caches over a hash-sampled share of the keys, one per choice
+/// ([`Replicas`]), scored by their recent hits.
+struct MiniSims {
+    /// A key is sampled when the low bits of its hash under this mask are 0.
+    mask: u64,
+    /// The same for the scouts.
+    scout_mask: u64,
+    /// Scores fade by half every period.
+    main: Replicas,
+    /// The scouts, until the real cache first fills.
+    scouting: Scouting,
+    /// Accesses in a row, of the scouts' sample, that hit in `main` while
+    /// the scouts run.
+    idle: usize,
+    /// Sampled accesses until the next choice.
+    until_check: usize,
+    /// Sampled accesses between two choices.
+    check_every: usize,
+    chosen: usize,
+}
+
+/// Smaller replicas than the main ones, run before the real cache first
+/// fills: they fill first, and tell which choice to start with once the
+/// real cache is about to evict (until then the main replicas hold every
+/// key, and score alike).
+enum Scouting {
+    Running(Box<Replicas>),
+    /// The scouts stopped early with a clear verdict, kept for the fill.
+    Advised(usize),
+    Done,
+}
+
+impl MiniSims {
+    fn new(capacity: usize) -> MiniSims {
+        // Sample 1 in 2^k keys so that capacity / 2^k is about MINI_CAPACITY.
+        let rate_log2 = (capacity / MINI_CAPACITY).max(1).ilog2();
+        let mini = (capacity >> rate_log2).max(2);
+        let check_every = (mini * MINI_PERIOD / CHECKS).max(1);
+        // Scouts a quarter the size, or when sampled, a sixteenth over a
+        // quarter of the sampled keys: as cheap as a sixteenth.
+        let (scouts, scout_mask) = if rate_log2 == 0 {
+            (mini / SCOUT_SHRINK, 0)
+        } else {
+            (mini / (SCOUT_SHRINK * SCOUT_SHRINK), (1u64 << (rate_log2 + SCOUT_SHRINK.ilog2())) - 1)
+        };
+        MiniSims {
+            mask: (1u64 << rate_log2) - 1,
+            scout_mask,
+            main: Replicas::new(mini),
+            scouting: if scouts >= 2 { Scouting::Running(Box::new(Replicas::new(scouts))) } else { Scouting::Done },
+            idle: 0,
+            until_check: check_every,
+            check_every,
+            chosen: INITIAL_CHOICE,
+        }
+    }
+
+    /// Whether every key is sampled: the miniature caches are then
+    /// full-size replicas, and the real cache can take on one's layout.
+    fn exact(&self) -> bool {
+        self.mask == 0
+    }
+
+    /// Whether the scouts run or have advice: the policy then tells
+    /// [`MiniSims::observe`] when it is full.
+    fn scouting(&self) -> bool {
+        !matches!(self.scouting, Scouting::Done)
+    }
+
+    /// Replays one access if its key is sampled; now and then returns the
+    /// index of the choice that did best lately, and whether it is a new one.
+    /// `real_full`: the real cache holds its capacity (about to evict).
+    fn observe(&mut self, address: &Address, real_full: bool) -> Option<(usize, bool)> {
+        use std::hash::BuildHasher;
+        let scouted = if self.scouting() && (real_full || self.main.full()) { self.follow_scouts() } else { None };
+        let hash = AddressHash::default().hash_one(address);
+        if hash & self.mask != 0 {
+            return scouted;
+        }
+        let hit = self.main.replay(address);
+        if let Scouting::Running(scouts) = &mut self.scouting
+            && hash & self.scout_mask == 0
+        {
+            scouts.replay(address);
+            self.idle = if hit { self.idle + 1 } else { 0 };
+            // A long run of hits before the fill (as long as the scouts'
+            // capacity once they are full, else the main replicas'): the
+            // cache has stopped growing, and may not fill for long (if
+            // ever), by when what the scouts saw would be stale.
+            let idle_limit = if scouts.full() { scouts.caches[0].capacity } else { self.main.caches[0].capacity };
+            if scouts.full()
+                && let Some(verdict) = scouts.clear_lead(self.chosen, SCOUT_EARLY_Z)
+            {
+                self.scouting = Scouting::Advised(verdict);
+            } else if self.idle >= idle_limit {
+                self.scouting = Scouting::Done;
+            }
+        }
         self.until_check -= 1;
         if self.until_check > 0 {
-            return None;
+            return scouted;
         }
         self.until_check = self.check_every;
         // Keep the current choice unless another did clearly better.
-        let best = (0..self.scores.len()).max_by(|&a, &b| self.scores[a].total_cmp(&self.scores[b])).unwrap_or(0);
-        let changed = best != self.chosen && self.scores[best] > self.scores[self.chosen] * HYSTERESIS;
-        if changed {
-            self.chosen = best;
-        }
-        for score in &mut self.scores {
+        let best = self.main.best(self.chosen);
+        let changed = best != self.chosen;
+        self.chosen = best;
+        for score in &mut self.main.scores {
             *score *= FADE;
         }
+        Some((self.chosen, changed || scouted.is_some_and(|(_, changed)| changed)))
+    }
+
+    /// At the fill, takes the scouts' verdict (if they have a clear one)
+    /// and stops them.
+    fn follow_scouts(&mut self) -> Option<(usize, bool)> {
+        let verdict = match std::mem::replace(&mut self.scouting, Scouting::Done) {
+            Scouting::Running(scouts) => scouts.clear_lead(self.chosen, SCOUT_Z),
+            Scouting::Advised(verdict) => Some(verdict),
+            Scouting::Done => return None,
+        };
+        let changed = verdict.is_some_and(|verdict| verdict != self.chosen);
+        self.chosen = verdict.unwrap_or(self.chosen);
         Some((self.chosen, changed))
     }
 }
@@ -192,6 +328,11 @@ impl<V> TinyLfuPolicy<V> {
 
     fn protected_cap(&self) -> usize {
         (self.main_cap() as f64 * PROTECTED_SHARE) as usize
+    }
+
+    /// Entries held, in LFU mode or in the segments.
+    fn held(&self) -> usize {
+        self.lfu.as_ref().map_or(0, |lfu| lfu.held()) + self.window.len() + self.main_len()
     }
 
     fn main_len(&self) -> usize {
@@ -261,7 +402,7 @@ impl<V> TinyLfuPolicy<V> {
     /// more than it was sized for, up to the capacity.
     fn grow_sketch(&mut self) {
         let sized = self.sketch.sized_for();
-        let held = self.lfu.as_ref().map_or(0, |lfu| lfu.held()) + self.window.len() + self.main_len();
+        let held = self.held();
         if held > sized && sized < self.capacity {
             self.sketch = FrequencySketch::new(sized.saturating_mul(2).min(self.capacity));
         }
@@ -274,10 +415,12 @@ impl<V> TinyLfuPolicy<V> {
     /// pushes out.
     fn record(&mut self, address: &Address) {
         self.sketch.increment(address);
-        let Some((chosen, changed)) = self.sims.as_mut().and_then(|sims| sims.observe(address)) else { return };
+        // Whether the cache is full matters only while the scouts run.
+        let full = self.sims.as_ref().is_some_and(|sims| sims.scouting()) && self.held() >= self.capacity;
+        let Some((chosen, changed)) = self.sims.as_mut().and_then(|sims| sims.observe(address, full)) else { return };
         if chosen == LFU_CHOICE {
             if changed && let Some(sims) = self.sims.take() {
-                self.become_lfu(sims.exact().then_some(&sims.lfu));
+                self.become_lfu(sims.exact().then_some(&sims.main.lfu));
                 self.sims = Some(sims);
             }
             return;
@@ -287,7 +430,7 @@ impl<V> TinyLfuPolicy<V> {
         if changed && let Some(sims) = self.sims.take() {
             self.leave_lfu();
             if sims.exact() {
-                self.adopt(&sims.caches[chosen]);
+                self.adopt(&sims.main.caches[chosen]);
             }
             self.sims = Some(sims);
         }
@@ -462,7 +605,7 @@ impl<V: Clone + Send> Policy<V> for TinyLfuPolicy<V> {
     }
 
     fn len(&self) -> usize {
-        self.lfu.as_ref().map_or(0, |lfu| lfu.len()) + self.window.len() + self.main_len()
+        self.held()
     }
 }
 
@@ -571,18 +714,102 @@ mod tests {
         assert!(p.window.len() <= p.window_cap && p.main_len() <= p.main_cap());
     }
 
+    /// A seeded pseudo-random sequence (xorshift64).
+    fn xorshift(mut state: u64) -> impl FnMut() -> u64 {
+        move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        }
+    }
+
+    /// A trace where LRU is optimal: every step brings a new key, and
+    /// every other new key comes back once, 10 to 100 steps later (so at
+    /// most 100 other keys in between). Returns the keys and how many
+    /// reuses they hold.
+    fn near_reuse_trace(steps: usize) -> (Vec<u32>, usize) {
+        let mut next = xorshift(0x9e37_79b9_7f4a_7c15);
+        let mut due: std::collections::BTreeMap<usize, u32> = Default::default();
+        let (mut keys, mut reuses, mut fresh) = (Vec::with_capacity(steps), 0, 0u32);
+        for step in 0..steps {
+            if let Some(k) = due.remove(&step) {
+                keys.push(k);
+                reuses += 1;
+                continue;
+            }
+            fresh += 1;
+            keys.push(fresh);
+            if fresh % 2 == 0 {
+                let mut at = step + 10 + (next() % 91) as usize;
+                while due.contains_key(&at) {
+                    at += 1;
+                }
+                due.insert(at, fresh);
+            }
+        }
+        (keys, reuses)
+    }
+
+    #[test]
+    fn where_lru_is_optimal_a_small_cache_hits_every_reuse() {
+        let (keys, reuses) = near_reuse_trace(50_000);
+        let mut lru = crate::cache::lru::LruPolicy::<u32>::new(256);
+        let lru_hits = keys
+            .iter()
+            .filter(|&&k| {
+                let hit = lru.get(&a(k)).is_some();
+                if !hit {
+                    lru.insert(a(k), k);
+                }
+                hit
+            })
+            .count();
+        assert_eq!(lru_hits, reuses, "LRU hits every reuse");
+        let mut p = TinyLfuPolicy::<u32>::new(256);
+        assert_eq!(replay(&mut p, keys.into_iter()), reuses, "Adaptive hits every reuse too, as LRU does");
+        assert!(p.sims.as_ref().is_some_and(|sims| !sims.scouting()), "the scouts stopped at the fill");
+    }
+
+    #[test]
+    fn scouts_are_followed_only_on_a_clear_lead() {
+        let mut sims = MiniSims::new(256);
+        let mut verdict = |scores: [f64; LFU_CHOICE + 1]| {
+            sims.chosen = INITIAL_CHOICE;
+            let mut scouts = Replicas::new(16);
+            scouts.scores = scores.to_vec();
+            sims.scouting = Scouting::Running(Box::new(scouts));
+            let verdict = sims.follow_scouts();
+            assert!(!sims.scouting(), "the scouts stop");
+            verdict
+        };
+        // One hit ahead of 4 is noise.
+        assert_eq!(verdict([4.0, 4.0, 5.0, 5.0, 4.0, 4.0]), Some((INITIAL_CHOICE, false)));
+        // 121 against 69 is not; of equals the largest window wins over LFU.
+        assert_eq!(verdict([69.0, 64.0, 82.0, 121.0, 121.0, 121.0]), Some((4, true)));
+        assert_eq!(verdict([69.0, 64.0, 82.0, 110.0, 100.0, 121.0]), Some((LFU_CHOICE, true)));
+        // Done: nothing more to follow.
+        assert_eq!(sims.follow_scouts(), None);
+    }
+
+    #[test]
+    fn scouts_stop_when_the_cache_stops_growing() {
+        // 2,000 entries (sampled: 1 key in 2) that hold 300 keys and hit
+        // forever: the scouts stop, with no verdict, long before any fill.
+        let mut p = TinyLfuPolicy::<u32>::new(2_000);
+        replay(&mut p, (0..100).flat_map(|_| 0..300));
+        let sims = p.sims.as_ref().unwrap();
+        assert!(!sims.scouting(), "the scouts stopped");
+        assert_eq!(sims.chosen, INITIAL_CHOICE);
+        assert!(p.len() < 2_000);
+    }
+
     #[test]
     fn values_are_held_or_reported_exactly_once_across_choices() {
         // Phases that favour frequency, then recency, then frequency again,
         // so the simulations switch the policy between its modes.
         let mut p = TinyLfuPolicy::<u32>::new(64);
-        let mut rng = 0x2545_f491_4f6c_dd1du64;
-        let mut next = || {
-            rng ^= rng << 13;
-            rng ^= rng >> 7;
-            rng ^= rng << 17;
-            rng
-        };
+        let mut next = xorshift(0x2545_f491_4f6c_dd1d);
         let (mut held, mut modes) = (std::collections::HashSet::new(), [false; 2]);
         for step in 0..60_000u32 {
             let k = match (step / 10_000) % 2 {
