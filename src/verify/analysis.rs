@@ -454,45 +454,52 @@ struct Blocks<'a> {
     marked: &'a [[u64; SETS]],
     /// [`Decoded::jumpdests`].
     jumpdests: &'a [u64],
-    /// Per 64 offsets: the bits where a block begins, and how many blocks
-    /// begin before them.
-    heads: Vec<(u64, u32)>,
-    /// Per 64 offsets: the block heads that the block before falls into.
-    entered: Vec<u64>,
+    /// Per 64 offsets: where blocks begin, and which the block before
+    /// falls into.
+    heads: Vec<Heads>,
+}
+
+/// The block heads of 64 offsets.
+#[derive(Clone, Copy)]
+struct Heads {
+    /// The bits where a block begins.
+    word: u64,
+    /// How many blocks begin before them.
+    before: u32,
+    /// The heads that the block before falls into.
+    entered: u64,
 }
 
 impl<'a> Blocks<'a> {
     fn new(code: &'a [u8], tables: &'a Tables, decoded: &'a Decoded<SETS>) -> Blocks<'a> {
         let len = code.len();
         let words = decoded.starts.len();
-        let (mut heads, mut entered) = (Vec::with_capacity(words), Vec::with_capacity(words));
         // Bits carried from the word before: a block begins after its last
         // byte ends one, and is not entered from it when that one stops.
         let (mut after_end, mut after_stop, mut count) = (1u64, 1u64, 0u32);
-        for (index, (marks, &jumpdests)) in decoded.marked.iter().zip(&decoded.jumpdests).enumerate() {
-            // Only an end at the last byte would mark a head past the end.
-            let in_code = if index + 1 == words { bits_between(0, len - index * 64) } else { u64::MAX };
-            let stops = marks[ENDS] & !marks[FALLS];
-            let word = ((marks[ENDS] << 1) | after_end | jumpdests) & in_code;
-            entered.push(word & !((stops << 1) | after_stop));
-            (after_end, after_stop) = (marks[ENDS] >> 63, stops >> 63);
-            heads.push((word, count));
-            count += word.count_ones();
-        }
-        Blocks {
-            code,
-            tables,
-            starts: &decoded.starts,
-            marked: &decoded.marked,
-            jumpdests: &decoded.jumpdests,
-            heads,
-            entered,
-        }
+        // (Collected from an exact-size iterator: no capacity check per word.)
+        let heads = decoded
+            .marked
+            .iter()
+            .zip(&decoded.jumpdests)
+            .enumerate()
+            .map(|(index, (marks, &jumpdests))| {
+                // Only an end at the last byte would mark a head past the end.
+                let in_code = if index + 1 == words { bits_between(0, len - index * 64) } else { u64::MAX };
+                let stops = marks[ENDS] & !marks[FALLS];
+                let word = ((marks[ENDS] << 1) | after_end | jumpdests) & in_code;
+                let heads = Heads { word, before: count, entered: word & !((stops << 1) | after_stop) };
+                (after_end, after_stop) = (marks[ENDS] >> 63, stops >> 63);
+                count += word.count_ones();
+                heads
+            })
+            .collect();
+        Blocks { code, tables, starts: &decoded.starts, marked: &decoded.marked, jumpdests: &decoded.jumpdests, heads }
     }
 
     /// How many blocks there are.
     fn count(&self) -> usize {
-        self.heads.last().map_or(0, |&(word, before)| before as usize + word.count_ones() as usize)
+        self.heads.last().map_or(0, |h| h.before as usize + h.word.count_ones() as usize)
     }
 
     /// Whether the instruction at `pc` is in set `set` of [`Tables::sets`].
@@ -508,7 +515,7 @@ impl<'a> Blocks<'a> {
 
     /// ... or is entered from the block before it.
     fn entered(&self, start: usize) -> bool {
-        self.entered[start / 64] >> (start % 64) & 1 != 0
+        self.heads[start / 64].entered >> (start % 64) & 1 != 0
     }
 
     /// Whether a jump to `target` lands on a JUMPDEST.
@@ -518,7 +525,7 @@ impl<'a> Blocks<'a> {
 
     /// The index of the block that holds `pc` (within the code).
     fn index_at(&self, pc: usize) -> usize {
-        let (word, before) = self.heads[pc / 64];
+        let Heads { word, before, .. } = self.heads[pc / 64];
         let upto = (2u64 << (pc % 64)).wrapping_sub(1);
         before as usize + (word & upto).count_ones() as usize - 1
     }
@@ -526,10 +533,10 @@ impl<'a> Blocks<'a> {
     /// Where the block that holds `pc` begins.
     fn start_at(&self, pc: usize) -> usize {
         let (mut index, upto) = (pc / 64, (2u64 << (pc % 64)).wrapping_sub(1));
-        let mut word = self.heads[index].0 & upto;
+        let mut word = self.heads[index].word & upto;
         while word == 0 {
             index -= 1; // offset 0 begins a block
-            word = self.heads[index].0;
+            word = self.heads[index].word;
         }
         index * 64 + 63 - word.leading_zeros() as usize
     }
@@ -537,11 +544,11 @@ impl<'a> Blocks<'a> {
     /// Where the block beginning at `start` ends: the next head, or the end.
     fn end_of(&self, start: usize) -> usize {
         let mut index = start / 64;
-        let mut word = self.heads[index].0 & !(2u64 << (start % 64)).wrapping_sub(1);
+        let mut word = self.heads[index].word & !(2u64 << (start % 64)).wrapping_sub(1);
         while word == 0 {
             index += 1;
             match self.heads.get(index) {
-                Some(&(next, _)) => word = next,
+                Some(next) => word = next.word,
                 None => return self.code.len(),
             }
         }
@@ -597,7 +604,7 @@ impl<'a> Blocks<'a> {
 
     /// The block starts in order.
     fn starts(&self) -> impl Iterator<Item = usize> + '_ {
-        self.heads.iter().enumerate().flat_map(|(index, &(word, _))| offsets(index, word))
+        self.heads.iter().enumerate().flat_map(|(index, h)| offsets(index, h.word))
     }
 }
 
@@ -877,7 +884,7 @@ impl Blocks<'_> {
         // entered from a reachable block. Marked offset by offset.
         let mut dead = vec![0u64; self.heads.len()];
         let mut dead_blocks = 0;
-        for (index, (&(word, _), &entered)) in self.heads.iter().zip(&self.entered).enumerate() {
+        for (index, &Heads { word, entered, .. }) in self.heads.iter().enumerate() {
             let not_first = if index == 0 { !1 } else { !0 };
             for mut start in offsets(index, word & !self.jumpdests[index] & !entered & not_first) {
                 loop {
