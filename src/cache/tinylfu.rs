@@ -714,22 +714,12 @@ mod tests {
         assert!(p.window.len() <= p.window_cap && p.main_len() <= p.main_cap());
     }
 
-    /// A seeded pseudo-random sequence (xorshift64).
-    fn xorshift(mut state: u64) -> impl FnMut() -> u64 {
-        move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        }
-    }
-
     /// A trace where LRU is optimal: every step brings a new key, and
     /// every other new key comes back once, 10 to 100 steps later (so at
     /// most 100 other keys in between). Returns the keys and how many
     /// reuses they hold.
     fn near_reuse_trace(steps: usize) -> (Vec<u32>, usize) {
-        let mut next = xorshift(0x9e37_79b9_7f4a_7c15);
+        let mut next = crate::verify::xorshift(0x9e37_79b9_7f4a_7c15);
         let mut due: std::collections::BTreeMap<usize, u32> = Default::default();
         let (mut keys, mut reuses, mut fresh) = (Vec::with_capacity(steps), 0, 0u32);
         for step in 0..steps {
@@ -809,7 +799,7 @@ mod tests {
         // Phases that favour frequency, then recency, then frequency again,
         // so the simulations switch the policy between its modes.
         let mut p = TinyLfuPolicy::<u32>::new(64);
-        let mut next = xorshift(0x2545_f491_4f6c_dd1d);
+        let mut next = crate::verify::xorshift(0x2545_f491_4f6c_dd1d);
         let (mut held, mut modes) = (std::collections::HashSet::new(), [false; 2]);
         for step in 0..60_000u32 {
             let k = match (step / 10_000) % 2 {

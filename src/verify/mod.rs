@@ -156,7 +156,7 @@ pub fn verify(
 }
 
 /// A deterministic xorshift64 generator seeded with `seed` (nonzero), for
-/// the analysis tests' random code.
+/// tests' random inputs (the analysis tests' code, the cache tests' keys).
 #[cfg(test)]
 pub(crate) fn xorshift(seed: u64) -> impl FnMut() -> u64 {
     let mut state = seed;
