@@ -23,6 +23,7 @@ use super::{DELEGATION_PREFIX, Finding, FindingKind};
 
 const PUSH0: u8 = 0x5f;
 const PUSH1: u8 = 0x60;
+const PUSH2: u8 = 0x61;
 const PUSH32: u8 = 0x7f;
 const JUMP: u8 = 0x56;
 const JUMPI: u8 = 0x57;
@@ -396,6 +397,9 @@ fn bits_between(from: usize, to: usize) -> u64 {
 /// `NO_TARGET` (also when `pc` is no jump).
 #[inline(always)]
 fn static_target(code: &[u8], starts: &[u64], pc: usize) -> u32 {
+    if let Some(target) = push2_target(code, starts, pc) {
+        return target;
+    }
     let Some(previous) = start_before(starts, pc) else {
         return NO_TARGET; // nothing before `pc`
     };
@@ -409,7 +413,22 @@ fn static_target(code: &[u8], starts: &[u64], pc: usize) -> u32 {
 /// instruction before it is then the PUSH, whose immediate ends at `pc`.
 #[inline(always)]
 fn target_after_push_data(code: &[u8], starts: &[u64], pc: usize) -> u32 {
+    if let Some(target) = push2_target(code, starts, pc) {
+        return target;
+    }
     start_before(starts, pc).map_or(NO_TARGET, |push| pushed_target(code, push, pc))
+}
+
+/// The target of a `PUSH2 X; JUMP/JUMPI` whose jump is at `pc`, if a PUSH2
+/// is the instruction before it. Nearly every static jump is one (98% of
+/// those in the corpus), so this is tried first: one opcode compare and
+/// one bit of `starts`, where the general case searches for the
+/// instruction before and masks its immediate.
+#[inline(always)]
+fn push2_target(code: &[u8], starts: &[u64], pc: usize) -> Option<u32> {
+    let push = pc.checked_sub(3)?;
+    let is_start = starts[push / 64] >> (push % 64) & 1 != 0;
+    (code[push] == PUSH2 && is_start).then(|| u32::from(u16::from_be_bytes([code[pc - 2], code[pc - 1]])))
 }
 
 /// Where the instruction before `pc` begins, when it is at most 64 bytes
