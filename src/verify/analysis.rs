@@ -314,17 +314,24 @@ struct Tables {
 }
 
 /// How many opcode sets [`Tables::sets`] has. By index: the opcodes that
-/// end a block (jumps, halts and bytes that are no instruction) ...
-const SETS: usize = 5;
-const ENDS: usize = 0;
+/// end a block and do not fall through (JUMP, halts and bytes that are no
+/// instruction; with JUMPI, the one that falls through, they are all the
+/// opcodes that end a block) ...
+const SETS: usize = 4;
+const STOPS: usize = 0;
 /// ... those with capabilities (CALL included) ...
 const CAPABLE: usize = 1;
 /// ... JUMP and JUMPI ...
 const JUMPS: usize = 2;
-/// ... JUMPI, the one that ends a block and falls through too ...
-const FALLS: usize = 3;
 /// ... and the bytes that are no instruction at the fork.
-const UNDEFINED_OPS: usize = 4;
+const UNDEFINED_OPS: usize = 3;
+
+/// The opcodes that end a block in one word of [`Decoded::marked`]: those
+/// that stop and JUMPI.
+#[inline(always)]
+fn ends(marks: &[u64; SETS]) -> u64 {
+    marks[STOPS] | marks[JUMPS]
+}
 
 /// The tables of `fork`, built once per process.
 fn tables(fork: Fork) -> &'static Tables {
@@ -359,10 +366,9 @@ fn build_tables(fork: Fork) -> Tables {
     });
     let class = |byte: u8| ops[byte as usize].class;
     let sets = [
-        ByteSet::new(|byte| class(byte).ends_block()),
+        ByteSet::new(|byte| class(byte).ends_block() && class(byte) != Class::Jumpi),
         ByteSet::new(|byte| ops[byte as usize].caps != 0),
         ByteSet::new(|byte| matches!(class(byte), Class::Jump | Class::Jumpi)),
-        ByteSet::new(|byte| class(byte) == Class::Jumpi),
         ByteSet::new(|byte| class(byte) == Class::Undefined),
     ];
     Tables { fork, ops, caps, sets }
@@ -505,10 +511,10 @@ impl<'a> Blocks<'a> {
             .map(|(index, (marks, &jumpdests))| {
                 // Only an end at the last byte would mark a head past the end.
                 let in_code = if index + 1 == words { bits_between(0, len - index * 64) } else { u64::MAX };
-                let stops = marks[ENDS] & !marks[FALLS];
-                let word = ((marks[ENDS] << 1) | after_end | jumpdests) & in_code;
+                let (ends, stops) = (ends(marks), marks[STOPS]);
+                let word = ((ends << 1) | after_end | jumpdests) & in_code;
                 let heads = Heads { word, before: count, entered: word & !((stops << 1) | after_stop) };
-                (after_end, after_stop) = (marks[ENDS] >> 63, stops >> 63);
+                (after_end, after_stop) = (ends >> 63, stops >> 63);
                 count += word.count_ones();
                 heads
             })
@@ -521,9 +527,9 @@ impl<'a> Blocks<'a> {
         self.heads.last().map_or(0, |h| h.before as usize + h.word.count_ones() as usize)
     }
 
-    /// Whether the instruction at `pc` is in set `set` of [`Tables::sets`].
-    fn marked(&self, set: usize, pc: usize) -> bool {
-        self.marked[pc / 64][set] >> (pc % 64) & 1 != 0
+    /// Whether the instruction at `pc` ends a block.
+    fn ends_block_at(&self, pc: usize) -> bool {
+        ends(&self.marked[pc / 64]) >> (pc % 64) & 1 != 0
     }
 
     /// Whether the block beginning at `start` (within the code) begins with
@@ -580,7 +586,7 @@ impl<'a> Blocks<'a> {
         let last = end - 1;
         // It ends with an instruction of its own, or falls into a JUMPDEST,
         // or runs off the end (an implicit STOP).
-        let flags = if self.marked(ENDS, last) {
+        let flags = if self.ends_block_at(last) {
             self.tables.ops[code[last] as usize].class.block_flags()
         } else if end < code.len() {
             FALLS_THROUGH
