@@ -15,7 +15,7 @@
 use revm::bytecode::Bytecode;
 use revm::primitives::Address;
 
-use super::jumps::{ByteSet, Decoded, JumpDests, decode, previous_start, scan};
+use super::jumps::{ByteSet, Decoded, JumpDests, decode_comparing, previous_start, scan};
 
 use super::metadata::{Trailer, find_trailer};
 use super::opcodes::{Fork, info};
@@ -321,10 +321,12 @@ const SETS: usize = 4;
 const STOPS: usize = 0;
 /// ... those with capabilities (CALL included) ...
 const CAPABLE: usize = 1;
-/// ... JUMP and JUMPI ...
-const JUMPS: usize = 2;
-/// ... and the bytes that are no instruction at the fork.
-const UNDEFINED_OPS: usize = 3;
+/// ... the bytes that are no instruction at the fork ...
+const UNDEFINED_OPS: usize = 2;
+/// ... and JUMP and JUMPI, last: one compare finds them.
+const JUMPS: usize = 3;
+/// How many of the sets, at the end, one compare finds.
+const COMPARED: usize = 1;
 
 /// The opcodes that end a block in one word of [`Decoded::marked`]: those
 /// that stop and JUMPI.
@@ -368,8 +370,8 @@ fn build_tables(fork: Fork) -> Tables {
     let sets = [
         ByteSet::new(|byte| class(byte).ends_block() && class(byte) != Class::Jumpi),
         ByteSet::new(|byte| ops[byte as usize].caps != 0),
-        ByteSet::new(|byte| matches!(class(byte), Class::Jump | Class::Jumpi)),
         ByteSet::new(|byte| class(byte) == Class::Undefined),
+        ByteSet::new(|byte| matches!(class(byte), Class::Jump | Class::Jumpi)),
     ];
     Tables { fork, ops, caps, sets }
 }
@@ -433,8 +435,9 @@ fn target_after_push_data(code: &[u8], starts: &[u64], pc: usize) -> u32 {
 #[inline(always)]
 fn push2_target(code: &[u8], starts: &[u64], pc: usize) -> Option<u32> {
     let push = pc.checked_sub(3)?;
+    let &[op, high, low] = code.get(push..pc)? else { return None };
     let is_start = starts[push / 64] >> (push % 64) & 1 != 0;
-    (code[push] == PUSH2 && is_start).then(|| u32::from(u16::from_be_bytes([code[pc - 2], code[pc - 1]])))
+    (op == PUSH2 && is_start).then(|| u32::from(u16::from_be_bytes([high, low])))
 }
 
 /// Where the instruction before `pc` begins, when it is at most 64 bytes
@@ -994,7 +997,7 @@ fn inspect_legacy(code: &[u8], fork: Fork) -> (Inspection, JumpDests) {
     let findings = Findings { list: Vec::new(), per_kind: [0; 8], suppressed: 0, code_end };
     let mut tally = Tally { out: Inspection { trailer, ..Inspection::default() }, findings, known: Vec::new() };
     let tables = tables(fork);
-    let decoded = decode(code, &tables.sets);
+    let decoded = decode_comparing::<SETS, COMPARED>(code, &tables.sets);
     let last = previous_start(&decoded.starts, code.len()).expect("non-empty code has an instruction");
     let have = code.len() - last - 1;
     let n = tables.ops[code[last] as usize].size as usize - 1;
@@ -1079,7 +1082,7 @@ pub mod long_way {
             let i = blocks.binary_search_by_key(&t, |b| b.start).ok()?;
             (code[t as usize] == JUMPDEST).then_some(i)
         };
-        let decoded = decode(code, &tables.sets);
+        let decoded = decode_comparing::<SETS, COMPARED>(code, &tables.sets);
         let (mut entry, mut work) = (vec![UNSEEN; blocks.len()], Vec::new());
         let (mut dynamic, mut queued_all) = (false, false);
         visit(0, 0, 0, &mut work, &mut entry);
