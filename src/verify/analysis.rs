@@ -767,6 +767,16 @@ fn exit_height(code: &[u8], starts: &[u64], tables: &Tables, b: &Block, h: u32) 
     if effect.troubles(h as i64) { UNKNOWN } else { (h as i64 + effect.delta) as u32 }
 }
 
+/// Calls `each` with the offsets of the set bits of `word`, the word for
+/// offsets from `64 * index` on, in order.
+#[inline(always)]
+fn for_each_bit(index: usize, mut word: u64, mut each: impl FnMut(usize)) {
+    while word != 0 {
+        each(index * 64 + word.trailing_zeros() as usize);
+        word &= word - 1;
+    }
+}
+
 /// The offsets of the set bits of `word`, the word for offsets from
 /// `64 * index` on, in order.
 fn offsets(index: usize, mut word: u64) -> impl Iterator<Item = usize> {
@@ -929,19 +939,11 @@ impl Blocks<'_> {
             }
         }
         tally.out.reachable_blocks = self.count() - dead_blocks; // the chain's included
-        self.each(UNDEFINED_OPS, chain_end, len, &dead, |pc| self.undefined(pc, tally));
-        // Only a jump right after PUSH data can have a static target: leave
-        // out those after an instruction start (and in dead blocks).
-        let mut dynamic = dead.clone();
-        for (index, word) in dynamic.iter_mut().enumerate() {
-            let before = if index > 0 { self.starts[index - 1] >> 63 } else { 1 };
-            *word |= (self.starts[index] << 1) | before;
-        }
-        self.each(JUMPS, chain_end, len, &dynamic, |pc| {
-            self.check_jump(pc, target_after_push_data(code, self.starts, pc), tally)
-        });
-        // Capabilities a block at a time; a block with a CALL is simulated
-        // for the call's value.
+        // Past the chain, a word at a time: the undefined bytes, the jumps
+        // that can have a static target (only one right after PUSH data
+        // can: not one after an instruction start) and the instructions
+        // with capabilities, a block at a time. A block with a CALL is
+        // simulated for the call's value.
         let mut open: Option<Block> = None;
         let close = |open: Option<Block>, tally: &mut Tally| match open {
             Some(b) if b.flags & HAS_CALL != 0 => {
@@ -950,20 +952,32 @@ impl Blocks<'_> {
             Some(b) => tally.out.capabilities.0 |= b.caps,
             None => {}
         };
-        self.each(CAPABLE, chain_end, len, &dead, |pc| {
-            if open.is_none_or(|b| pc >= b.end as usize) {
-                close(open.take(), tally);
-                let start = self.start_at(pc);
-                open = Some(Block {
-                    start: start as u32,
-                    end: self.end_of(start) as u32,
-                    target: NO_TARGET,
-                    caps: 0,
-                    flags: 0,
-                });
-            }
-            open.as_mut().expect("opened above").add(self.tables.ops[code[pc] as usize].caps);
-        });
+        let first = chain_end / 64;
+        let mut after_start = if first > 0 { self.starts[first - 1] >> 63 } else { 1 };
+        for (index, ((marks, &starts), &dead)) in self.marked.iter().zip(self.starts).zip(&dead).enumerate().skip(first)
+        {
+            let live = !dead & if index == first { u64::MAX << (chain_end % 64) } else { u64::MAX };
+            let after_push_data = !((starts << 1) | after_start);
+            after_start = starts >> 63;
+            for_each_bit(index, marks[UNDEFINED_OPS] & live, |pc| self.undefined(pc, tally));
+            for_each_bit(index, marks[JUMPS] & live & after_push_data, |pc| {
+                self.check_jump(pc, target_after_push_data(code, self.starts, pc), tally)
+            });
+            for_each_bit(index, marks[CAPABLE] & live, |pc| {
+                if open.is_none_or(|b| pc >= b.end as usize) {
+                    close(open.take(), tally);
+                    let start = self.start_at(pc);
+                    open = Some(Block {
+                        start: start as u32,
+                        end: self.end_of(start) as u32,
+                        target: NO_TARGET,
+                        caps: 0,
+                        flags: 0,
+                    });
+                }
+                open.as_mut().expect("opened above").add(self.tables.ops[code[pc] as usize].caps);
+            });
+        }
         close(open, tally);
     }
 }
