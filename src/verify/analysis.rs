@@ -672,11 +672,18 @@ fn simulate(
     known: &mut Vec<Option<bool>>,
 ) -> u32 {
     let mut caps = 0;
-    // Known values on top of the block's entry stack: Some(true) = zero.
-    known.clear();
+    // The values the block has put on top of its entry stack and not yet
+    // taken off, bottom first: Some(true) = zero. Each instruction adds at
+    // most one and takes at least a byte, so the block's length bounds
+    // them: `known` is indexed, never grown, inside the loop.
+    let (start, end) = (b.start as usize, b.end as usize);
+    if known.len() < end - start {
+        known.resize(end - start, None);
+    }
+    let mut len = 0;
     let mut height = entry.map(|h| h as isize);
-    let mut pc = b.start as usize;
-    while pc < b.end as usize {
+    let mut pc = start;
+    while pc < end {
         let op = code[pc];
         let op_info = tables.ops[op as usize];
         if op_info.class == Class::Undefined {
@@ -686,7 +693,7 @@ fn simulate(
         let mut next = pc + 1;
         caps |= tables.caps[op as usize];
         if op == CALL {
-            let value_zero = known.len() >= 3 && known[known.len() - 3] == Some(true);
+            let value_zero = len >= 3 && known[len - 3] == Some(true);
             caps |= if value_zero { Capabilities::CALL } else { Capabilities::CALL_WITH_VALUE };
         }
         if let Some(h) = height.as_mut() {
@@ -704,33 +711,33 @@ fn simulate(
                 return caps;
             }
         }
-        match op {
-            PUSH0 => known.push(Some(true)),
+        let value = match op {
+            PUSH0 => Some(Some(true)),
             PUSH1..=PUSH32 => {
                 next = pc + 1 + (op - PUSH1 + 1) as usize;
                 let imm = &code[pc + 1..next.min(code.len())];
-                known.push(Some(imm.iter().all(|b| *b == 0)));
+                Some(Some(imm.iter().all(|b| *b == 0)))
             }
-            DUP1..=0x8f => {
-                let depth = (op - DUP1 + 1) as usize;
-                let v = known.len().checked_sub(depth).and_then(|i| known[i]);
-                known.push(v);
-            }
+            // A copy of a value from below the block's own is not known.
+            DUP1..=0x8f => Some(len.checked_sub((op - DUP1 + 1) as usize).and_then(|i| known[i])),
             SWAP1..=0x9f => {
                 let depth = (op - SWAP1 + 1) as usize;
-                let top = known.len().checked_sub(1);
-                let other = known.len().checked_sub(depth + 1);
-                match (top, other) {
-                    (Some(t), Some(o)) => known.swap(t, o),
-                    (Some(t), None) => known[t] = None,
-                    _ => {}
+                if len > depth {
+                    known.swap(len - 1, len - 1 - depth);
+                } else if len > 0 {
+                    known[len - 1] = None; // swapped with a value from below
                 }
+                None
             }
             _ => {
-                let keep = known.len().saturating_sub(op_info.inputs as usize);
-                known.truncate(keep);
-                known.extend(std::iter::repeat_n(None, op_info.outputs()));
+                len = len.saturating_sub(op_info.inputs as usize);
+                // (No instruction but DUPs puts more than one value.)
+                (op_info.outputs() > 0).then_some(None)
             }
+        };
+        if let Some(value) = value {
+            known[len] = value;
+            len += 1;
         }
         pc = next;
     }
@@ -1051,7 +1058,7 @@ pub mod long_way {
     /// The blocks of `code` cut the long way, decoding instructions one by
     /// one: a block ends after each jump, halt or undefined byte and before
     /// each JUMPDEST (unless it is empty). Also a truncated final PUSH.
-    fn blocks_one_by_one(code: &[u8], tables: &Tables) -> (Vec<Block>, Option<usize>) {
+    pub(super) fn blocks_one_by_one(code: &[u8], tables: &Tables) -> (Vec<Block>, Option<usize>) {
         let fresh = |start: usize| Block { start: start as u32, end: 0, target: NO_TARGET, caps: 0, flags: 0 };
         let (mut blocks, mut current, mut previous, mut pc) = (Vec::new(), fresh(0), None::<usize>, 0);
         while pc < code.len() {
@@ -1325,6 +1332,93 @@ mod tests {
             seen += 1;
         }
         assert!(seen > 1900, "only {seen} corpus contracts");
+    }
+
+    /// The capabilities of block `b` with a plain stack of known values
+    /// (a growing vector, one entry per value, pushed and popped as the
+    /// instructions say), to check [`simulate`]'s indexed one against.
+    fn capabilities_plainly(code: &[u8], b: &Block, tables: &Tables) -> u32 {
+        let mut stack: Vec<Option<bool>> = Vec::new();
+        let mut caps = 0;
+        let mut pc = b.start as usize;
+        while pc < b.end as usize && tables.ops[code[pc] as usize].class != Class::Undefined {
+            let op = tables.ops[code[pc] as usize];
+            caps |= tables.caps[code[pc] as usize];
+            if code[pc] == CALL {
+                let zero = stack.len() >= 3 && stack[stack.len() - 3] == Some(true);
+                caps |= if zero { Capabilities::CALL } else { Capabilities::CALL_WITH_VALUE };
+            }
+            let size = op.size as usize;
+            let immediate = &code[(pc + 1).min(code.len())..(pc + size).min(code.len())];
+            match code[pc] {
+                PUSH0..=PUSH32 => stack.push(Some(immediate.iter().all(|b| *b == 0))),
+                n @ DUP1..=0x8f => {
+                    let from = stack.len().checked_sub(usize::from(n - DUP1) + 1);
+                    stack.push(from.and_then(|i| stack[i]));
+                }
+                n @ SWAP1..=0x9f => {
+                    let depth = usize::from(n - SWAP1) + 1;
+                    let top = stack.pop();
+                    match stack.len().checked_sub(depth) {
+                        Some(i) => {
+                            let below = std::mem::replace(&mut stack[i], top.flatten());
+                            stack.push(below);
+                        }
+                        None => stack.extend(top.map(|_| None)),
+                    }
+                }
+                _ => {
+                    for _ in 0..op.inputs {
+                        stack.pop();
+                    }
+                    stack.extend((0..op.outputs()).map(|_| None));
+                }
+            }
+            pc += size;
+        }
+        caps
+    }
+
+    #[test]
+    fn call_values_are_known_as_a_plain_stack_knows_them() {
+        let tables = tables(Fork::LATEST);
+        let (mut known, mut findings) =
+            (Vec::new(), Findings { list: Vec::new(), per_kind: [0; 8], suppressed: 0, code_end: 0 });
+        let mut check = |code: &[u8]| {
+            let mut zero_value_calls = 0;
+            for b in long_way::blocks_one_by_one(code, tables).0 {
+                let caps = simulate(code, &b, tables, None, &mut findings, &mut known);
+                assert_eq!(caps, capabilities_plainly(code, &b, tables), "block at {} of {code:02x?}", b.start);
+                zero_value_calls += (caps & Capabilities::CALL != 0) as usize;
+            }
+            zero_value_calls
+        };
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpus/mainnet");
+        let mut proven = 0;
+        for file in std::fs::read_dir(dir).expect("the corpus beside the repository") {
+            let code = std::fs::read(file.unwrap().path()).unwrap();
+            if !code.is_empty() && delegation_target(&code).is_none() {
+                proven += check(&code);
+            }
+        }
+        // Calls with a zero value, DUPs and SWAPs reaching below the
+        // block's own values, and blocks deeper than the swaps reach.
+        let mut next = crate::verify::xorshift(0xbb67_ae85_84ca_a73bu64);
+        for _ in 0..3000 {
+            let len = 1 + (next() % 120) as usize;
+            let code: Vec<u8> = (0..len)
+                .map(|_| match next() % 8 {
+                    0 => CALL,
+                    1 => 0x80 + (next() % 16) as u8,
+                    2 => 0x90 + (next() % 16) as u8,
+                    3 => [0x34, 0x01, 0x50, 0x15][(next() % 4) as usize],
+                    4 => 0x60,
+                    _ => [PUSH0, 0x00, 0x01][(next() % 3) as usize],
+                })
+                .collect();
+            proven += check(&code);
+        }
+        assert!(proven > 1000, "only {proven} blocks with a zero-value call");
     }
 
     #[test]
