@@ -317,16 +317,18 @@ struct Tables {
 /// end a block and do not fall through (JUMP, halts and bytes that are no
 /// instruction; with JUMPI, the one that falls through, they are all the
 /// opcodes that end a block) ...
-const SETS: usize = 4;
+const SETS: usize = 5;
 const STOPS: usize = 0;
 /// ... those with capabilities (CALL included) ...
 const CAPABLE: usize = 1;
 /// ... the bytes that are no instruction at the fork ...
 const UNDEFINED_OPS: usize = 2;
-/// ... and JUMP and JUMPI, last: one compare finds them.
+/// ... and, last, as one compare finds them: JUMP and JUMPI ...
 const JUMPS: usize = 3;
+/// ... and PUSH2, the PUSH before nearly every static jump.
+const PUSH2S: usize = 4;
 /// How many of the sets, at the end, one compare finds.
-const COMPARED: usize = 1;
+const COMPARED: usize = 2;
 
 /// The opcodes that end a block in one word of [`Decoded::marked`]: those
 /// that stop and JUMPI.
@@ -372,6 +374,7 @@ fn build_tables(fork: Fork) -> Tables {
         ByteSet::new(|byte| ops[byte as usize].caps != 0),
         ByteSet::new(|byte| class(byte) == Class::Undefined),
         ByteSet::new(|byte| matches!(class(byte), Class::Jump | Class::Jumpi)),
+        ByteSet::new(|byte| byte == PUSH2),
     ];
     Tables { fork, ops, caps, sets }
 }
@@ -421,9 +424,6 @@ fn static_target(code: &[u8], starts: &[u64], pc: usize) -> u32 {
 /// instruction before it is then the PUSH, whose immediate ends at `pc`.
 #[inline(always)]
 fn target_after_push_data(code: &[u8], starts: &[u64], pc: usize) -> u32 {
-    if let Some(target) = push2_target(code, starts, pc) {
-        return target;
-    }
     start_before(starts, pc).map_or(NO_TARGET, |push| pushed_target(code, push, pc))
 }
 
@@ -548,7 +548,10 @@ impl<'a> Blocks<'a> {
 
     /// Whether a jump to `target` lands on a JUMPDEST.
     fn is_jumpdest(&self, target: u32) -> bool {
-        (target as usize) < self.code.len() && self.at_jumpdest(target as usize)
+        // (The words hold no JUMPDEST past the end of the code: one bounds
+        // test covers both.)
+        let target = target as usize;
+        self.jumpdests.get(target / 64).is_some_and(|word| word >> (target % 64) & 1 != 0)
     }
 
     /// The index of the block that holds `pc` (within the code).
@@ -961,13 +964,22 @@ impl Blocks<'_> {
         };
         let first = chain_end / 64;
         let mut after_start = if first > 0 { self.starts[first - 1] >> 63 } else { 1 };
+        let mut push2s_before = if first > 0 { self.marked[first - 1][PUSH2S] } else { 0 };
         for (index, ((marks, &starts), &dead)) in self.marked.iter().zip(self.starts).zip(&dead).enumerate().skip(first)
         {
             let live = !dead & if index == first { u64::MAX << (chain_end % 64) } else { u64::MAX };
             let after_push_data = !((starts << 1) | after_start);
             after_start = starts >> 63;
+            // Jumps three bytes after a PUSH2: their targets are its two bytes.
+            let after_push2 = (marks[PUSH2S] << 3) | (push2s_before >> 61);
+            push2s_before = marks[PUSH2S];
             for_each_bit(index, marks[UNDEFINED_OPS] & live, |pc| self.undefined(pc, tally));
-            for_each_bit(index, marks[JUMPS] & live & after_push_data, |pc| {
+            let static_jumps = marks[JUMPS] & live & after_push_data;
+            for_each_bit(index, static_jumps & after_push2, |pc| {
+                let target = u16::from_be_bytes(code[pc - 2..pc].try_into().expect("2 bytes"));
+                self.check_jump(pc, u32::from(target), tally)
+            });
+            for_each_bit(index, static_jumps & !after_push2, |pc| {
                 self.check_jump(pc, target_after_push_data(code, self.starts, pc), tally)
             });
             for_each_bit(index, marks[CAPABLE] & live, |pc| {
