@@ -498,30 +498,49 @@ struct Heads {
     entered: u64,
 }
 
+/// The block heads of non-empty code of `len` bytes, per word of its
+/// decoding: compiled with POPCNT where the CPU has it (as every x86-64 CPU
+/// since 2009 does), which counts a word's heads in one instruction where
+/// the baseline takes 17.
+fn heads(len: usize, decoded: &Decoded<SETS>) -> Vec<Heads> {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("popcnt") {
+        // SAFETY: this CPU has POPCNT, checked just above.
+        return unsafe { heads_popcnt(len, decoded) };
+    }
+    heads_with(len, decoded)
+}
+
+/// [`heads`] compiled for POPCNT.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "popcnt")]
+fn heads_popcnt(len: usize, decoded: &Decoded<SETS>) -> Vec<Heads> {
+    heads_with(len, decoded)
+}
+
+/// [`heads`], for the caller's target features.
+#[inline(always)]
+fn heads_with(len: usize, decoded: &Decoded<SETS>) -> Vec<Heads> {
+    let words = decoded.starts.len();
+    // Bits carried from the word before: a block begins after its last
+    // byte ends one, and is not entered from it when that one stops.
+    let (mut after_end, mut after_stop, mut count) = (1u64, 1u64, 0u32);
+    let mut heads = Vec::with_capacity(words);
+    for (index, (marks, &jumpdests)) in decoded.marked.iter().zip(&decoded.jumpdests).enumerate() {
+        // Only an end at the last byte would mark a head past the end.
+        let in_code = if index + 1 == words { bits_between(0, len - index * 64) } else { u64::MAX };
+        let (ends, stops) = (ends(marks), marks[STOPS]);
+        let word = ((ends << 1) | after_end | jumpdests) & in_code;
+        heads.push(Heads { word, before: count, entered: word & !((stops << 1) | after_stop) });
+        (after_end, after_stop) = (ends >> 63, stops >> 63);
+        count += word.count_ones();
+    }
+    heads
+}
+
 impl<'a> Blocks<'a> {
     fn new(code: &'a [u8], tables: &'a Tables, decoded: &'a Decoded<SETS>) -> Blocks<'a> {
-        let len = code.len();
-        let words = decoded.starts.len();
-        // Bits carried from the word before: a block begins after its last
-        // byte ends one, and is not entered from it when that one stops.
-        let (mut after_end, mut after_stop, mut count) = (1u64, 1u64, 0u32);
-        // (Collected from an exact-size iterator: no capacity check per word.)
-        let heads = decoded
-            .marked
-            .iter()
-            .zip(&decoded.jumpdests)
-            .enumerate()
-            .map(|(index, (marks, &jumpdests))| {
-                // Only an end at the last byte would mark a head past the end.
-                let in_code = if index + 1 == words { bits_between(0, len - index * 64) } else { u64::MAX };
-                let (ends, stops) = (ends(marks), marks[STOPS]);
-                let word = ((ends << 1) | after_end | jumpdests) & in_code;
-                let heads = Heads { word, before: count, entered: word & !((stops << 1) | after_stop) };
-                (after_end, after_stop) = (ends >> 63, stops >> 63);
-                count += word.count_ones();
-                heads
-            })
-            .collect();
+        let heads = heads(code.len(), decoded);
         Blocks { code, tables, starts: &decoded.starts, marked: &decoded.marked, jumpdests: &decoded.jumpdests, heads }
     }
 
