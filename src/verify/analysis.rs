@@ -947,28 +947,8 @@ impl Blocks<'_> {
                 }
             }
         }
-        // Blocks no path reaches: neither JUMPDESTs nor block 0, and not
-        // entered from a reachable block. Marked offset by offset.
-        let mut dead = vec![0u64; self.heads.len()];
-        let mut dead_blocks = 0;
-        for (index, &Heads { word, entered, .. }) in self.heads.iter().enumerate() {
-            let not_first = if index == 0 { !1 } else { !0 };
-            for mut start in offsets(index, word & !self.jumpdests[index] & !entered & not_first) {
-                loop {
-                    let end = self.end_of(start);
-                    for (w, word) in dead.iter_mut().enumerate().take(end.div_ceil(64)).skip(start / 64) {
-                        *word |= bits_between(start.max(w * 64) - w * 64, (end - w * 64).min(64));
-                    }
-                    dead_blocks += 1;
-                    if end == len || !self.entered(end) || self.at_jumpdest(end) {
-                        break;
-                    }
-                    start = end;
-                }
-            }
-        }
-        tally.out.reachable_blocks = self.count() - dead_blocks; // the chain's included
-        // Past the chain, a word at a time: the undefined bytes, the jumps
+        // Past the chain, a word at a time: the blocks no path reaches, then
+        // the undefined bytes, the jumps
         // that can have a static target (only one right after PUSH data
         // can: not one after an instruction start) and the instructions
         // with capabilities, a block at a time. A block with a CALL is
@@ -984,8 +964,22 @@ impl Blocks<'_> {
         let first = chain_end / 64;
         let mut after_start = if first > 0 { self.starts[first - 1] >> 63 } else { 1 };
         let mut push2s_before = if first > 0 { self.marked[first - 1][PUSH2S] } else { 0 };
-        for (index, ((marks, &starts), &dead)) in self.marked.iter().zip(self.starts).zip(&dead).enumerate().skip(first)
-        {
+        // (Indexed: a zip of the three kept its state on the stack. They are
+        // of one length; their minimum lets the compiler drop bounds checks.)
+        let mut dead = vec![0u64; self.heads.len()];
+        let mut dead_blocks = 0;
+        let words = dead.len().min(self.marked.len()).min(self.starts.len()).min(self.jumpdests.len());
+        for index in first..words {
+            // Blocks no path reaches begin here: neither JUMPDESTs nor block
+            // 0, nor entered from the block before (none of the chain's).
+            // They are marked with the blocks they fall into, which may
+            // reach into later words.
+            let Heads { word, entered, .. } = self.heads[index];
+            let not_first = if index == 0 { !1 } else { !0 };
+            for_each_bit(index, word & !self.jumpdests[index] & !entered & not_first, |start| {
+                dead_blocks += self.mark_dead(start, &mut dead);
+            });
+            let (marks, starts, dead) = (&self.marked[index], self.starts[index], dead[index]);
             let live = !dead & if index == first { u64::MAX << (chain_end % 64) } else { u64::MAX };
             let after_push_data = !((starts << 1) | after_start);
             after_start = starts >> 63;
@@ -1017,6 +1011,24 @@ impl Blocks<'_> {
             });
         }
         close(open, tally);
+        tally.out.reachable_blocks = self.count() - dead_blocks; // the chain's included
+    }
+
+    /// Marks in `dead` the block at `start`, which no path reaches, and the
+    /// blocks it falls into up to a JUMPDEST. Returns how many blocks.
+    fn mark_dead(&self, mut start: usize, dead: &mut [u64]) -> usize {
+        let mut blocks = 0;
+        loop {
+            let end = self.end_of(start);
+            for (w, word) in dead.iter_mut().enumerate().take(end.div_ceil(64)).skip(start / 64) {
+                *word |= bits_between(start.max(w * 64) - w * 64, (end - w * 64).min(64));
+            }
+            blocks += 1;
+            if end == self.code.len() || !self.entered(end) || self.at_jumpdest(end) {
+                return blocks;
+            }
+            start = end;
+        }
     }
 }
 
