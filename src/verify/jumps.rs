@@ -338,41 +338,31 @@ fn decode_with<const N: usize>(code: &[u8], masks_of: impl Fn(&[u8; CHUNK]) -> C
     let tail = (!rest.is_empty()).then_some(&tail);
     // Where the next instruction can begin, relative to the chunk at hand.
     let mut next = 0;
-    let mut words: Vec<Word<N>> = Vec::with_capacity(len.div_ceil(CHUNK));
+    // (Written in place: no capacity check per chunk, nothing to copy after.)
+    let words = len.div_ceil(CHUNK);
+    let (mut starts, mut jumpdests) = (vec![0u64; words], vec![0u64; words]);
+    let mut marked = vec![[0u64; N]; if N > 0 { words } else { 0 }];
+    let mut count = 0;
     for (c, bytes) in whole.map(|bytes| bytes.try_into().expect("64 bytes")).chain(tail).enumerate() {
         let masks = masks_of(bytes);
         let data = push_data(bytes, masks.pushes, &mut next);
         next = next.saturating_sub(CHUNK);
         let begins = !data & below((len - c * CHUNK).min(CHUNK) as u32);
-        words.push(Word {
-            starts: begins,
-            jumpdests: masks.jumpdests & begins,
-            marked: masks.marked.map(|m| m & begins),
-        });
+        starts[c] = begins;
+        jumpdests[c] = masks.jumpdests & begins;
+        count += jumpdests[c].count_ones() as usize;
+        if N > 0 {
+            marked[c] = masks.marked.map(|m| m & begins);
+        }
     }
-    let starts: Vec<u64> = words.iter().map(|w| w.starts).collect();
-    let count = words.iter().map(|w| w.jumpdests.count_ones() as usize).sum();
-    let bytes: Vec<[u8; 8]> = words.iter().map(|w| w.jumpdests.to_le_bytes()).collect();
-    let mut bits = bytes.into_flattened();
+    let mut bits = Vec::with_capacity(words * 8);
+    for word in &jumpdests {
+        bits.extend_from_slice(&word.to_le_bytes());
+    }
     bits.truncate(len.div_ceil(8));
     let padding = padding_after(code, &starts);
-    let (marked, jumpdests) = if N > 0 {
-        (words.iter().map(|w| w.marked).collect(), words.iter().map(|w| w.jumpdests).collect())
-    } else {
-        (Vec::new(), Vec::new())
-    };
+    let jumpdests = if N > 0 { jumpdests } else { Vec::new() };
     Decoded { table: JumpDests { bits, count, padding }, starts, marked, jumpdests }
-}
-
-/// What [`decode_with`] finds in one 64-byte chunk, a bit per byte.
-#[derive(Clone, Copy)]
-struct Word<const N: usize> {
-    /// Where instructions begin.
-    starts: u64,
-    /// The JUMPDEST opcodes.
-    jumpdests: u64,
-    /// The instructions whose opcode is in each set.
-    marked: [u64; N],
 }
 
 /// revm's padding of `code`, whose instructions begin where `starts` says.
