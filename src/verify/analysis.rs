@@ -525,13 +525,17 @@ fn heads_with(len: usize, decoded: &Decoded<SETS>) -> Vec<Heads> {
     // Bits carried from the word before: a block begins after its last
     // byte ends one, and is not entered from it when that one stops.
     let (mut after_end, mut after_stop, mut count) = (1u64, 1u64, 0u32);
-    let mut heads = Vec::with_capacity(words);
-    for (index, (marks, &jumpdests)) in decoded.marked.iter().zip(&decoded.jumpdests).enumerate() {
+    // (Written in place: a push's grow path made the loop keep its state on
+    // the stack.)
+    let mut heads = vec![Heads { word: 0, before: 0, entered: 0 }; words];
+    for (index, (head, (marks, &jumpdests))) in
+        heads.iter_mut().zip(decoded.marked.iter().zip(&decoded.jumpdests)).enumerate()
+    {
         // Only an end at the last byte would mark a head past the end.
         let in_code = if index + 1 == words { bits_between(0, len - index * 64) } else { u64::MAX };
         let (ends, stops) = (ends(marks), marks[STOPS]);
         let word = ((ends << 1) | after_end | jumpdests) & in_code;
-        heads.push(Heads { word, before: count, entered: word & !((stops << 1) | after_stop) });
+        *head = Heads { word, before: count, entered: word & !((stops << 1) | after_stop) };
         (after_end, after_stop) = (ends >> 63, stops >> 63);
         count += word.count_ones();
     }
