@@ -40,7 +40,8 @@ const CALL: u8 = 0xf1;
 /// The most stack items the EVM allows.
 pub const STACK_LIMIT: usize = 1024;
 
-/// Findings of one kind beyond this many are counted, not listed.
+/// Findings of one kind beyond this many are counted, not listed: those
+/// at the lowest offsets are listed.
 const MAX_FINDINGS_PER_KIND: usize = 16;
 
 /// What kind of code this is.
@@ -662,7 +663,8 @@ impl<'a> Blocks<'a> {
     }
 }
 
-/// Collects findings with a per-kind limit.
+/// Collects findings with a per-kind limit, keeping those at the lowest
+/// offsets whatever the order they come in.
 struct Findings {
     list: Vec<Finding>,
     per_kind: [usize; 8],
@@ -678,10 +680,22 @@ impl Findings {
         }
         let count = &mut self.per_kind[kind as usize];
         *count += 1;
-        if *count > MAX_FINDINGS_PER_KIND {
-            self.suppressed += 1;
-        } else {
+        if *count <= MAX_FINDINGS_PER_KIND {
             self.list.push(Finding { kind, offset, message: message() });
+        } else {
+            self.over_limit(kind, offset, message);
+        }
+    }
+
+    /// A finding of a kind already at the limit: it replaces the listed one
+    /// of its kind at the highest offset, if that is higher.
+    #[cold]
+    #[inline(never)]
+    fn over_limit(&mut self, kind: FindingKind, offset: usize, message: impl FnOnce() -> String) {
+        self.suppressed += 1;
+        let listed = self.list.iter_mut().filter(|f| f.kind == kind);
+        if let Some(highest) = listed.max_by_key(|f| f.offset).filter(|f| f.offset > offset) {
+            *highest = Finding { kind, offset, message: message() };
         }
     }
 }
@@ -1362,6 +1376,25 @@ mod tests {
     fn assert_same_as_the_long_way(code: &[u8], fork: Fork) {
         let hex: String = code.iter().map(|b| format!("{b:02x}")).collect();
         assert_eq!(inspect(code, &analyze(code), fork), inspect_the_long_way(code, fork), "code {hex} at {fork:?}");
+    }
+
+    #[test]
+    fn findings_over_the_limit_keep_the_lowest_offsets() {
+        // A computed jump to a JUMPDEST, then 15 PUSH2 jumps to nowhere,
+        // a PUSH4 one (at 68) and a PUSH2 one (at 72) in the same word:
+        // the inspection meets the PUSH2 jumps of a word before its
+        // others, so the 17th bad jump it meets is the one at 68.
+        let mut code = vec![0x34, JUMP, JUMPDEST];
+        for _ in 0..15 {
+            code.extend([PUSH2, 0xff, 0xff, JUMPI]);
+        }
+        code.extend([PUSH1 + 3, 0, 0, 0xff, 0xff, JUMPI, PUSH2, 0xff, 0xff, JUMPI]);
+        assert_same_as_the_long_way(&code, Fork::LATEST);
+        let inspection = full(&code);
+        let offsets: Vec<usize> = inspection.findings.iter().map(|f| f.offset).collect();
+        assert_eq!(offsets.len(), MAX_FINDINGS_PER_KIND);
+        assert!(offsets.contains(&68) && !offsets.contains(&72), "{offsets:?}");
+        assert_eq!(inspection.suppressed_findings, 1);
     }
 
     #[test]
