@@ -966,11 +966,10 @@ impl Blocks<'_> {
             }
         }
         // Past the chain, a word at a time: the blocks no path reaches, then
-        // the undefined bytes, the jumps
-        // that can have a static target (only one right after PUSH data
-        // can: not one after an instruction start) and the instructions
-        // with capabilities, a block at a time. A block with a CALL is
-        // simulated for the call's value.
+        // the undefined bytes, the jumps that can have a static target (only
+        // one right after PUSH data can: not one after an instruction start)
+        // and the instructions with capabilities, a block at a time. A block
+        // with a CALL is simulated for the call's value.
         let mut open: Option<Block> = None;
         let close = |open: Option<Block>, tally: &mut Tally| match open {
             Some(b) if b.flags & HAS_CALL != 0 => {
@@ -982,10 +981,11 @@ impl Blocks<'_> {
         let first = chain_end / 64;
         let mut after_start = if first > 0 { self.starts[first - 1] >> 63 } else { 1 };
         let mut push2s_before = if first > 0 { self.marked[first - 1][PUSH2S] } else { 0 };
-        // (Indexed: a zip of the three kept its state on the stack. They are
-        // of one length; their minimum lets the compiler drop bounds checks.)
         let mut dead = vec![0u64; self.heads.len()];
         let mut dead_blocks = 0;
+        // (Indexed: a zip of these slices kept its state on the stack. They
+        // are of one length; their minimum lets the compiler drop bounds
+        // checks.)
         let words = dead.len().min(self.marked.len()).min(self.starts.len()).min(self.jumpdests.len());
         for index in first..words {
             // Blocks no path reaches begin here: neither JUMPDESTs nor block

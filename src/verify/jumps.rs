@@ -124,8 +124,8 @@ impl ByteSet {
             let rows = if high < 8 { &mut set.low_rows } else { &mut set.high_rows };
             rows[low] |= 1 << (high % 8);
         }
-        let masks = std::iter::once(0xff).chain((0..8).map(|bit| !(1u8 << bit)));
-        set.compare = masks.into_iter().find_map(|mask| {
+        let mut masks = std::iter::once(0xff).chain((0..8).map(|bit| !(1u8 << bit)));
+        set.compare = masks.find_map(|mask| {
             let value = (0..=255u8).find(|&b| set.contains(b))? & mask;
             (0..=255u8).all(|b| set.contains(b) == (b & mask == value)).then_some((mask, value))
         });
@@ -366,6 +366,7 @@ pub(crate) fn decode<const N: usize>(code: &[u8], sets: &[ByteSet; N]) -> Decode
 /// # Panics
 /// When one of the last `COMPARED` sets has no compare.
 pub(crate) fn decode_comparing<const N: usize, const COMPARED: usize>(code: &[u8], sets: &[ByteSet; N]) -> Decoded<N> {
+    const { assert!(COMPARED <= N, "more sets found by compare than sets") };
     assert!(sets[N - COMPARED..].iter().all(ByteSet::has_compare), "a set found by compare has none");
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2")
