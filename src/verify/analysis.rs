@@ -625,36 +625,23 @@ impl<'a> Blocks<'a> {
         };
         let target = if flags & ENDS_IN_JUMP != 0 { static_target(code, self.starts, last) } else { NO_TARGET };
         let mut block = Block { start: start as u32, end: end as u32, target, caps: 0, flags };
-        self.each(CAPABLE, start, end, &[], |pc| block.add(self.tables.ops[code[pc] as usize].caps));
+        self.each(CAPABLE, start, end, |pc| block.add(self.tables.ops[code[pc] as usize].caps));
         block
     }
 
     /// Calls `each` with the instructions of set `set` from `from` up to
-    /// `to`, in order, leaving out the offsets set in `except` (per word,
-    /// empty for none).
+    /// `to`, in order.
     #[inline(always)]
-    fn each(&self, set: usize, from: usize, to: usize, except: &[u64], mut each: impl FnMut(usize)) {
+    fn each(&self, set: usize, from: usize, to: usize, mut each: impl FnMut(usize)) {
         if from >= to {
             return;
         }
         let (first, last) = (from / 64, (to - 1) / 64);
-        let word = |index: usize| self.marked[index][set] & !except.get(index).copied().unwrap_or(0);
-        let mut visit = |index: usize, mut word: u64| {
-            while word != 0 {
-                each(index * 64 + word.trailing_zeros() as usize);
-                word &= word - 1;
-            }
-        };
-        let head = word(first) & u64::MAX << (from % 64);
-        let tail = bits_between(0, to - last * 64);
-        if first == last {
-            return visit(first, head & tail);
+        for index in first..=last {
+            let head = if index == first { u64::MAX << (from % 64) } else { u64::MAX };
+            let tail = if index == last { bits_between(0, to - last * 64) } else { u64::MAX };
+            for_each_bit(index, self.marked[index][set] & head & tail, &mut each);
         }
-        visit(first, head);
-        for index in first + 1..last {
-            visit(index, word(index));
-        }
-        visit(last, word(last) & tail);
     }
 
     /// The block starts in order.
