@@ -405,13 +405,10 @@ fn bits_between(from: usize, to: usize) -> u64 {
     below(to) & !below(from)
 }
 
-/// The target of a `PUSHn X; JUMP/JUMPI` whose jump is at `pc`, or
-/// `NO_TARGET` (also when `pc` is no jump).
+/// [`Blocks::static_target`] when no PUSH2 is the instruction before
+/// `pc`.
 #[inline(always)]
 fn static_target(code: &[u8], starts: &[u64], pc: usize) -> u32 {
-    if let Some(target) = push2_target(code, starts, pc) {
-        return target;
-    }
     let Some(previous) = start_before(starts, pc) else {
         return NO_TARGET; // nothing before `pc`
     };
@@ -428,17 +425,14 @@ fn target_after_push_data(code: &[u8], starts: &[u64], pc: usize) -> u32 {
     start_before(starts, pc).map_or(NO_TARGET, |push| pushed_target(code, push, pc))
 }
 
-/// The target of a `PUSH2 X; JUMP/JUMPI` whose jump is at `pc`, if a PUSH2
-/// is the instruction before it. Nearly every static jump is one (98% of
-/// those in the corpus), so this is tried first: one opcode compare and
-/// one bit of `starts`, where the general case searches for the
-/// instruction before and masks its immediate.
+/// The target of a `PUSH2 X; JUMP/JUMPI` whose jump is at `pc`, the PUSH2
+/// being the instruction before it (as the decoder's PUSH2 marks tell):
+/// its two bytes. Nearly every static jump is one (98% of those in the
+/// corpus), and the general case searches for the instruction before and
+/// masks its immediate.
 #[inline(always)]
-fn push2_target(code: &[u8], starts: &[u64], pc: usize) -> Option<u32> {
-    let push = pc.checked_sub(3)?;
-    let &[op, high, low] = code.get(push..pc)? else { return None };
-    let is_start = starts[push / 64] >> (push % 64) & 1 != 0;
-    (op == PUSH2 && is_start).then(|| u32::from(u16::from_be_bytes([high, low])))
+fn push2_target(code: &[u8], pc: usize) -> u32 {
+    u32::from(u16::from_be_bytes(code[pc - 2..pc].try_into().expect("2 bytes")))
 }
 
 /// Where the instruction before `pc` begins, when it is at most 64 bytes
@@ -623,10 +617,17 @@ impl<'a> Blocks<'a> {
         } else {
             0
         };
-        let target = if flags & ENDS_IN_JUMP != 0 { static_target(code, self.starts, last) } else { NO_TARGET };
+        let target = if flags & ENDS_IN_JUMP != 0 { self.static_target(last) } else { NO_TARGET };
         let mut block = Block { start: start as u32, end: end as u32, target, caps: 0, flags };
         self.each(CAPABLE, start, end, |pc| block.add(self.tables.ops[code[pc] as usize].caps));
         block
+    }
+
+    /// The target of a `PUSHn X; JUMP/JUMPI` whose jump is at `pc`, or
+    /// `NO_TARGET` (also when `pc` is no jump).
+    fn static_target(&self, pc: usize) -> u32 {
+        let after_push2 = pc.checked_sub(3).is_some_and(|push| self.marked[push / 64][PUSH2S] >> (push % 64) & 1 != 0);
+        if after_push2 { push2_target(self.code, pc) } else { static_target(self.code, self.starts, pc) }
     }
 
     /// Calls `each` with the instructions of set `set` from `from` up to
@@ -993,10 +994,7 @@ impl Blocks<'_> {
             push2s_before = marks[PUSH2S];
             for_each_bit(index, marks[UNDEFINED_OPS] & live, |pc| self.undefined(pc, tally));
             let static_jumps = marks[JUMPS] & live & after_push_data;
-            for_each_bit(index, static_jumps & after_push2, |pc| {
-                let target = u16::from_be_bytes(code[pc - 2..pc].try_into().expect("2 bytes"));
-                self.check_jump(pc, u32::from(target), tally)
-            });
+            for_each_bit(index, static_jumps & after_push2, |pc| self.check_jump(pc, push2_target(code, pc), tally));
             for_each_bit(index, static_jumps & !after_push2, |pc| {
                 self.check_jump(pc, target_after_push_data(code, self.starts, pc), tally)
             });
