@@ -12,7 +12,6 @@ use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::time::Duration;
 
 use ebc::{Address, Config, LoadOptions, LoaderType, Manager, SecurityLevel, Status, TrustLevel, keccak256};
@@ -117,7 +116,7 @@ fn addr(n: u16) -> Address {
     Address::from(address)
 }
 
-fn load(m: &Manager, n: u16, uri: &str) -> ebc::Result<Arc<ebc::ExternalBytecode>> {
+fn load(m: &Manager, n: u16, uri: &str) -> ebc::Result<ebc::BytecodeRef> {
     m.load(&addr(n), Some(uri), &LoadOptions::default())
 }
 

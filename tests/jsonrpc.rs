@@ -6,7 +6,6 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -71,7 +70,7 @@ fn endpoint(chain: &Chain) -> String {
     format!("jsonrpc+http://127.0.0.1:{}", chain.anvil.port)
 }
 
-fn load(m: &Manager, address: &Address, uri: Option<&str>) -> ebc::Result<Arc<ebc::ExternalBytecode>> {
+fn load(m: &Manager, address: &Address, uri: Option<&str>) -> ebc::Result<ebc::BytecodeRef> {
     m.load(address, uri, &LoadOptions::default())
 }
 

@@ -23,7 +23,6 @@
 //! what the code does rather than what it could reach.
 
 use core::fmt;
-use std::sync::Arc;
 
 use revm::bytecode::opcode;
 use revm::interpreter::interpreter::EthInterpreter;
@@ -34,7 +33,7 @@ use revm::interpreter::{
 use revm::primitives::{Address, Bytes, U256};
 
 use super::db::LazyCodeDb;
-use crate::bytecode::ExternalBytecode;
+use crate::bytecode::BytecodeRef;
 use crate::security::{ExecutionPermissions, TrustLevel};
 
 /// One of the execution permissions.
@@ -109,7 +108,7 @@ impl fmt::Display for Denial {
 struct Rules {
     /// The code's address and its ebc record; `None`: not served by ebc,
     /// nothing is restricted.
-    code: Option<(Address, Arc<ExternalBytecode>)>,
+    code: Option<(Address, BytecodeRef)>,
     /// Gas withheld from the frame by the multiplier, returned at its end.
     withheld: u64,
 }
