@@ -15,7 +15,7 @@ use std::hint::black_box;
 use std::sync::{Arc, Barrier};
 use std::time::Instant;
 
-use ebc::{Address, BytecodeRef, CacheStrategy, Config, LoadOptions, Manager};
+use ebc::{Address, CacheStrategy, Config, ExternalBytecode, LoadOptions, Manager};
 
 const KEYS: usize = 10_000;
 const ROUNDS: usize = 7;
@@ -35,12 +35,7 @@ fn address(k: u64) -> Address {
 
 /// A Zipf(1.0) sequence of key indices, seeded per thread.
 fn sequence(seed: u64, keys: Keys) -> Vec<u64> {
-    let cdf: Vec<f64> = (1..=KEYS)
-        .scan(0.0, |t, i| {
-            *t += 1.0 / i as f64;
-            Some(*t)
-        })
-        .collect();
+    let cdf: Vec<f64> = (1..=KEYS).scan(0.0, |t, i| { *t += 1.0 / i as f64; Some(*t) }).collect();
     let total = *cdf.last().unwrap();
     let mut x = seed | 1;
     (0..lookups())
@@ -173,15 +168,12 @@ fn main() {
     // The peers cache the very objects ebc hands out, one per address: a
     // value shared by every key would make each hit on every thread bump
     // the same reference count, and small values would fit the processor's
-    // caches where ebc's objects do not. Same keys, same values. These come
-    // from a manager of their own whose cache never hands them out, so
-    // none is ever hot: cloning one is an `Arc` clone, as with any value
-    // these caches hold.
+    // caches where ebc's objects do not. Same keys, same values.
     let values = Manager::new(Config { max_cached_contracts: 2 * KEYS, ..Config::development() }).unwrap();
     values.put_memory("c", &[0x60, 0x01, 0x5b, 0x00]);
-    let moka: moka::sync::Cache<Address, BytecodeRef> = moka::sync::Cache::new(2 * KEYS as u64);
-    let quick: quick_cache::sync::Cache<Address, BytecodeRef> = quick_cache::sync::Cache::new(2 * KEYS);
-    let lru = parking_lot::Mutex::new(lru::LruCache::<Address, BytecodeRef>::unbounded());
+    let moka: moka::sync::Cache<Address, Arc<ExternalBytecode>> = moka::sync::Cache::new(2 * KEYS as u64);
+    let quick: quick_cache::sync::Cache<Address, Arc<ExternalBytecode>> = quick_cache::sync::Cache::new(2 * KEYS);
+    let lru = parking_lot::Mutex::new(lru::LruCache::<Address, Arc<ExternalBytecode>>::unbounded());
     for a in addresses.iter() {
         let value = values.load(a, Some("mem:c"), &LoadOptions::default()).unwrap();
         moka.insert(*a, value.clone());

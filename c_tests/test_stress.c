@@ -104,20 +104,7 @@ static void *run(void *arg) {
             ebc_status s = ebc_unload(w->m, &a);
             CHECK(s == EBC_OK || s == EBC_NOT_FOUND);
         } else if (op == 13) {
-            if (x % 64 == 0) {
-                CHECK_OK(ebc_manager_compact(w->m, NULL), NULL);
-            } else if (x % 4 == 0) {
-                /* A burst of hits, enough to make the object hot (its
-                 * references counted per thread); keep the last. */
-                const ebc_bytecode *last = NULL;
-                int j;
-                for (j = 0; j < 300; j++) {
-                    const ebc_bytecode *b = ebc_get(w->m, &a);
-                    ebc_release(last);
-                    last = b;
-                }
-                if (last != NULL) hold(w, last, k);
-            }
+            if (x % 64 == 0) CHECK_OK(ebc_manager_compact(w->m, NULL), NULL);
         } else {
             while (w->nheld > 4) {
                 ebc_release(w->held[0]);
@@ -172,62 +159,8 @@ static void stress(uint32_t strategy, long ops) {
     CHECK(ebc_live_bytecodes() == baseline);
 }
 
-typedef struct releaser {
-    const ebc_bytecode **refs;
-    int n;
-} releaser;
-
-static void *release_all(void *arg) {
-    releaser *r = (releaser *)arg;
-    int i;
-    for (i = 0; i < r->n; i++) ebc_release(r->refs[i]);
-    return NULL;
-}
-
-/* One address hit a thousand times, all references held: the object turns
- * hot and its references are counted per thread. Half are released on
- * another thread, one is retained, the address unloaded and the manager
- * freed; what is still held stays intact, and the last release frees it. */
-static void hot_entry(void) {
-    enum { HITS = 1000 };
-    static const uint8_t code[] = {0x60, 0x07, 0x5b, 0x00};
-    size_t baseline = ebc_live_bytecodes();
-    ebc_manager *m = t_manager(NULL);
-    ebc_address a = t_addr(0x6f, 1);
-    const ebc_bytecode **refs = (const ebc_bytecode **)calloc(HITS, sizeof *refs);
-    const ebc_bytecode *first = NULL, *retained;
-    releaser half;
-    pthread_t thread;
-    int i;
-
-    CHECK(refs != NULL);
-    CHECK_OK(ebc_manager_put_memory(m, "seven", 5, code, sizeof code, NULL), NULL);
-    CHECK(t_load(m, &a, "mem:seven", NULL, &first, NULL) == EBC_OK);
-    for (i = 0; i < HITS; i++) {
-        refs[i] = ebc_get(m, &a);
-        CHECK(refs[i] == first); /* one object per address */
-    }
-    CHECK(ebc_bytecode_access_count(first) == 1 + HITS);
-    half.refs = refs;
-    half.n = HITS / 2;
-    CHECK(pthread_create(&thread, NULL, release_all, &half) == 0);
-    CHECK(pthread_join(thread, NULL) == 0);
-    retained = ebc_retain(first);
-    CHECK(retained == first);
-    CHECK(ebc_unload(m, &a) == EBC_OK);
-    ebc_manager_free(m);
-    for (i = HITS / 2; i < HITS; i++) ebc_release(refs[i]);
-    ebc_release(first);
-    CHECK(ebc_live_bytecodes() == baseline + 1);
-    CHECK(t_code_is(retained, code, sizeof code));
-    ebc_release(retained);
-    CHECK(ebc_live_bytecodes() == baseline);
-    free(refs);
-}
-
 int main(void) {
     long ops = t_env_long("EBC_TEST_ITERATIONS", 125000);
-    hot_entry();
     stress(EBC_CACHE_LRU, ops);
     stress(EBC_CACHE_ADAPTIVE, ops);
     stress(EBC_CACHE_LFU, ops / 4);

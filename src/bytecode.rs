@@ -7,7 +7,7 @@
 
 use std::ffi::CString;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::SystemTime;
 
 use revm::primitives::{Address, B256};
@@ -46,8 +46,11 @@ impl Code {
     /// Wraps analysed code. `code_hash` is keccak256 of the code and
     /// `sha256` its SHA-256, both computed by the caller at ingest.
     pub fn new(code_hash: B256, sha256: [u8; 32], report: Report) -> Code {
-        let finding_messages_c =
-            report.findings().iter().map(|f| CString::new(f.message.replace('\0', "")).unwrap_or_default()).collect();
+        let finding_messages_c = report
+            .findings()
+            .iter()
+            .map(|f| CString::new(f.message.replace('\0', "")).unwrap_or_default())
+            .collect();
         Code { code_hash, sha256, report, finding_messages_c }
     }
 
@@ -117,20 +120,14 @@ pub struct Metadata {
 /// One address's code, as returned by [`Manager::load`](crate::Manager::load).
 /// Immutable apart from its access counter; share it as `Arc`.
 ///
-/// Handed out as [`BytecodeRef`].
-///
-/// `repr(C)` keeps the fields in this order: the counters a cache hit
-/// reads or writes and the code pointer come first, in one cache line.
+/// `repr(C)` keeps the fields in this order: the access counter, which
+/// every cache hit writes, and the code pointer it reads come first, in
+/// the cache line that holds the `Arc`'s reference count, so a hit touches
+/// one line of the object.
 #[derive(Debug)]
 #[repr(C)]
 pub struct ExternalBytecode {
-    /// References counted in the object, and `cache::hot::HOT_BIT` while
-    /// more are counted per thread (see `cache::hot`).
-    pub(crate) refs: AtomicU64,
-    /// How many cache slots hold the object.
-    pub(crate) cached: AtomicU32,
-    /// Accesses counted here; see [`ExternalBytecode::access_count`].
-    pub(crate) access_count: AtomicU64,
+    access_count: AtomicU64,
     code: Arc<Code>,
     address: Address,
     metadata: Metadata,
@@ -158,7 +155,12 @@ impl ExternalBytecode {
     /// Binds `code` to `address`. `metadata.source_uri` must not contain NUL
     /// (URIs are checked for that when a load starts); a NUL cuts it short in
     /// the C view.
-    pub fn new(address: Address, code: Arc<Code>, metadata: Metadata, security: SecurityContext) -> ExternalBytecode {
+    pub fn new(
+        address: Address,
+        code: Arc<Code>,
+        metadata: Metadata,
+        security: SecurityContext,
+    ) -> ExternalBytecode {
         let visible = metadata.source_uri.split('\0').next().unwrap_or_default();
         let source_uri_c = CString::new(visible).unwrap_or_default();
         LIVE.fetch_add(1, Ordering::Relaxed);
@@ -168,8 +170,6 @@ impl ExternalBytecode {
             metadata,
             source_uri_c,
             security,
-            refs: AtomicU64::new(1),
-            cached: AtomicU32::new(0),
             access_count: AtomicU64::new(0),
         }
     }
@@ -257,14 +257,7 @@ impl ExternalBytecode {
 
     /// How many times the code was handed out by a cache hit or a load.
     pub fn access_count(&self) -> u64 {
-        self.access_count.load(Ordering::Relaxed) + crate::cache::hot::accesses_counted_apart(self)
-    }
-
-    /// True once a cache has handed the object out often enough that
-    /// references to it are counted per thread (see `cache::hot`); it stays
-    /// so until freed.
-    pub fn counted_per_thread(&self) -> bool {
-        self.refs.load(Ordering::Relaxed) & crate::cache::hot::HOT_BIT != 0
+        self.access_count.load(Ordering::Relaxed)
     }
 
     /// Records one access. Relaxed atomics: counters, not synchronisation.
@@ -280,111 +273,5 @@ impl ExternalBytecode {
             + self.source_uri_c.as_bytes().len()
             + self.metadata.version.as_ref().map_or(0, String::len)
             + self.metadata.signature.as_ref().map_or(0, Vec::len)
-    }
-}
-
-/// One counted reference to an [`ExternalBytecode`]: what loads and cache
-/// hits hand out. Clone it to share, drop it to release; the object is
-/// freed with its last reference. Two references to the code of one
-/// address in one manager are the same object ([`BytecodeRef::ptr_eq`]).
-///
-/// Like an `Arc`, but an object that a cache hands out often is counted
-/// per thread from then on, so that threads hitting it do not all write
-/// one shared count (see `cache::hot`).
-pub struct BytecodeRef(std::ptr::NonNull<ExternalBytecode>);
-
-// SAFETY: the object is immutable apart from atomics, and `cache::hot`'s
-// counting is safe from any thread.
-unsafe impl Send for BytecodeRef {}
-// SAFETY: as above.
-unsafe impl Sync for BytecodeRef {}
-
-impl BytecodeRef {
-    /// The first reference to a new object.
-    pub fn new(bytecode: ExternalBytecode) -> BytecodeRef {
-        // `bytecode.refs` is 1, as `ExternalBytecode::new` made it.
-        BytecodeRef(std::ptr::NonNull::from(Box::leak(Box::new(bytecode))))
-    }
-
-    /// Takes over a reference counted elsewhere.
-    ///
-    /// # Safety
-    /// `raw` came from [`BytecodeRef::new`], and one reference to it,
-    /// counted by `cache::hot`'s rules, now belongs to the result.
-    #[inline]
-    pub(crate) unsafe fn adopt(raw: *const ExternalBytecode) -> BytecodeRef {
-        // SAFETY: it came from `BytecodeRef::new`, so it is not null.
-        BytecodeRef(unsafe { std::ptr::NonNull::new_unchecked(raw.cast_mut()) })
-    }
-
-    /// The object's address, for the C ABI and comparisons; the reference
-    /// stays with `this`.
-    #[inline]
-    pub fn as_ptr(this: &BytecodeRef) -> *const ExternalBytecode {
-        this.0.as_ptr()
-    }
-
-    /// True when both refer to the same object.
-    #[inline]
-    pub fn ptr_eq(a: &BytecodeRef, b: &BytecodeRef) -> bool {
-        a.0 == b.0
-    }
-
-    /// Gives up the reference as a pointer, for the C ABI: the caller owns
-    /// one reference, to hand back with [`BytecodeRef::from_raw`].
-    pub fn into_raw(self) -> *const ExternalBytecode {
-        std::mem::ManuallyDrop::new(self).0.as_ptr()
-    }
-
-    /// Takes back a reference given up by [`BytecodeRef::into_raw`].
-    ///
-    /// # Safety
-    /// `raw` came from `into_raw`, and the reference it stands for is
-    /// taken back at most once.
-    pub unsafe fn from_raw(raw: *const ExternalBytecode) -> BytecodeRef {
-        // SAFETY: as the caller promises.
-        unsafe { BytecodeRef::adopt(raw) }
-    }
-
-    /// One more reference to the object at `raw`, for the C ABI's retain.
-    ///
-    /// # Safety
-    /// `raw` came from [`BytecodeRef::into_raw`] and its reference is
-    /// still held.
-    pub unsafe fn retain_raw(raw: *const ExternalBytecode) {
-        // SAFETY: as the caller promises, the object is alive.
-        crate::cache::hot::retain(unsafe { &*raw });
-    }
-}
-
-impl std::ops::Deref for BytecodeRef {
-    type Target = ExternalBytecode;
-
-    #[inline]
-    fn deref(&self) -> &ExternalBytecode {
-        // SAFETY: the reference this handle holds keeps the object alive.
-        unsafe { self.0.as_ref() }
-    }
-}
-
-impl Clone for BytecodeRef {
-    #[inline]
-    fn clone(&self) -> BytecodeRef {
-        crate::cache::hot::retain(self);
-        BytecodeRef(self.0)
-    }
-}
-
-impl Drop for BytecodeRef {
-    #[inline]
-    fn drop(&mut self) {
-        // SAFETY: this handle owns one reference, given up here.
-        unsafe { crate::cache::hot::release(self.0.as_ptr()) }
-    }
-}
-
-impl std::fmt::Debug for BytecodeRef {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        (**self).fmt(f)
     }
 }

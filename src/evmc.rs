@@ -18,9 +18,11 @@
 //! Only code is cached; an empty or missing account is remembered as such
 //! for `Config::absent_ttl_ms` (1 s by default) and then asked again.
 
+use std::sync::Arc;
+
 use revm::primitives::{Address, B256, KECCAK_EMPTY};
 
-use crate::bytecode::BytecodeRef;
+use crate::bytecode::ExternalBytecode;
 use crate::error::{Error, Result};
 use crate::manager::{LoadOptions, Manager};
 
@@ -33,7 +35,7 @@ pub enum AccountCode {
     /// 0, code hash keccak256 of the empty string.
     Empty,
     /// The account's code, loaded and verified.
-    Code(BytecodeRef),
+    Code(Arc<ExternalBytecode>),
 }
 
 impl AccountCode {
@@ -95,8 +97,6 @@ impl Manager {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use super::*;
     use crate::config::Config;
     use crate::source::{FnLoader, LoaderType};

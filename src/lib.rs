@@ -48,7 +48,7 @@ pub mod verify;
 
 pub mod ffi;
 
-pub use bytecode::{BytecodeRef, Code, Compression, ExternalBytecode, Metadata, live_bytecodes};
+pub use bytecode::{Code, Compression, ExternalBytecode, Metadata, live_bytecodes};
 pub use cache::CacheStats;
 pub use config::{CacheStrategy, Config, Header, Preset, SecurityLevel, TrustedState};
 pub use error::{Error, Result, Status};

@@ -14,7 +14,7 @@ use parking_lot::{Condvar, Mutex};
 use revm::primitives::{Address, B256};
 
 use crate::absent::AbsentAccounts;
-use crate::bytecode::{BytecodeRef, Code, ExternalBytecode, Metadata};
+use crate::bytecode::{Code, ExternalBytecode, Metadata};
 use crate::cache::{Cache, CacheStats};
 use crate::codec;
 use crate::config::{Config, SecurityLevel};
@@ -23,10 +23,10 @@ use crate::integrity::{self, Digests};
 use crate::metrics::{Metrics, MetricsSnapshot};
 use crate::security::{Provenance, SecurityContext, TrustLevel};
 use crate::signing::{Publisher, Signature, TrustStore};
+use crate::source::redact_password;
 use crate::source::http::{HttpClient, HttpLoader, HttpOptions};
 use crate::source::ipfs::IpfsLoader;
 use crate::source::jsonrpc::JsonRpcLoader;
-use crate::source::redact_password;
 use crate::source::{
     Attestation, Fetched, FileLoader, Loader, LoaderType, MemoryLoader, Registry, Request, Sink, host_of,
 };
@@ -116,7 +116,7 @@ pub fn verify_code(
     level: SecurityLevel,
     fork: verify::Fork,
     max_code_size: usize,
-) -> Result<BytecodeRef> {
+) -> Result<Arc<ExternalBytecode>> {
     let config = Config {
         security_level: level,
         fork,
@@ -131,17 +131,17 @@ pub fn verify_code(
 /// wait for instead of fetching again.
 #[derive(Default)]
 struct Flight {
-    result: Mutex<Option<Result<BytecodeRef>>>,
+    result: Mutex<Option<Result<Arc<ExternalBytecode>>>>,
     done: Condvar,
 }
 
 impl Flight {
-    fn finish(&self, result: Result<BytecodeRef>) {
+    fn finish(&self, result: Result<Arc<ExternalBytecode>>) {
         *self.result.lock() = Some(result);
         self.done.notify_all();
     }
 
-    fn wait(&self, limit: Option<Duration>, address: &Address) -> Result<BytecodeRef> {
+    fn wait(&self, limit: Option<Duration>, address: &Address) -> Result<Arc<ExternalBytecode>> {
         let mut result = self.result.lock();
         let deadline = limit.map(|l| Instant::now() + l);
         while result.is_none() {
@@ -167,15 +167,14 @@ struct FlightGuard<'a> {
     manager: &'a Manager,
     address: Address,
     flight: Arc<Flight>,
-    result: Option<Result<BytecodeRef>>,
+    result: Option<Result<Arc<ExternalBytecode>>>,
 }
 
 impl Drop for FlightGuard<'_> {
     fn drop(&mut self) {
-        let result = self
-            .result
-            .take()
-            .unwrap_or_else(|| Err(Error::Panic(format!("the loader for {} panicked", self.address))));
+        let result = self.result.take().unwrap_or_else(|| {
+            Err(Error::Panic(format!("the loader for {} panicked", self.address)))
+        });
         // The entry is in the cache (on success) before the flight leaves
         // the table, so a caller that misses the flight finds the cache.
         self.manager.inflight.lock().remove(&self.address);
@@ -258,13 +257,18 @@ impl Manager {
     /// # Concurrent calls on the same address
     /// Only one caller fetches; the others wait for its result, success or
     /// error, for at most the load's timeout. A failed load is never cached.
-    pub fn load(&self, address: &Address, uri: Option<&str>, options: &LoadOptions) -> Result<BytecodeRef> {
+    pub fn load(
+        &self,
+        address: &Address,
+        uri: Option<&str>,
+        options: &LoadOptions,
+    ) -> Result<Arc<ExternalBytecode>> {
         if !self.config.enable_external_bytecode {
             return Err(Error::Disabled);
         }
         if !options.reload {
             if let Some(hit) = self.cache.get(address) {
-                return self.check_expected(hit, options);
+                return self.hand_out(hit, options);
             }
         }
         if uri.is_none() && !self.config.enable_lazy_loading {
@@ -281,7 +285,7 @@ impl Manager {
             let mut inflight = self.inflight.lock();
             if !options.reload {
                 if let Some(hit) = self.cache.peek(address) {
-                    return self.check_expected(hit, options);
+                    return self.hand_out(hit, options);
                 }
             }
             match inflight.get(address) {
@@ -322,17 +326,12 @@ impl Manager {
         }
     }
 
-    /// Hands out a loaded entry (not a cache hit): checks it against the
-    /// caller's expectations and counts the access.
-    fn hand_out(&self, code: BytecodeRef, options: &LoadOptions) -> Result<BytecodeRef> {
-        let code = self.check_expected(code, options)?;
-        code.touch();
-        Ok(code)
-    }
-
-    /// Checks an entry about to be handed out against the caller's
-    /// expectations. (A cache hit counted its access already.)
-    fn check_expected(&self, code: BytecodeRef, options: &LoadOptions) -> Result<BytecodeRef> {
+    /// Checks a found entry against the caller's expectations and counts the access.
+    fn hand_out(
+        &self,
+        code: Arc<ExternalBytecode>,
+        options: &LoadOptions,
+    ) -> Result<Arc<ExternalBytecode>> {
         if self.config.security_level == SecurityLevel::Paranoid {
             let now = Digests::of(code.code()).code_hash;
             integrity::expect_code_hash(Some(&code.code_hash()), &now)
@@ -342,6 +341,7 @@ impl Manager {
         if options.expected_sha256.is_some() {
             integrity::expect_sha256(options.expected_sha256.as_ref(), &code.sha256())?;
         }
+        code.touch();
         Ok(code)
     }
 
@@ -373,7 +373,12 @@ impl Manager {
 
     /// The pipeline below the cache: source, decode, integrity, verification,
     /// security context.
-    fn fetch(&self, address: &Address, uri: Option<&str>, options: &LoadOptions) -> Result<BytecodeRef> {
+    fn fetch(
+        &self,
+        address: &Address,
+        uri: Option<&str>,
+        options: &LoadOptions,
+    ) -> Result<Arc<ExternalBytecode>> {
         let started = Instant::now();
         let uri = self.resolve_uri(address, uri)?;
         // `#Name` selects a contract in a compiler artifact; the source
@@ -411,7 +416,7 @@ impl Manager {
         source: LoaderType,
         options: &LoadOptions,
         started: Instant,
-    ) -> Result<BytecodeRef> {
+    ) -> Result<Arc<ExternalBytecode>> {
         let max_code = self.config.effective_max_code_size();
         let Fetched { bytes: raw, encoding, compression, attestation, recorded_code_hash } = fetched;
         let original_size = raw.len();
@@ -478,7 +483,7 @@ impl Manager {
             loaded_at: SystemTime::now(),
         };
         let bytes = shared.bytes().len();
-        let bytecode = BytecodeRef::new(ExternalBytecode::new(*address, shared, metadata, security));
+        let bytecode = Arc::new(ExternalBytecode::new(*address, shared, metadata, security));
         self.metrics.record_load(bytes, started.elapsed());
         Ok(bytecode)
     }
@@ -486,7 +491,12 @@ impl Manager {
     /// Runs `bytes` (raw code or hex text) through every stage after the
     /// source, as if loaded for `address` from the host's memory, without
     /// caching it: for hosts that hold code themselves and want it checked.
-    pub fn verify_bytes(&self, address: &Address, bytes: &[u8], options: &LoadOptions) -> Result<BytecodeRef> {
+    pub fn verify_bytes(
+        &self,
+        address: &Address,
+        bytes: &[u8],
+        options: &LoadOptions,
+    ) -> Result<Arc<ExternalBytecode>> {
         if bytes.len() > codec::max_encoded_len(self.config.effective_max_code_size()) {
             return Err(Error::TooLarge {
                 what: "code given for verification".into(),
@@ -567,16 +577,13 @@ impl Manager {
     /// a host, and its gateways are the operator's own configuration.
     fn check_host(&self, uri: &str, location: &str, kind: LoaderType) -> Result<()> {
         let hosts = &self.config.allowed_hosts;
-        if self.config.security_level < SecurityLevel::Standard
-            || hosts.is_empty()
-            || matches!(kind, LoaderType::FileSystem | LoaderType::Ipfs)
-        {
+        if self.config.security_level < SecurityLevel::Standard || hosts.is_empty() || matches!(kind, LoaderType::FileSystem | LoaderType::Ipfs) {
             return Ok(());
         }
         match host_of(location) {
-            Some(host) if !hosts.iter().any(|h| h.eq_ignore_ascii_case(host)) => {
-                Err(Error::SecurityViolation(format!("{uri}: host {host} is not in the allowed hosts")))
-            }
+            Some(host) if !hosts.iter().any(|h| h.eq_ignore_ascii_case(host)) => Err(Error::SecurityViolation(
+                format!("{uri}: host {host} is not in the allowed hosts"),
+            )),
             _ => Ok(()),
         }
     }
@@ -593,11 +600,13 @@ impl Manager {
 
     /// The cached code of `address`, if any; never fetches. Counts as a hit
     /// or a miss.
-    pub fn get(&self, address: &Address) -> Option<BytecodeRef> {
+    pub fn get(&self, address: &Address) -> Option<Arc<ExternalBytecode>> {
         if !self.config.enable_external_bytecode {
             return None;
         }
-        self.cache.get(address)
+        let hit = self.cache.get(address)?;
+        hit.touch();
+        Some(hit)
     }
 
     /// A number that changes whenever code enters the cache. A miss of
@@ -613,16 +622,18 @@ impl Manager {
     /// Removes `address` from the cache. References already handed out stay
     /// valid. [`Error::NotFound`] when it was not cached.
     pub fn unload(&self, address: &Address) -> Result<()> {
-        if !self.cache.remove(address) {
-            return Err(Error::NotFound(format!("{address} is not cached")));
+        match self.cache.remove(address) {
+            Some(_) => {
+                self.metrics.record_unload();
+                Ok(())
+            }
+            None => Err(Error::NotFound(format!("{address} is not cached"))),
         }
-        self.metrics.record_unload();
-        Ok(())
     }
 
     /// Loads every `(address, uri)` pair at normal priority on a pool of up
     /// to four worker threads; see [`Manager::preload_items`].
-    pub fn preload(&self, items: &[(Address, Option<String>)]) -> Vec<Result<BytecodeRef>> {
+    pub fn preload(&self, items: &[(Address, Option<String>)]) -> Vec<Result<Arc<ExternalBytecode>>> {
         let items: Vec<PreloadItem> = items
             .iter()
             .map(|(address, uri)| PreloadItem { address: *address, uri: uri.clone(), priority: Priority::Normal })
@@ -634,11 +645,12 @@ impl Manager {
     /// higher priorities first, and returns one result per item in the
     /// order given. A failure is reported in its slot and never stops the
     /// rest. Returns when every item is done.
-    pub fn preload_items(&self, items: &[PreloadItem], workers: usize) -> Vec<Result<BytecodeRef>> {
+    pub fn preload_items(&self, items: &[PreloadItem], workers: usize) -> Vec<Result<Arc<ExternalBytecode>>> {
         let mut order: Vec<usize> = (0..items.len()).collect();
         order.sort_by_key(|&i| items[i].priority);
         let next = std::sync::atomic::AtomicUsize::new(0);
-        let results: Vec<Mutex<Option<Result<BytecodeRef>>>> = items.iter().map(|_| Mutex::new(None)).collect();
+        let results: Vec<Mutex<Option<Result<Arc<ExternalBytecode>>>>> =
+            items.iter().map(|_| Mutex::new(None)).collect();
         let options = LoadOptions::default();
         let work = || {
             loop {

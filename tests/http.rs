@@ -23,7 +23,7 @@ fn manager(timeout_ms: u64) -> Manager {
     Manager::new(Config { loader_timeout_ms: timeout_ms, ..Config::testing() }).unwrap()
 }
 
-fn load(m: &Manager, n: u8, uri: &str) -> ebc::Result<ebc::BytecodeRef> {
+fn load(m: &Manager, n: u8, uri: &str) -> ebc::Result<Arc<ebc::ExternalBytecode>> {
     m.load(&Address::repeat_byte(n), Some(uri), &LoadOptions::default())
 }
 

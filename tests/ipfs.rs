@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::Duration;
 
 use ebc::{Address, Config, LoadOptions, LoaderType, Manager, SecurityLevel, Status, TrustLevel, keccak256};
@@ -116,7 +117,7 @@ fn addr(n: u16) -> Address {
     Address::from(address)
 }
 
-fn load(m: &Manager, n: u16, uri: &str) -> ebc::Result<ebc::BytecodeRef> {
+fn load(m: &Manager, n: u16, uri: &str) -> ebc::Result<Arc<ebc::ExternalBytecode>> {
     m.load(&addr(n), Some(uri), &LoadOptions::default())
 }
 

@@ -6,6 +6,7 @@
 
 mod common;
 
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -70,7 +71,7 @@ fn endpoint(chain: &Chain) -> String {
     format!("jsonrpc+http://127.0.0.1:{}", chain.anvil.port)
 }
 
-fn load(m: &Manager, address: &Address, uri: Option<&str>) -> ebc::Result<ebc::BytecodeRef> {
+fn load(m: &Manager, address: &Address, uri: Option<&str>) -> ebc::Result<Arc<ebc::ExternalBytecode>> {
     m.load(address, uri, &LoadOptions::default())
 }
 

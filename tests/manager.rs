@@ -18,7 +18,7 @@ fn testing() -> Manager {
     Manager::new(Config::testing()).unwrap()
 }
 
-fn load(m: &Manager, a: Address, uri: &str) -> ebc::Result<ebc::BytecodeRef> {
+fn load(m: &Manager, a: Address, uri: &str) -> ebc::Result<Arc<ebc::ExternalBytecode>> {
     m.load(&a, Some(uri), &LoadOptions::default())
 }
 
@@ -49,7 +49,7 @@ fn weth9_loads_from_a_file_with_its_published_code_hash() {
     assert_eq!(code.code().len(), 3124);
     assert_eq!(code.metadata().load_method, LoaderType::FileSystem);
     let again = load(&m, addr(1), &format!("file://{WETH9}")).unwrap();
-    assert!(ebc::BytecodeRef::ptr_eq(&code, &again), "the second load is a cache hit");
+    assert!(Arc::ptr_eq(&code, &again), "the second load is a cache hit");
     assert_eq!(m.cache_stats().hits, 1);
 }
 
@@ -219,7 +219,7 @@ fn concurrent_loads_of_one_address_fetch_once_and_share_the_result() {
         .collect();
     let codes: Vec<_> = threads.into_iter().map(|t| t.join().unwrap()).collect();
     assert_eq!(calls.load(Ordering::SeqCst), 1, "one origin fetch");
-    assert!(codes.iter().all(|c| ebc::BytecodeRef::ptr_eq(c, &codes[0])));
+    assert!(codes.iter().all(|c| Arc::ptr_eq(c, &codes[0])));
 }
 
 #[test]

@@ -39,13 +39,11 @@ fn run(strategy: CacheStrategy, ops_per_thread: u64) {
         sink.write(&code_of(n))
     });
     manager.register_loader("flaky", Arc::new(loader)).unwrap();
-    let hot = AtomicU64::new(0);
 
     let held_at_end: Vec<_> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..THREADS)
             .map(|t| {
                 let manager = manager.clone();
-                let hot = &hot;
                 scope.spawn(move || {
                     let mut held = Vec::new();
                     let mut x = t * 0x9e37_79b9 + 1;
@@ -67,14 +65,6 @@ fn run(strategy: CacheStrategy, ops_per_thread: u64) {
                             13 => {
                                 if x % 64 == 0 {
                                     manager.compact();
-                                } else if x % 4 == 0 {
-                                    // A burst of hits, enough to make the
-                                    // object hot (counted per thread).
-                                    let last = (0..300).fold(None, |_, _| manager.get(&a));
-                                    if let Some(code) = last {
-                                        hot.fetch_add(code.counted_per_thread() as u64, Ordering::Relaxed);
-                                        held.push((n, code));
-                                    }
                                 }
                             }
                             _ => {
@@ -98,7 +88,6 @@ fn run(strategy: CacheStrategy, ops_per_thread: u64) {
         workers.into_iter().flat_map(|w| w.join().unwrap()).collect()
     });
 
-    assert!(hot.load(Ordering::Relaxed) > 0, "{strategy:?}: some bursts made their object hot");
     let stats = manager.cache_stats();
     assert!(stats.entries <= 8, "{strategy:?}: {stats:?}");
     assert!(manager.metrics().load_failures > 0, "the loader failed sometimes");

@@ -2,11 +2,9 @@
 //!
 //! Addresses are spread over shards, each a [`Policy`] behind its own mutex,
 //! so threads working on different addresses rarely meet. A hit writes no
-//! memory another thread's hit reads, apart from the reference and access
-//! counts of an object not yet hot (the popular ones are counted per thread,
-//! see [`hot`]): the shard's entries are read under a read-mostly lock
-//! whose readers announce themselves in slots of their own
-//! (`src/cache/readers.rs`).
+//! memory another thread's hit reads, apart from the entry's own counters:
+//! the shard's entries are read under a read-mostly lock whose readers
+//! announce themselves in slots of their own (`src/cache/readers.rs`).
 //! Under LRU and TTL a hit only stamps its entry, and the policy hears of
 //! it when it is about to evict the entry; under LFU and Adaptive hits queue
 //! for the policy in one of several buffers per shard (see `Shard`'s
@@ -22,7 +20,6 @@
 //! for LRU), plus the shared code's [`Code::memory_size`] once per distinct
 //! code hash.
 
-pub(crate) mod hot;
 mod lfu;
 mod lru;
 mod readers;
@@ -43,8 +40,6 @@ use crate::bytecode::{Code, ExternalBytecode};
 use crate::config::{CacheStrategy, Config};
 use crate::error::Result;
 use readers::{Count, ReadMostly, Readers};
-
-use crate::bytecode::BytecodeRef;
 
 /// One shard's eviction policy over values `V` keyed by address.
 /// Implementations keep at most their capacity and report what they push
@@ -255,6 +250,7 @@ pub(crate) type AddressHash = std::hash::BuildHasherDefault<AddressHasher>;
 
 type AddressMap<V> = HashMap<Address, V, AddressHash>;
 
+
 /// One cached address: the address, the shard's tick at its last hit
 /// (recency-only shards) and the shared bytecode. 32 bytes, so that two
 /// fit a cache line and none straddles two. Kept in a set keyed by the
@@ -265,7 +261,7 @@ struct Slot {
     /// The shard's tick at the last hit, or when the policy last put the
     /// entry at its front. Hits write it only when the tick moved on.
     seen: AtomicU32,
-    value: BytecodeRef,
+    value: Arc<ExternalBytecode>,
 }
 
 const _: () = assert!(size_of::<Slot>() == 32);
@@ -289,22 +285,6 @@ impl PartialEq for Slot {
 }
 
 impl Eq for Slot {}
-
-impl Slot {
-    /// The slot of `value` under `address`, listed at `tick`.
-    fn new(address: Address, tick: u32, value: BytecodeRef) -> Slot {
-        hot::cached(&value);
-        Slot { address, seen: AtomicU32::new(tick), value }
-    }
-}
-
-impl Drop for Slot {
-    /// The cache lets the entry go (see [`hot::uncached`]); then the slot's
-    /// reference goes.
-    fn drop(&mut self) {
-        hot::uncached(&self.value);
-    }
-}
 
 /// The slots of a shard, found by address.
 type Slots = std::collections::HashSet<Slot, AddressHash>;
@@ -451,10 +431,10 @@ impl Cache {
         let per_shard = capacity.div_ceil(shard_count);
         let ttl = std::time::Duration::from_millis(config.cache_ttl_ms);
         let shards: Vec<_> = (0..shard_count)
-            .map(|_| {
+            .map(|index| {
                 let policy = policy(config.cache_strategy, per_shard, ttl);
                 Shard {
-                    map: ReadMostly::new(Entries::default()),
+                    map: ReadMostly::new(index as u32 + 1, Entries::default()),
                     recency_only: policy.recency_only(),
                     policy: Mutex::new(policy),
                     reads: std::array::from_fn(|_| ReadBuffer(Mutex::new(Vec::with_capacity(READ_BUFFER)))),
@@ -488,7 +468,7 @@ impl Cache {
     /// The cached entry for `address`, counted as a hit or a miss. Writes
     /// nothing another thread's hit reads (see `src/cache/readers.rs`).
     #[inline]
-    pub fn get(&self, address: &Address) -> Option<BytecodeRef> {
+    pub fn get(&self, address: &Address) -> Option<Arc<ExternalBytecode>> {
         if self.strategy == CacheStrategy::None {
             return None;
         }
@@ -498,7 +478,7 @@ impl Cache {
     /// As [`Cache::get`], without touching the hit/miss counters (for
     /// re-checks inside the load path).
     #[inline]
-    pub fn peek(&self, address: &Address) -> Option<BytecodeRef> {
+    pub fn peek(&self, address: &Address) -> Option<Arc<ExternalBytecode>> {
         if self.strategy == CacheStrategy::None {
             return None;
         }
@@ -506,8 +486,8 @@ impl Cache {
     }
 
     #[inline(always)]
-    fn lookup(&self, shard: &Shard, address: &Address, count: Count) -> Option<BytecodeRef> {
-        let found = shard.map.read(&self.readers, count, |entries, held| {
+    fn lookup(&self, shard: &Shard, address: &Address, count: Count) -> Option<Arc<ExternalBytecode>> {
+        let found = shard.map.read(&self.readers, count, |entries| {
             let slot = entries.live(address, self.ttl.is_some())?;
             if shard.recency_only {
                 let now = shard.tick.load(Ordering::Relaxed);
@@ -515,10 +495,10 @@ impl Cache {
                     slot.seen.store(now, Ordering::Relaxed);
                 }
             }
-            Some(hot::hand_out(&slot.value, held))
+            Some(slot.value.clone())
         })?;
         if !shard.recency_only {
-            shard.record_read(address, readers::stripe());
+            shard.record_read(address, self.readers.stripe());
         }
         Some(found)
     }
@@ -538,7 +518,7 @@ impl Cache {
 
     /// Caches `entry`, evicting by count and bytes as needed. Evicted
     /// entries are dropped after every lock is released.
-    pub fn insert(&self, entry: BytecodeRef) {
+    pub fn insert(&self, entry: Arc<ExternalBytecode>) {
         if self.strategy == CacheStrategy::None {
             return;
         }
@@ -548,16 +528,16 @@ impl Cache {
         {
             let mut policy = shard.policy.lock();
             shard.drain(&mut policy);
-            let mut map = shard.map.write();
+            let mut map = shard.map.write(&self.readers);
             let mut codes = self.codes.lock();
             codes.add(&entry);
             if let Some(ttl) = self.ttl {
                 map.deadlines.insert(address, std::time::Instant::now() + ttl);
             }
             let tick = shard.next_tick();
-            if let Some(old) = map.slots.replace(Slot::new(address, tick, entry)) {
+            if let Some(old) = map.slots.replace(Slot { address, seen: AtomicU32::new(tick), value: entry }) {
                 codes.release(&old.value);
-                out.push(old);
+                out.push(old.value);
             }
             // Counted under the map's write guard, after the entry is in: a
             // reader that saw the old count and then missed read the map
@@ -568,7 +548,7 @@ impl Cache {
             let mut evict = |map: &mut Entries, codes: &mut CodeTable, victim: Listed| {
                 if let Some(old) = map.remove(&victim.address) {
                     codes.release(&old.value);
-                    out.push(old);
+                    out.push(old.value);
                     evicted += 1;
                 }
             };
@@ -588,19 +568,14 @@ impl Cache {
     }
 
     /// Removes `address`'s entry; other addresses sharing its code keep it.
-    /// False when it was not cached.
-    pub fn remove(&self, address: &Address) -> bool {
+    pub fn remove(&self, address: &Address) -> Option<Arc<ExternalBytecode>> {
         let shard = self.shard(address);
-        let old = {
-            let mut policy = shard.policy.lock();
-            shard.drain(&mut policy);
-            policy.remove(address);
-            let Some(old) = shard.map.write().remove(address) else { return false };
-            self.codes.lock().release(&old.value);
-            old
-        };
-        drop(old);
-        true
+        let mut policy = shard.policy.lock();
+        shard.drain(&mut policy);
+        policy.remove(address);
+        let old = shard.map.write(&self.readers).remove(address)?;
+        self.codes.lock().release(&old.value);
+        Some(old.value)
     }
 
     /// Drops entries that must no longer be served and frees spare memory;
@@ -611,12 +586,12 @@ impl Cache {
             let mut policy = shard.policy.lock();
             shard.drain(&mut policy);
             let expired = policy.purge();
-            let mut map = shard.map.write();
+            let mut map = shard.map.write(&self.readers);
             let mut codes = self.codes.lock();
             for gone in expired {
                 if let Some(old) = map.remove(&gone.address) {
                     codes.release(&old.value);
-                    removed.push(old);
+                    removed.push(old.value);
                 }
             }
             map.slots.shrink_to_fit();
@@ -635,7 +610,7 @@ impl Cache {
             }
             while policy.evict_one().is_some() {}
             let dropped: Vec<Slot> = {
-                let mut map = shard.map.write();
+                let mut map = shard.map.write(&self.readers);
                 map.deadlines.clear();
                 map.slots.drain().collect()
             };

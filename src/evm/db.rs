@@ -20,7 +20,7 @@ use revm::database_interface::{DBErrorMarker, DatabaseRef};
 use revm::primitives::{Address, AddressMap, B256, StorageKey, StorageValue};
 use revm::state::AccountInfo;
 
-use crate::bytecode::BytecodeRef;
+use crate::bytecode::ExternalBytecode;
 use crate::error::{Error, Result};
 use crate::manager::{LoadOptions, Manager};
 
@@ -145,7 +145,7 @@ pub struct LazyCodeDb<S> {
     /// the manager evicted is not kept alive here past its transaction.
     accounts: RefCell<AddressMap<Account>>,
     /// The code served in the current transaction.
-    served: RefCell<Vec<BytecodeRef>>,
+    served: RefCell<Vec<Arc<ExternalBytecode>>>,
     /// The current transaction's number; `begin_transaction` moves it on,
     /// which makes every remembered answer stale at once.
     generation: Cell<u64>,
@@ -218,7 +218,7 @@ impl<S> LazyCodeDb<S> {
 
     /// The ebc code this transaction resolved for `address`: `None` when
     /// the account was not touched yet or ebc has no code for it.
-    pub fn external_code(&self, address: &Address) -> Option<BytecodeRef> {
+    pub fn external_code(&self, address: &Address) -> Option<Arc<ExternalBytecode>> {
         let accounts = self.accounts.borrow();
         let account = accounts.get(address)?;
         let index = account.served.filter(|_| account.generation == self.generation.get())?;
@@ -234,7 +234,7 @@ impl<S> LazyCodeDb<S> {
     /// Resolves `address` through the manager (memoised per transaction;
     /// a cache miss without a source to load from is remembered until the
     /// manager's cache gains an entry).
-    pub(crate) fn resolve(&self, address: Address) -> Result<Option<BytecodeRef>> {
+    pub(crate) fn resolve(&self, address: Address) -> Result<Option<Arc<ExternalBytecode>>> {
         let Some(manager) = &self.manager else { return Ok(None) };
         let generation = self.generation.get();
         let mut accounts = self.accounts.borrow_mut();

@@ -21,9 +21,9 @@ mod db;
 mod rpc_state;
 mod sandbox;
 
-pub(crate) use db::ManagerHandle;
 pub use db::{LazyCodeDb, ServeStats};
 pub use rpc_state::RpcState;
+pub(crate) use db::ManagerHandle;
 pub use sandbox::{Denial, Permission, Sandbox};
 
 use std::sync::Arc;
@@ -37,7 +37,7 @@ use revm::primitives::{Bytes, Log, StorageKey, StorageValue, TxKind, U256};
 use revm::state::{AccountInfo, Bytecode};
 use revm::{ExecuteEvm, InspectEvm, MainBuilder, MainContext};
 
-use crate::bytecode::BytecodeRef;
+use crate::bytecode::ExternalBytecode;
 use crate::cache::CacheStats;
 use crate::config::Config;
 use crate::error::{Error, Result};
@@ -334,7 +334,7 @@ impl Vm {
         address: Address,
         uri: &str,
         loader: Option<LoaderType>,
-    ) -> Result<BytecodeRef> {
+    ) -> Result<Arc<ExternalBytecode>> {
         let options = LoadOptions { loader_type: loader, ..LoadOptions::default() };
         self.load_external_contract_with(address, uri, options)
     }
@@ -346,7 +346,7 @@ impl Vm {
         address: Address,
         uri: &str,
         options: LoadOptions,
-    ) -> Result<BytecodeRef> {
+    ) -> Result<Arc<ExternalBytecode>> {
         let manager = self.db.manager().ok_or(Error::Disabled)?;
         let code = manager.load(&address, Some(uri), &options)?;
         self.db.map(address, uri, options);

@@ -23,6 +23,7 @@
 //! what the code does rather than what it could reach.
 
 use core::fmt;
+use std::sync::Arc;
 
 use revm::bytecode::opcode;
 use revm::interpreter::interpreter::EthInterpreter;
@@ -33,7 +34,7 @@ use revm::interpreter::{
 use revm::primitives::{Address, Bytes, U256};
 
 use super::db::LazyCodeDb;
-use crate::bytecode::BytecodeRef;
+use crate::bytecode::ExternalBytecode;
 use crate::security::{ExecutionPermissions, TrustLevel};
 
 /// One of the execution permissions.
@@ -108,7 +109,7 @@ impl fmt::Display for Denial {
 struct Rules {
     /// The code's address and its ebc record; `None`: not served by ebc,
     /// nothing is restricted.
-    code: Option<(Address, BytecodeRef)>,
+    code: Option<(Address, Arc<ExternalBytecode>)>,
     /// Gas withheld from the frame by the multiplier, returned at its end.
     withheld: u64,
 }

@@ -1,9 +1,10 @@
 //! `ebc_bytecode`: reading code handed out by a manager.
 
 use std::ffi::c_char;
+use std::sync::Arc;
 
 use super::{ebc_address, ebc_hash, guard};
-use crate::bytecode::{BytecodeRef, ExternalBytecode};
+use crate::bytecode::ExternalBytecode;
 
 /// Code of one address: immutable, reference-counted, thread-safe. Every
 /// `ebc_load`, `ebc_get` and `ebc_retain` gives the caller one reference,
@@ -14,8 +15,8 @@ pub struct ebc_bytecode {
 }
 
 /// A new C reference to `code`.
-pub(crate) fn into_raw(code: BytecodeRef) -> *const ebc_bytecode {
-    code.into_raw().cast()
+pub(crate) fn into_raw(code: Arc<ExternalBytecode>) -> *const ebc_bytecode {
+    Arc::into_raw(code).cast()
 }
 
 /// The bytecode behind a C reference, borrowed for the call.
@@ -33,7 +34,7 @@ pub extern "C" fn ebc_retain(b: *const ebc_bytecode) -> *const ebc_bytecode {
     guard(|| {
         if !b.is_null() {
             // SAFETY: `b` is a live reference from `into_raw` (the header requires it).
-            unsafe { BytecodeRef::retain_raw(b.cast::<ExternalBytecode>()) };
+            unsafe { Arc::increment_strong_count(b.cast::<ExternalBytecode>()) };
         }
         b
     })
@@ -46,7 +47,7 @@ pub extern "C" fn ebc_release(b: *const ebc_bytecode) {
     guard(|| {
         if !b.is_null() {
             // SAFETY: `b` is a live reference from `into_raw`, given up here.
-            drop(unsafe { BytecodeRef::from_raw(b.cast::<ExternalBytecode>()) });
+            unsafe { Arc::decrement_strong_count(b.cast::<ExternalBytecode>()) };
         }
     })
 }
@@ -143,10 +144,16 @@ pub struct ebc_finding {
 pub extern "C" fn ebc_bytecode_finding(b: *const ebc_bytecode, index: usize, out: *mut ebc_finding) -> bool {
     guard(|| {
         let Some(b) = bytecode(b) else { return false };
-        let (Some(finding), Some(message)) = (b.findings().get(index), b.shared().finding_message_c(index)) else {
+        let (Some(finding), Some(message)) =
+            (b.findings().get(index), b.shared().finding_message_c(index))
+        else {
             return false;
         };
-        let finding = ebc_finding { kind: finding.kind as u32, offset: finding.offset, message: message.as_ptr() };
+        let finding = ebc_finding {
+            kind: finding.kind as u32,
+            offset: finding.offset,
+            message: message.as_ptr(),
+        };
         super::write_out(out, "out", finding).is_ok()
     })
 }
