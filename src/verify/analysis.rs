@@ -405,21 +405,9 @@ fn bits_between(from: usize, to: usize) -> u64 {
     below(to) & !below(from)
 }
 
-/// [`Blocks::static_target`] when no PUSH2 is the instruction before
+/// [`Blocks::static_target`] of a jump at `pc` that follows PUSH data:
+/// the instruction before it is then the PUSH, whose immediate ends at
 /// `pc`.
-#[inline(always)]
-fn static_target(code: &[u8], starts: &[u64], pc: usize) -> u32 {
-    let Some(previous) = start_before(starts, pc) else {
-        return NO_TARGET; // nothing before `pc`
-    };
-    // PUSHn is 0x5f + n; its immediate ends at `pc`. (When `pc` is PUSH
-    // data, the PUSH before it does not end there.)
-    let n = code[previous].wrapping_sub(PUSH0) as usize;
-    if n.wrapping_sub(1) < 32 && previous + 1 + n == pc { pushed_target(code, previous, pc) } else { NO_TARGET }
-}
-
-/// [`static_target`] of a jump at `pc` that follows PUSH data: the
-/// instruction before it is then the PUSH, whose immediate ends at `pc`.
 #[inline(always)]
 fn target_after_push_data(code: &[u8], starts: &[u64], pc: usize) -> u32 {
     start_before(starts, pc).map_or(NO_TARGET, |push| pushed_target(code, push, pc))
@@ -627,7 +615,20 @@ impl<'a> Blocks<'a> {
     /// `NO_TARGET` (also when `pc` is no jump).
     fn static_target(&self, pc: usize) -> u32 {
         let after_push2 = pc.checked_sub(3).is_some_and(|push| self.marked[push / 64][PUSH2S] >> (push % 64) & 1 != 0);
-        if after_push2 { push2_target(self.code, pc) } else { static_target(self.code, self.starts, pc) }
+        if after_push2 {
+            return push2_target(self.code, pc);
+        }
+        let Some(previous) = start_before(self.starts, pc) else {
+            return NO_TARGET; // nothing before `pc`
+        };
+        // PUSHn is 0x5f + n; its immediate ends at `pc`. (When `pc` is PUSH
+        // data, the PUSH before it does not end there.)
+        let n = self.code[previous].wrapping_sub(PUSH0) as usize;
+        if n.wrapping_sub(1) < 32 && previous + 1 + n == pc {
+            pushed_target(self.code, previous, pc)
+        } else {
+            NO_TARGET
+        }
     }
 
     /// Calls `each` with the instructions of set `set` from `from` up to
