@@ -42,6 +42,82 @@ static void *read_and_release(void *arg) {
     return NULL;
 }
 
+/* Threads hitting one address may each get an object of their own (a
+   lane copy, so that they do not all write one reference count): each
+   reads the same, the access count adds every thread's hits, and every
+   copy outlives the manager until its release. */
+#define LANE_THREADS 4
+#define LANE_HITS 25
+
+typedef struct lane_hits {
+    ebc_manager *m;
+    const ebc_address *a;
+    pthread_barrier_t *start;
+    const ebc_bytecode *kept;
+    int ok;
+} lane_hits;
+
+static void *hit_one_address(void *arg) {
+    lane_hits *h = (lane_hits *)arg;
+    pthread_barrier_wait(h->start);
+    h->ok = 1;
+    for (int i = 0; i < LANE_HITS; i++) {
+        const ebc_bytecode *b = ebc_get(h->m, h->a);
+        if (b == NULL) {
+            h->ok = 0;
+            return NULL;
+        }
+        if (h->kept == NULL) {
+            h->kept = b;
+            continue;
+        }
+        h->ok &= b == h->kept; /* one object per thread */
+        ebc_release(b);
+    }
+    return NULL;
+}
+
+static void lane_copies_outlive_their_manager(void) {
+    ebc_manager *m = t_manager_with(EBC_PRESET_PRODUCTION, EBC_SECURITY_STANDARD, 0, 0);
+    ebc_error *err = NULL;
+    ebc_address a = t_addr(0x61, 1);
+    const ebc_bytecode *loaded = NULL;
+    pthread_barrier_t start;
+    pthread_t threads[LANE_THREADS];
+    lane_hits hits[LANE_THREADS];
+    int copies = 0;
+
+    CHECK_OK(ebc_manager_put_memory(m, "findings", 8, FINDINGS_CODE, sizeof FINDINGS_CODE, &err),
+             err);
+    CHECK_OK(t_load(m, &a, "mem:findings", NULL, &loaded, &err), err);
+    CHECK(pthread_barrier_init(&start, NULL, LANE_THREADS) == 0);
+    for (int i = 0; i < LANE_THREADS; i++) {
+        hits[i].m = m;
+        hits[i].a = &a;
+        hits[i].start = &start;
+        hits[i].kept = NULL;
+        hits[i].ok = 0;
+        CHECK(pthread_create(&threads[i], NULL, hit_one_address, &hits[i]) == 0);
+    }
+    for (int i = 0; i < LANE_THREADS; i++) {
+        CHECK(pthread_join(threads[i], NULL) == 0);
+        CHECK(hits[i].ok);
+        copies += hits[i].kept != loaded;
+    }
+    CHECK(pthread_barrier_destroy(&start) == 0);
+    /* Four threads on stacks of their own: at least one on another lane. */
+    CHECK(copies > 0);
+    ebc_manager_free(m);
+    for (int i = 0; i < LANE_THREADS; i++) {
+        check_findings_code(hits[i].kept, &a);
+        CHECK(ebc_bytecode_access_count(hits[i].kept) == 1 + LANE_THREADS * LANE_HITS);
+        ebc_release(hits[i].kept);
+    }
+    /* The copies' accesses still count once they are freed. */
+    CHECK(ebc_bytecode_access_count(loaded) == 1 + LANE_THREADS * LANE_HITS);
+    ebc_release(loaded);
+}
+
 int main(void) {
     ebc_manager *m = t_manager_with(EBC_PRESET_PRODUCTION, EBC_SECURITY_STANDARD, 0, 0);
     ebc_error *err = NULL;
@@ -94,6 +170,8 @@ int main(void) {
     CHECK(pthread_create(&thread, NULL, read_and_release, &h) == 0);
     CHECK(pthread_join(thread, NULL) == 0);
     CHECK(h.ok);
+
+    lane_copies_outlive_their_manager();
 
     printf("test_lifetime: ok\n");
     return 0;

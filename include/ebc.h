@@ -399,6 +399,13 @@
  * `ebc_load`, `ebc_get` and `ebc_retain` gives the caller one reference,
  * which it returns with `ebc_release`. Any thread may read it and release
  * it, also after its manager was freed.
+ *
+ * Threads that hit the same cached address may get different objects:
+ * each thread lane (the first four threads to read a manager take four
+ * lanes, later ones share them) gets a copy of its own, with the same
+ * code, address, metadata and findings, so that threads do not all
+ * update one reference count. Compare code by `ebc_bytecode_code_hash`,
+ * not by pointer.
  */
 typedef struct ebc_bytecode ebc_bytecode;
 
@@ -895,7 +902,8 @@ uint32_t ebc_bytecode_compression(const struct ebc_bytecode *b);
 double ebc_bytecode_compression_ratio(const struct ebc_bytecode *b);
 
 /**
- * How often the code was handed out (loads and cache hits); 0 for NULL.
+ * How often the code was handed out (loads and cache hits), counting every
+ * lane copy of the same load; 0 for NULL.
  */
 uint64_t ebc_bytecode_access_count(const struct ebc_bytecode *b);
 

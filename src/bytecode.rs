@@ -10,6 +10,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::SystemTime;
 
+use parking_lot::Mutex;
+
 use revm::primitives::{Address, B256};
 
 use crate::security::SecurityContext;
@@ -120,27 +122,70 @@ pub struct Metadata {
 /// One address's code, as returned by [`Manager::load`](crate::Manager::load).
 /// Immutable apart from its access counter; share it as `Arc`.
 ///
+/// A cache hit may hand out a *lane copy* instead of the object that was
+/// loaded: an object of its own (its own `Arc`, its own access counter)
+/// that shares everything else with the loaded one, made once per cached
+/// entry and thread lane so that threads hitting the same popular address
+/// do not all write one reference count (see `src/cache/mod.rs`). Copies
+/// answer every accessor alike; [`ExternalBytecode::access_count`] counts
+/// the accesses of all of them.
+///
 /// `repr(C)` keeps the fields in this order: the access counter, which
-/// every cache hit writes, and the code pointer it reads come first, in
-/// the cache line that holds the `Arc`'s reference count, so a hit touches
-/// one line of the object.
+/// every cache hit writes, comes first, in the cache line that holds the
+/// `Arc`'s reference count, so a hit touches one line of the object.
 #[derive(Debug)]
 #[repr(C)]
 pub struct ExternalBytecode {
     access_count: AtomicU64,
     code: Arc<Code>,
+    account: Arc<Account>,
+}
+
+/// What one address's objects share beyond the code: the loaded object
+/// and its lane copies all point here.
+#[derive(Debug)]
+struct Account {
     address: Address,
     metadata: Metadata,
     source_uri_c: CString,
     security: SecurityContext,
+    /// The access counters of the objects that share this account, once
+    /// the first lane copy was made (empty before: the loaded object then
+    /// counts alone).
+    counters: Mutex<Counters>,
+}
+
+/// The access counters of one account's objects.
+#[derive(Debug, Default)]
+struct Counters {
+    /// Accesses counted by objects already freed.
+    retired: u64,
+    /// The counters of the live objects, by address.
+    live: Vec<CounterRef>,
+}
+
+/// The address of a live object's access counter.
+#[derive(Debug, PartialEq, Eq)]
+struct CounterRef(std::ptr::NonNull<AtomicU64>);
+
+// SAFETY: a `CounterRef` is only dereferenced under its account's lock,
+// and the object owning the counter removes it under that lock before its
+// memory is freed (`ExternalBytecode::drop`); the counter is atomic.
+unsafe impl Send for CounterRef {}
+
+impl CounterRef {
+    fn of(object: &ExternalBytecode) -> CounterRef {
+        CounterRef(std::ptr::NonNull::from(&object.access_count))
+    }
 }
 
 /// How many `ExternalBytecode` objects exist in this process.
 static LIVE: AtomicUsize = AtomicUsize::new(0);
 
 /// How many bytecode objects are alive in this process right now, in every
-/// manager and every reference a host holds: a leak check for hosts and
-/// tests (it returns to its old value once everything is released).
+/// manager and every reference a host holds, lane copies included: a leak
+/// check for hosts and tests (it returns to its old value once everything
+/// is released).
 pub fn live_bytecodes() -> usize {
     LIVE.load(Ordering::Relaxed)
 }
@@ -148,6 +193,12 @@ pub fn live_bytecodes() -> usize {
 impl Drop for ExternalBytecode {
     fn drop(&mut self) {
         LIVE.fetch_sub(1, Ordering::Relaxed);
+        let mut counters = self.account.counters.lock();
+        let me = CounterRef::of(self);
+        if let Some(index) = counters.live.iter().position(|c| *c == me) {
+            counters.live.swap_remove(index);
+            counters.retired += self.access_count.load(Ordering::Relaxed);
+        }
     }
 }
 
@@ -163,21 +214,39 @@ impl ExternalBytecode {
     ) -> ExternalBytecode {
         let visible = metadata.source_uri.split('\0').next().unwrap_or_default();
         let source_uri_c = CString::new(visible).unwrap_or_default();
+        let counters = Mutex::new(Counters::default());
+        let account = Arc::new(Account { address, metadata, source_uri_c, security, counters });
         LIVE.fetch_add(1, Ordering::Relaxed);
-        ExternalBytecode {
-            address,
-            code,
-            metadata,
-            source_uri_c,
-            security,
-            access_count: AtomicU64::new(0),
-        }
+        ExternalBytecode { access_count: AtomicU64::new(0), code, account }
     }
+
+    /// A lane copy of `self`: a new object sharing `self`'s code and
+    /// account, with an access counter of its own that
+    /// [`ExternalBytecode::access_count`] adds to the others'.
+    pub(crate) fn lane_copy(self: &Arc<ExternalBytecode>) -> Arc<ExternalBytecode> {
+        LIVE.fetch_add(1, Ordering::Relaxed);
+        let copy = Arc::new(ExternalBytecode {
+            access_count: AtomicU64::new(0),
+            code: self.code.clone(),
+            account: self.account.clone(),
+        });
+        let mut counters = self.account.counters.lock();
+        let original = CounterRef::of(self);
+        if !counters.live.contains(&original) {
+            counters.live.push(original);
+        }
+        counters.live.push(CounterRef::of(&copy));
+        copy
+    }
+
+    /// Bytes one object holds, a loaded one or a lane copy: the struct and
+    /// its `Arc` counts.
+    pub(crate) const OBJECT_SIZE: usize = size_of::<ExternalBytecode>() + 2 * size_of::<usize>();
 
     /// The account this code belongs to.
     #[inline]
     pub fn address(&self) -> Address {
-        self.address
+        self.account.address
     }
 
     /// The code, unpadded.
@@ -242,22 +311,31 @@ impl ExternalBytecode {
 
     /// Where the code came from.
     pub fn metadata(&self) -> &Metadata {
-        &self.metadata
+        &self.account.metadata
     }
 
     /// The source URI as a C string, valid as long as `self`.
     pub fn source_uri_c(&self) -> &std::ffi::CStr {
-        &self.source_uri_c
+        &self.account.source_uri_c
     }
 
     /// Trust level and execution permissions.
     pub fn security(&self) -> &SecurityContext {
-        &self.security
+        &self.account.security
     }
 
-    /// How many times the code was handed out by a cache hit or a load.
+    /// How many times the code was handed out by a cache hit or a load:
+    /// this object's accesses and those of every lane copy of the same
+    /// load, live or freed.
     pub fn access_count(&self) -> u64 {
-        self.access_count.load(Ordering::Relaxed)
+        let counters = self.account.counters.lock();
+        if counters.live.is_empty() {
+            return self.access_count.load(Ordering::Relaxed);
+        }
+        // SAFETY: see `CounterRef`: each listed counter's object is alive
+        // while it is listed, and we hold the lock it is unlisted under.
+        let live: u64 = counters.live.iter().map(|c| unsafe { c.0.as_ref() }.load(Ordering::Relaxed)).sum();
+        counters.retired + live
     }
 
     /// Records one access. Relaxed atomics: counters, not synchronisation.
@@ -267,11 +345,16 @@ impl ExternalBytecode {
     }
 
     /// Bytes of memory this address's entry holds beyond the shared code.
+    /// Lane copies are counted by the cache that makes them
+    /// ([`ExternalBytecode::OBJECT_SIZE`] each).
     pub fn entry_memory_size(&self) -> usize {
-        size_of::<ExternalBytecode>()
-            + self.metadata.source_uri.len()
-            + self.source_uri_c.as_bytes().len()
-            + self.metadata.version.as_ref().map_or(0, String::len)
-            + self.metadata.signature.as_ref().map_or(0, Vec::len)
+        let account = &self.account;
+        Self::OBJECT_SIZE
+            + size_of::<Account>()
+            + 2 * size_of::<usize>()
+            + account.metadata.source_uri.len()
+            + account.source_uri_c.as_bytes().len()
+            + account.metadata.version.as_ref().map_or(0, String::len)
+            + account.metadata.signature.as_ref().map_or(0, Vec::len)
     }
 }

@@ -599,7 +599,9 @@ impl Manager {
     }
 
     /// The cached code of `address`, if any; never fetches. Counts as a hit
-    /// or a miss.
+    /// or a miss. Threads on different lanes get copies of their own that
+    /// answer alike (see [`ExternalBytecode`]): compare by code hash, not
+    /// with `Arc::ptr_eq`.
     pub fn get(&self, address: &Address) -> Option<Arc<ExternalBytecode>> {
         if !self.config.enable_external_bytecode {
             return None;

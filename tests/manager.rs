@@ -287,6 +287,60 @@ fn references_outlive_their_manager() {
     assert!(code.is_jumpdest(code.code().iter().position(|b| *b == 0x5b).unwrap()));
 }
 
+/// Threads that hit one address get objects of their own lanes: the first
+/// thread to read the cache gets the loaded object, others a copy that
+/// shares its code and answers alike; the access count adds up every
+/// copy's hits; copies go, bytes and all, when the entry does.
+#[test]
+fn threads_on_other_lanes_get_copies_that_answer_alike_and_count_together() {
+    let m = testing();
+    let loaded = load(&m, addr(1), WETH9).unwrap();
+    let alone = m.cache_stats().bytes;
+    // Four threads at once, each on a stack of its own: at least one reads
+    // through a reader slot other than this thread's, on another lane.
+    let start = Barrier::new(4);
+    let hits: Vec<Arc<ebc::ExternalBytecode>> = std::thread::scope(|s| {
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                s.spawn(|| {
+                    start.wait();
+                    let hits: Vec<_> = (0..10).map(|_| m.get(&addr(1)).unwrap()).collect();
+                    assert!(hits.iter().all(|h| Arc::ptr_eq(h, &hits[0])), "one object per thread");
+                    hits.into_iter().next().unwrap()
+                })
+            })
+            .collect();
+        threads.into_iter().map(|t| t.join().unwrap()).collect()
+    });
+    let copies: Vec<_> = hits.iter().filter(|h| !Arc::ptr_eq(h, &loaded)).collect();
+    assert!(!copies.is_empty(), "no thread got a copy");
+    for copy in &copies {
+        assert!(Arc::ptr_eq(copy.shared(), loaded.shared()), "a copy shares the code");
+        assert_eq!(copy.address(), loaded.address());
+        assert_eq!(copy.metadata().source_uri, loaded.metadata().source_uri);
+        assert_eq!(copy.source_uri_c(), loaded.source_uri_c());
+        assert_eq!(copy.security(), loaded.security());
+    }
+    // One access for the load, forty for the hits, whichever object asks.
+    assert!(
+        hits.iter().all(|h| h.access_count() == 41),
+        "{:?}",
+        hits.iter().map(|h| h.access_count()).collect::<Vec<_>>()
+    );
+    assert_eq!(loaded.access_count(), 41);
+    assert!(m.cache_stats().bytes > alone, "the copies' bytes are counted");
+    // The entry goes: so do the copies' bytes. The copies live on while
+    // held, still counting together, and are freed when let go.
+    let weak: Vec<_> = copies.iter().map(|c| Arc::downgrade(c)).collect();
+    m.unload(&addr(1)).unwrap();
+    assert_eq!(m.cache_stats().bytes, 0);
+    drop(hits);
+    assert_eq!(loaded.access_count(), 41, "a freed copy's accesses still count");
+    assert!(weak.iter().all(|w| w.upgrade().is_none()), "every copy freed");
+    drop(m);
+    assert_eq!(loaded.access_count(), 41);
+}
+
 #[test]
 fn many_threads_mixing_every_operation_leave_a_consistent_cache() {
     for strategy in [CacheStrategy::Lru, CacheStrategy::Lfu, CacheStrategy::Ttl, CacheStrategy::Adaptive] {

@@ -15,10 +15,11 @@
 //! Lock order: a shard's policy, its entries, then the code table. The
 //! code table is touched only when entries come and go, never on a hit.
 //!
-//! Memory per entry: [`ExternalBytecode::entry_memory_size`], a 32-byte
-//! slot in the shard's set, plus the policy's bookkeeping (about 64 bytes
-//! for LRU), plus the shared code's [`Code::memory_size`] once per distinct
-//! code hash.
+//! Memory per entry: [`ExternalBytecode::entry_memory_size`], a 64-byte
+//! slot in the shard's set, a 40-byte lane copy for each other thread lane
+//! that hits it (see `Slot`), plus the policy's bookkeeping (about 64
+//! bytes for LRU), plus the shared code's [`Code::memory_size`] once per
+//! distinct code hash.
 
 mod lfu;
 mod lru;
@@ -31,7 +32,7 @@ pub use sketch::FrequencySketch;
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
 
 use parking_lot::Mutex;
 use revm::primitives::{Address, B256};
@@ -39,7 +40,7 @@ use revm::primitives::{Address, B256};
 use crate::bytecode::{Code, ExternalBytecode};
 use crate::config::{CacheStrategy, Config};
 use crate::error::Result;
-use readers::{Count, ReadMostly, Readers};
+use readers::{Count, LANES, ReadMostly, Readers};
 
 /// One shard's eviction policy over values `V` keyed by address.
 /// Implementations keep at most their capacity and report what they push
@@ -180,8 +181,10 @@ impl CodeTable {
         slot.1 += 1;
     }
 
-    fn release(&mut self, entry: &ExternalBytecode) {
-        self.bytes -= entry.entry_memory_size();
+    /// Forgets `slot`'s entry, and the bytes of its lane copies.
+    fn release(&mut self, slot: &Slot) {
+        let entry = &slot.value;
+        self.bytes -= entry.entry_memory_size() + slot.lanes.copies() * ExternalBytecode::OBJECT_SIZE;
         let hash = entry.code_hash();
         if let Some(slot) = self.codes.get_mut(&hash) {
             slot.1 -= 1;
@@ -252,19 +255,111 @@ type AddressMap<V> = HashMap<Address, V, AddressHash>;
 
 
 /// One cached address: the address, the shard's tick at its last hit
-/// (recency-only shards) and the shared bytecode. 32 bytes, so that two
-/// fit a cache line and none straddles two. Kept in a set keyed by the
-/// address (`Hash`, `Eq` and `Borrow` see the address only).
-#[repr(C)]
+/// (recency-only shards), the bytecode that was loaded and its lane copies.
+/// 64 bytes and aligned to them, so that a lookup reads one cache line.
+/// Kept in a set keyed by the address (`Hash`, `Eq` and `Borrow` see the
+/// address only).
+///
+/// **Lanes.** Every hit hands out a counted reference, so it writes the
+/// reference count of the object it returns. Were there one object per
+/// address, two threads hitting the same popular address would pass that
+/// count's cache line back and forth on every hit, and under Zipf keys
+/// they mostly do. So each reader thread has a lane ([`readers::LANES`],
+/// given to threads in the order they first read), and a hit on lane `n`
+/// returns the entry's copy for that lane: `value` on lane 0, the first
+/// time on another lane a copy made then ([`ExternalBytecode::lane_copy`],
+/// 40 bytes sharing the code and everything else) and kept in `lanes`
+/// until the entry goes. The code table counts the copies' bytes.
+#[repr(C, align(64))]
 struct Slot {
     address: Address,
     /// The shard's tick at the last hit, or when the policy last put the
     /// entry at its front. Hits write it only when the tick moved on.
     seen: AtomicU32,
     value: Arc<ExternalBytecode>,
+    lanes: Lanes,
 }
 
-const _: () = assert!(size_of::<Slot>() == 32);
+const _: () = assert!(size_of::<Slot>() == 64);
+
+/// An entry's copies for lanes 1 and up: null until the lane first hits
+/// the entry, then one strong reference each, given back when dropped.
+struct Lanes([AtomicPtr<ExternalBytecode>; LANES - 1]);
+
+impl Lanes {
+    fn new() -> Lanes {
+        Lanes(std::array::from_fn(|_| AtomicPtr::new(std::ptr::null_mut())))
+    }
+
+    /// How many copies were made.
+    fn copies(&self) -> usize {
+        self.0.iter().filter(|lane| !lane.load(Ordering::Acquire).is_null()).count()
+    }
+}
+
+impl Drop for Lanes {
+    fn drop(&mut self) {
+        for lane in &mut self.0 {
+            let copy = std::mem::replace(lane.get_mut(), std::ptr::null_mut());
+            if !copy.is_null() {
+                // SAFETY: a non-null lane holds one strong reference, made
+                // by `Arc::into_raw` in `Slot::make_copy`.
+                drop(unsafe { Arc::from_raw(copy) });
+            }
+        }
+    }
+}
+
+impl Slot {
+    fn new(address: Address, tick: u32, value: Arc<ExternalBytecode>) -> Slot {
+        Slot { address, seen: AtomicU32::new(tick), value, lanes: Lanes::new() }
+    }
+
+    /// A reference to the entry's object for `lane`, made now if the lane
+    /// has none yet (its bytes then added to `codes`).
+    #[inline(always)]
+    fn value_for(&self, lane: usize, codes: &Mutex<CodeTable>) -> Arc<ExternalBytecode> {
+        if lane == 0 {
+            return self.value.clone();
+        }
+        let cell = &self.lanes.0[lane - 1];
+        let copy = cell.load(Ordering::Acquire);
+        if copy.is_null() {
+            return self.make_copy(cell, codes);
+        }
+        // SAFETY: the lane holds a strong reference to `copy` (see
+        // `Lanes`), given back only when the slot is dropped, which takes
+        // the map's write lock: not while this read holds it.
+        unsafe {
+            Arc::increment_strong_count(copy);
+            Arc::from_raw(copy)
+        }
+    }
+
+    /// Makes the copy for the lane in `cell` and returns it (or the one
+    /// another thread sharing the lane made first).
+    #[cold]
+    #[inline(never)]
+    fn make_copy(&self, cell: &AtomicPtr<ExternalBytecode>, codes: &Mutex<CodeTable>) -> Arc<ExternalBytecode> {
+        let copy = self.value.lane_copy();
+        let raw = Arc::into_raw(copy.clone()).cast_mut();
+        match cell.compare_exchange(std::ptr::null_mut(), raw, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => {
+                codes.lock().bytes += ExternalBytecode::OBJECT_SIZE;
+                copy
+            }
+            Err(first) => {
+                // SAFETY: `raw` came from `Arc::into_raw` above and was not
+                // stored; `first` is held by the lane, as in `value_for`.
+                unsafe {
+                    drop(Arc::from_raw(raw));
+                    Arc::increment_strong_count(first);
+                    Arc::from_raw(first)
+                }
+            }
+        }
+    }
+}
 
 impl std::borrow::Borrow<Address> for Slot {
     fn borrow(&self) -> &Address {
@@ -320,7 +415,8 @@ impl Entries {
 ///
 /// A hit reads the entries without writing the lock (it announces itself
 /// in a reader slot of its own, where it also counts the hit) and clones
-/// the `Arc`. How the policy hears of it depends on the policy:
+/// the `Arc` of its thread lane's object (see `Slot`). How the policy
+/// hears of it depends on the policy:
 ///
 /// - **Recency only (LRU, TTL)**: the hit stores the shard's `tick` in the
 ///   entry's slot, and only when the tick moved on since (a hot entry is
@@ -487,7 +583,7 @@ impl Cache {
 
     #[inline(always)]
     fn lookup(&self, shard: &Shard, address: &Address, count: Count) -> Option<Arc<ExternalBytecode>> {
-        let found = shard.map.read(&self.readers, count, |entries| {
+        let found = shard.map.read(&self.readers, count, |entries, lane| {
             let slot = entries.live(address, self.ttl.is_some())?;
             if shard.recency_only {
                 let now = shard.tick.load(Ordering::Relaxed);
@@ -495,7 +591,7 @@ impl Cache {
                     slot.seen.store(now, Ordering::Relaxed);
                 }
             }
-            Some(slot.value.clone())
+            Some(slot.value_for(lane, &self.codes))
         })?;
         if !shard.recency_only {
             shard.record_read(address, self.readers.stripe());
@@ -535,8 +631,8 @@ impl Cache {
                 map.deadlines.insert(address, std::time::Instant::now() + ttl);
             }
             let tick = shard.next_tick();
-            if let Some(old) = map.slots.replace(Slot { address, seen: AtomicU32::new(tick), value: entry }) {
-                codes.release(&old.value);
+            if let Some(old) = map.slots.replace(Slot::new(address, tick, entry)) {
+                codes.release(&old);
                 out.push(old.value);
             }
             // Counted under the map's write guard, after the entry is in: a
@@ -547,7 +643,7 @@ impl Cache {
             let mut evicted = 0;
             let mut evict = |map: &mut Entries, codes: &mut CodeTable, victim: Listed| {
                 if let Some(old) = map.remove(&victim.address) {
-                    codes.release(&old.value);
+                    codes.release(&old);
                     out.push(old.value);
                     evicted += 1;
                 }
@@ -574,7 +670,7 @@ impl Cache {
         shard.drain(&mut policy);
         policy.remove(address);
         let old = shard.map.write(&self.readers).remove(address)?;
-        self.codes.lock().release(&old.value);
+        self.codes.lock().release(&old);
         Some(old.value)
     }
 
@@ -590,7 +686,7 @@ impl Cache {
             let mut codes = self.codes.lock();
             for gone in expired {
                 if let Some(old) = map.remove(&gone.address) {
-                    codes.release(&old.value);
+                    codes.release(&old);
                     removed.push(old.value);
                 }
             }
@@ -616,7 +712,7 @@ impl Cache {
             };
             let mut codes = self.codes.lock();
             for slot in &dropped {
-                codes.release(&slot.value);
+                codes.release(slot);
             }
             drop(codes);
             drop(policy);

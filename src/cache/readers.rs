@@ -19,10 +19,20 @@
 //! Each slot also counts the hits and misses of the reads made through it:
 //! the slot's holder is its only writer, so the counts need no atomic
 //! read-modify-write and share the slot's line.
+//!
+//! Each slot also has a *lane*, one of [`LANES`], given in the order slots
+//! are first used: the first threads to read get distinct lanes. The cache
+//! hands each lane its own copy of a popular object (see `Slot` in
+//! `src/cache/mod.rs`), so that threads on different lanes never write
+//! the same reference count.
 
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 use parking_lot::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+/// How many lanes reader slots are spread over: the cache keeps up to this
+/// many objects per entry, one per lane.
+pub(crate) const LANES: usize = 4;
 
 /// How many reader slots a cache has: threads beyond this many (or two
 /// whose stacks hash to the same slot) take the slow path when they meet.
@@ -38,6 +48,31 @@ struct Slot {
     hits: AtomicU64,
     /// Misses counted through this slot (written only by its holder).
     misses: AtomicU64,
+    /// This slot's lane plus one; 0 until the slot is first used.
+    lane: AtomicU32,
+}
+
+impl Slot {
+    /// This slot's lane, given now if it has none yet.
+    #[inline(always)]
+    fn lane(&self, readers: &Readers) -> usize {
+        match self.lane.load(Ordering::Relaxed) {
+            0 => self.give_lane(readers),
+            lane => lane as usize - 1,
+        }
+    }
+
+    /// Gives this slot the next lane, unless a thread sharing the slot
+    /// just gave it one.
+    #[cold]
+    fn give_lane(&self, readers: &Readers) -> usize {
+        let next = (readers.next_lane.fetch_add(1, Ordering::Relaxed) as usize % LANES) as u32 + 1;
+        let lane = match self.lane.compare_exchange(0, next, Ordering::Relaxed, Ordering::Relaxed) {
+            Ok(_) => next,
+            Err(given) => given,
+        };
+        lane as usize - 1
+    }
 }
 
 /// The reader slots that several [`ReadMostly`] locks share, and the hit
@@ -47,6 +82,8 @@ pub(crate) struct Readers {
     /// Hits and misses counted on the slow path (shared atomics).
     slow_hits: AtomicU64,
     slow_misses: AtomicU64,
+    /// How many lanes were given so far.
+    next_lane: AtomicU32,
 }
 
 impl Default for Readers {
@@ -55,6 +92,7 @@ impl Default for Readers {
             slots: (0..SLOTS).map(|_| Slot::default()).collect(),
             slow_hits: AtomicU64::new(0),
             slow_misses: AtomicU64::new(0),
+            next_lane: AtomicU32::new(0),
         }
     }
 }
@@ -130,10 +168,12 @@ impl<T> ReadMostly<T> {
         ReadMostly { id, writing: AtomicBool::new(false), lock: RwLock::new(value) }
     }
 
-    /// Runs `f` on the value and counts its answer as `count` says.
+    /// Runs `f` on the value and the calling thread's lane, and counts its
+    /// answer as `count` says.
     #[inline(always)]
-    pub(crate) fn read<R>(&self, readers: &Readers, count: Count, f: impl FnOnce(&T) -> Option<R>) -> Option<R> {
+    pub(crate) fn read<R>(&self, readers: &Readers, count: Count, f: impl FnOnce(&T, usize) -> Option<R>) -> Option<R> {
         let slot = readers.slot();
+        let lane = slot.lane(readers);
         if slot.reading.compare_exchange(0, self.id, Ordering::SeqCst, Ordering::Relaxed).is_ok() {
             let claim = Claim(slot);
             if !self.writing.load(Ordering::SeqCst) {
@@ -145,7 +185,7 @@ impl<T> ReadMostly<T> {
                 // `writing` with Release after its last change, which the
                 // load above acquired. No `&mut T` exists until `claim`
                 // frees the slot.
-                let answer = f(unsafe { &*self.lock.data_ptr() });
+                let answer = f(unsafe { &*self.lock.data_ptr() }, lane);
                 if count == Count::HitOrMiss {
                     // This thread holds the slot: the only writer of its counts.
                     let counter = if answer.is_some() { &slot.hits } else { &slot.misses };
@@ -155,7 +195,7 @@ impl<T> ReadMostly<T> {
             }
             drop(claim);
         }
-        let answer = f(&self.lock.read());
+        let answer = f(&self.lock.read(), lane);
         if count == Count::HitOrMiss {
             let counter = if answer.is_some() { &readers.slow_hits } else { &readers.slow_misses };
             counter.fetch_add(1, Ordering::Relaxed);
@@ -237,7 +277,7 @@ mod tests {
                 std::thread::spawn(move || {
                     let mut reads = 0u64;
                     while !stop.load(Ordering::Relaxed) {
-                        let (a, b) = lock.read(&readers, Count::HitOrMiss, |v| Some(*v)).unwrap();
+                        let (a, b) = lock.read(&readers, Count::HitOrMiss, |v, _| Some(*v)).unwrap();
                         assert_eq!(a, b, "a read saw a write half done");
                         reads += 1;
                     }
@@ -263,14 +303,33 @@ mod tests {
         let lock = ReadMostly::new(7, 5u32);
         // Occupy the calling thread's slot, as a colliding thread would.
         readers.slot().reading.store(9, Ordering::SeqCst);
-        assert_eq!(lock.read(&readers, Count::HitOrMiss, |v| Some(*v)), Some(5));
-        assert_eq!(lock.read(&readers, Count::HitOrMiss, |_| None::<u32>), None);
-        assert_eq!(lock.read(&readers, Count::Nothing, |v| Some(*v)), Some(5));
+        assert_eq!(lock.read(&readers, Count::HitOrMiss, |v, _| Some(*v)), Some(5));
+        assert_eq!(lock.read(&readers, Count::HitOrMiss, |_, _| None::<u32>), None);
+        assert_eq!(lock.read(&readers, Count::Nothing, |v, _| Some(*v)), Some(5));
         assert_eq!(readers.counts(), (1, 1));
         assert_eq!(readers.slow_hits.load(Ordering::Relaxed), 1, "counted on the slow path");
         readers.slot().reading.store(0, Ordering::SeqCst);
         *lock.write(&readers) = 6;
-        assert_eq!(lock.read(&readers, Count::HitOrMiss, |v| Some(*v)), Some(6));
+        assert_eq!(lock.read(&readers, Count::HitOrMiss, |v, _| Some(*v)), Some(6));
         assert_eq!(readers.counts(), (2, 1));
+    }
+
+    #[test]
+    fn slots_get_lanes_in_the_order_they_are_first_used_and_keep_them() {
+        let readers = Readers::default();
+        let lock = ReadMostly::new(1, ());
+        // The calling thread's slot is the first used: lane 0, kept.
+        let lane = || lock.read(&readers, Count::Nothing, |_, lane| Some(lane)).unwrap();
+        assert_eq!((lane(), lane()), (0, 0));
+        // Other slots, as other threads would use them, in turn: the next
+        // lanes, round and round.
+        let mine = readers.stripe();
+        let others = (0..SLOTS).filter(|&i| i != mine).take(LANES + 1);
+        let lanes: Vec<usize> = others.clone().map(|i| readers.slots[i].lane(&readers)).collect();
+        let expected: Vec<usize> = (1..=LANES + 1).map(|n| n % LANES).collect();
+        assert_eq!(lanes, expected);
+        let again: Vec<usize> = others.map(|i| readers.slots[i].lane(&readers)).collect();
+        assert_eq!(again, expected, "a slot keeps its lane");
+        assert_eq!(lane(), 0);
     }
 }

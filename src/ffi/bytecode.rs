@@ -10,6 +10,13 @@ use crate::bytecode::ExternalBytecode;
 /// `ebc_load`, `ebc_get` and `ebc_retain` gives the caller one reference,
 /// which it returns with `ebc_release`. Any thread may read it and release
 /// it, also after its manager was freed.
+///
+/// Threads that hit the same cached address may get different objects:
+/// each thread lane (the first four threads to read a manager take four
+/// lanes, later ones share them) gets a copy of its own, with the same
+/// code, address, metadata and findings, so that threads do not all
+/// update one reference count. Compare code by `ebc_bytecode_code_hash`,
+/// not by pointer.
 pub struct ebc_bytecode {
     _private: [u8; 0],
 }
@@ -185,7 +192,8 @@ pub extern "C" fn ebc_bytecode_compression_ratio(b: *const ebc_bytecode) -> f64 
     guard(|| bytecode(b).map_or(0.0, |b| b.metadata().compression_ratio))
 }
 
-/// How often the code was handed out (loads and cache hits); 0 for NULL.
+/// How often the code was handed out (loads and cache hits), counting every
+/// lane copy of the same load; 0 for NULL.
 #[unsafe(no_mangle)]
 pub extern "C" fn ebc_bytecode_access_count(b: *const ebc_bytecode) -> u64 {
     guard(|| bytecode(b).map_or(0, ExternalBytecode::access_count))
