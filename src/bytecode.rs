@@ -126,9 +126,11 @@ pub struct Metadata {
 /// loaded: an object of its own (its own `Arc`, its own access counter)
 /// that shares everything else with the loaded one, made once per cached
 /// entry and thread lane so that threads hitting the same popular address
-/// do not all write one reference count (see `src/cache/mod.rs`). Copies
-/// answer every accessor alike; [`ExternalBytecode::access_count`] counts
-/// the accesses of all of them.
+/// do not all write one reference count (see `Slot` in
+/// `src/cache/mod.rs`; the first three threads to read a cache get lanes
+/// of their own, the others share the loaded object). Copies answer every
+/// accessor alike; [`ExternalBytecode::access_count`] counts the accesses
+/// of all of them. Compare objects by code hash, not with `Arc::ptr_eq`.
 ///
 /// `repr(C)` keeps the fields in this order: the access counter, which
 /// every cache hit writes, comes first, in the cache line that holds the
@@ -342,6 +344,18 @@ impl ExternalBytecode {
     #[inline]
     pub(crate) fn touch(&self) {
         self.access_count.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Records one access without an atomic read-modify-write, for a lane
+    /// copy whose lane the calling thread owns: it must be the only thread
+    /// that counts on this object, now and until the count is next read
+    /// with a happens-before edge (the cache's reader-slot claims give it).
+    /// Anywhere else an access would be lost; use
+    /// [`ExternalBytecode::touch`].
+    #[inline]
+    pub(crate) fn touch_owned(&self) {
+        let count = self.access_count.load(Ordering::Relaxed);
+        self.access_count.store(count + 1, Ordering::Relaxed);
     }
 
     /// Bytes of memory this address's entry holds beyond the shared code.

@@ -268,7 +268,8 @@ impl Manager {
         }
         if !options.reload {
             if let Some(hit) = self.cache.get(address) {
-                return self.hand_out(hit, options);
+                // The cache counted the access.
+                return self.checked(hit, options);
             }
         }
         if uri.is_none() && !self.config.enable_lazy_loading {
@@ -327,11 +328,14 @@ impl Manager {
     }
 
     /// Checks a found entry against the caller's expectations and counts the access.
-    fn hand_out(
-        &self,
-        code: Arc<ExternalBytecode>,
-        options: &LoadOptions,
-    ) -> Result<Arc<ExternalBytecode>> {
+    fn hand_out(&self, code: Arc<ExternalBytecode>, options: &LoadOptions) -> Result<Arc<ExternalBytecode>> {
+        let code = self.checked(code, options)?;
+        code.touch();
+        Ok(code)
+    }
+
+    /// Checks a found entry against the caller's expectations.
+    fn checked(&self, code: Arc<ExternalBytecode>, options: &LoadOptions) -> Result<Arc<ExternalBytecode>> {
         if self.config.security_level == SecurityLevel::Paranoid {
             let now = Digests::of(code.code()).code_hash;
             integrity::expect_code_hash(Some(&code.code_hash()), &now)
@@ -341,7 +345,6 @@ impl Manager {
         if options.expected_sha256.is_some() {
             integrity::expect_sha256(options.expected_sha256.as_ref(), &code.sha256())?;
         }
-        code.touch();
         Ok(code)
     }
 
@@ -606,9 +609,8 @@ impl Manager {
         if !self.config.enable_external_bytecode {
             return None;
         }
-        let hit = self.cache.get(address)?;
-        hit.touch();
-        Some(hit)
+        // The cache counts the access.
+        self.cache.get(address)
     }
 
     /// A number that changes whenever code enters the cache. A miss of

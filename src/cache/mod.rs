@@ -16,7 +16,7 @@
 //! code table is touched only when entries come and go, never on a hit.
 //!
 //! Memory per entry: [`ExternalBytecode::entry_memory_size`], a 64-byte
-//! slot in the shard's set, a 40-byte lane copy for each other thread lane
+//! slot in the shard's set, a 40-byte lane copy for each owned thread lane
 //! that hits it (see `Slot`), plus the policy's bookkeeping (about 64
 //! bytes for LRU), plus the shared code's [`Code::memory_size`] once per
 //! distinct code hash.
@@ -40,7 +40,7 @@ use revm::primitives::{Address, B256};
 use crate::bytecode::{Code, ExternalBytecode};
 use crate::config::{CacheStrategy, Config};
 use crate::error::Result;
-use readers::{Count, LANES, ReadMostly, Readers};
+use readers::{Count, LANES, ReadMostly, Readers, SHARED_LANE};
 
 /// One shard's eviction policy over values `V` keyed by address.
 /// Implementations keep at most their capacity and report what they push
@@ -264,12 +264,14 @@ type AddressMap<V> = HashMap<Address, V, AddressHash>;
 /// reference count of the object it returns. Were there one object per
 /// address, two threads hitting the same popular address would pass that
 /// count's cache line back and forth on every hit, and under Zipf keys
-/// they mostly do. So each reader thread has a lane ([`readers::LANES`],
-/// given to threads in the order they first read), and a hit on lane `n`
-/// returns the entry's copy for that lane: `value` on lane 0, the first
-/// time on another lane a copy made then ([`ExternalBytecode::lane_copy`],
-/// 40 bytes sharing the code and everything else) and kept in `lanes`
-/// until the entry goes. The code table counts the copies' bytes.
+/// they mostly do. So each of the first three reader threads owns a lane
+/// (see [`readers::LANES`]; the others share lane 0), and a hit on lane
+/// `n` returns the entry's object for that lane: `value` on lane 0, on
+/// another lane a copy made at the lane's first hit
+/// ([`ExternalBytecode::lane_copy`], 40 bytes sharing the code and
+/// everything else) and kept in `lanes` until the entry goes. The owner of
+/// a lane also counts its accesses without an atomic read-modify-write.
+/// The code table counts the copies' bytes.
 #[repr(C, align(64))]
 struct Slot {
     address: Address,
@@ -561,8 +563,10 @@ impl Cache {
         &self.shards[(mixed >> 32) as usize & (self.shards.len() - 1)]
     }
 
-    /// The cached entry for `address`, counted as a hit or a miss. Writes
-    /// nothing another thread's hit reads (see `src/cache/readers.rs`).
+    /// The cached entry for `address`, counted as a hit or a miss, and as an
+    /// access of the object returned. Writes nothing another thread's hit
+    /// reads (see `src/cache/readers.rs`) when the calling thread owns a
+    /// lane.
     #[inline]
     pub fn get(&self, address: &Address) -> Option<Arc<ExternalBytecode>> {
         if self.strategy == CacheStrategy::None {
@@ -571,8 +575,10 @@ impl Cache {
         self.lookup(self.shard(address), address, Count::HitOrMiss)
     }
 
-    /// As [`Cache::get`], without touching the hit/miss counters (for
-    /// re-checks inside the load path).
+    /// As [`Cache::get`], without counting a hit, a miss or an access, and
+    /// on the shared lane, so that the caller may count an access with
+    /// [`ExternalBytecode::touch`] (for re-checks inside the load path, and
+    /// for reading what is cached).
     #[inline]
     pub fn peek(&self, address: &Address) -> Option<Arc<ExternalBytecode>> {
         if self.strategy == CacheStrategy::None {
@@ -591,7 +597,19 @@ impl Cache {
                     slot.seen.store(now, Ordering::Relaxed);
                 }
             }
-            Some(slot.value_for(lane, &self.codes))
+            if count == Count::Nothing {
+                return Some(slot.value_for(SHARED_LANE, &self.codes));
+            }
+            let value = slot.value_for(lane, &self.codes);
+            if lane == SHARED_LANE {
+                value.touch();
+            } else {
+                // This thread holds the reader slot that owns `lane`: the
+                // only thread counting on the lane's copies (see
+                // `src/cache/readers.rs`).
+                value.touch_owned();
+            }
+            Some(value)
         })?;
         if !shard.recency_only {
             shard.record_read(address, self.readers.stripe());

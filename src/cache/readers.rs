@@ -20,19 +20,26 @@
 //! the slot's holder is its only writer, so the counts need no atomic
 //! read-modify-write and share the slot's line.
 //!
-//! Each slot also has a *lane*, one of [`LANES`], given in the order slots
-//! are first used: the first threads to read get distinct lanes. The cache
-//! hands each lane its own copy of a popular object (see `Slot` in
-//! `src/cache/mod.rs`), so that threads on different lanes never write
-//! the same reference count.
+//! Each slot also has a *lane*, one of [`LANES`]. The first `LANES - 1`
+//! slots to be used each own a lane of their own, 1 and up; every other
+//! slot, and every read on the slow path, is on lane 0, the shared one.
+//! The cache hands each lane its own copy of an entry's object (see `Slot`
+//! in `src/cache/mod.rs`), so that threads on different lanes never write
+//! the same reference count, and a read on an owned lane, holding its
+//! slot, is the only thread counting accesses on that lane's copies: it
+//! counts them without an atomic read-modify-write.
 
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 use parking_lot::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-/// How many lanes reader slots are spread over: the cache keeps up to this
-/// many objects per entry, one per lane.
+/// How many lanes there are: the cache keeps up to this many objects per
+/// entry, one per lane. Lane 0 is shared; each of the others belongs to
+/// one reader slot.
 pub(crate) const LANES: usize = 4;
+
+/// The lane that every thread without a lane of its own shares.
+pub(crate) const SHARED_LANE: usize = 0;
 
 /// How many reader slots a cache has: threads beyond this many (or two
 /// whose stacks hash to the same slot) take the slow path when they meet.
@@ -62,11 +69,12 @@ impl Slot {
         }
     }
 
-    /// Gives this slot the next lane, unless a thread sharing the slot
-    /// just gave it one.
+    /// Gives this slot the next lane of its own while there are some, else
+    /// the shared lane; unless a thread sharing the slot just gave it one.
     #[cold]
     fn give_lane(&self, readers: &Readers) -> usize {
-        let next = (readers.next_lane.fetch_add(1, Ordering::Relaxed) as usize % LANES) as u32 + 1;
+        let given = readers.next_lane.fetch_add(1, Ordering::Relaxed) as usize;
+        let next = if given < LANES - 1 { given + 1 } else { SHARED_LANE } as u32 + 1;
         let lane = match self.lane.compare_exchange(0, next, Ordering::Relaxed, Ordering::Relaxed) {
             Ok(_) => next,
             Err(given) => given,
@@ -82,7 +90,7 @@ pub(crate) struct Readers {
     /// Hits and misses counted on the slow path (shared atomics).
     slow_hits: AtomicU64,
     slow_misses: AtomicU64,
-    /// How many lanes were given so far.
+    /// How many owned lanes were given so far (may count past them).
     next_lane: AtomicU32,
 }
 
@@ -169,7 +177,8 @@ impl<T> ReadMostly<T> {
     }
 
     /// Runs `f` on the value and the calling thread's lane, and counts its
-    /// answer as `count` says.
+    /// answer as `count` says. The lane is the reader slot's own only while
+    /// this thread holds the slot; otherwise `f` gets [`SHARED_LANE`].
     #[inline(always)]
     pub(crate) fn read<R>(&self, readers: &Readers, count: Count, f: impl FnOnce(&T, usize) -> Option<R>) -> Option<R> {
         let slot = readers.slot();
@@ -195,7 +204,7 @@ impl<T> ReadMostly<T> {
             }
             drop(claim);
         }
-        let answer = f(&self.lock.read(), lane);
+        let answer = f(&self.lock.read(), SHARED_LANE);
         if count == Count::HitOrMiss {
             let counter = if answer.is_some() { &readers.slow_hits } else { &readers.slow_misses };
             counter.fetch_add(1, Ordering::Relaxed);
@@ -315,21 +324,26 @@ mod tests {
     }
 
     #[test]
-    fn slots_get_lanes_in_the_order_they_are_first_used_and_keep_them() {
+    fn the_first_slots_own_lanes_and_the_rest_share_lane_0() {
         let readers = Readers::default();
         let lock = ReadMostly::new(1, ());
-        // The calling thread's slot is the first used: lane 0, kept.
+        // The calling thread's slot is the first used: lane 1, kept.
         let lane = || lock.read(&readers, Count::Nothing, |_, lane| Some(lane)).unwrap();
-        assert_eq!((lane(), lane()), (0, 0));
-        // Other slots, as other threads would use them, in turn: the next
-        // lanes, round and round.
+        assert_eq!((lane(), lane()), (1, 1));
+        // Other slots, as other threads would use them, in turn: the other
+        // owned lanes, then the shared one.
         let mine = readers.stripe();
         let others = (0..SLOTS).filter(|&i| i != mine).take(LANES + 1);
         let lanes: Vec<usize> = others.clone().map(|i| readers.slots[i].lane(&readers)).collect();
-        let expected: Vec<usize> = (1..=LANES + 1).map(|n| n % LANES).collect();
+        let mut expected: Vec<usize> = (2..LANES).collect();
+        expected.resize(LANES + 1, SHARED_LANE);
         assert_eq!(lanes, expected);
         let again: Vec<usize> = others.map(|i| readers.slots[i].lane(&readers)).collect();
         assert_eq!(again, expected, "a slot keeps its lane");
-        assert_eq!(lane(), 0);
+        // A read that cannot hold its slot is on the shared lane.
+        readers.slot().reading.store(9, Ordering::SeqCst);
+        assert_eq!(lane(), SHARED_LANE);
+        readers.slot().reading.store(0, Ordering::SeqCst);
+        assert_eq!(lane(), 1);
     }
 }

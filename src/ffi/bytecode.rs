@@ -11,12 +11,12 @@ use crate::bytecode::ExternalBytecode;
 /// which it returns with `ebc_release`. Any thread may read it and release
 /// it, also after its manager was freed.
 ///
-/// Threads that hit the same cached address may get different objects:
-/// each thread lane (the first four threads to read a manager take four
-/// lanes, later ones share them) gets a copy of its own, with the same
-/// code, address, metadata and findings, so that threads do not all
-/// update one reference count. Compare code by `ebc_bytecode_code_hash`,
-/// not by pointer.
+/// A cache hit may return a different object from the one the load
+/// returned: the first three threads to read a manager each get copies of
+/// their own (one per cached address, with the same code, address,
+/// metadata and findings), so that threads do not all update one
+/// reference count; the other threads share the loaded object. Compare
+/// code by `ebc_bytecode_code_hash`, not by pointer.
 pub struct ebc_bytecode {
     _private: [u8; 0],
 }
