@@ -127,8 +127,8 @@ pub struct Metadata {
 /// that shares everything else with the loaded one, made once per cached
 /// entry and thread lane so that threads hitting the same popular address
 /// do not all write one reference count (see `Slot` in
-/// `src/cache/mod.rs`; the first three threads to read a cache get lanes
-/// of their own, the others share the loaded object). Copies answer every
+/// `src/cache/mod.rs`; threads take four lanes in turn, so the first four
+/// threads to read a cache get one each). Copies answer every
 /// accessor alike; [`ExternalBytecode::access_count`] counts the accesses
 /// of all of them. Compare objects by code hash, not with `Arc::ptr_eq`.
 ///

@@ -16,8 +16,8 @@
 //! code table is touched only when entries come and go, never on a hit.
 //!
 //! Memory per entry: [`ExternalBytecode::entry_memory_size`], a 64-byte
-//! slot in the shard's set, a 40-byte lane copy for each owned thread lane
-//! that hits it (see `Slot`), plus the policy's bookkeeping (about 64
+//! slot in the shard's set, a 40-byte lane copy for each thread lane that
+//! hits it (see `Slot`), plus the policy's bookkeeping (about 64
 //! bytes for LRU), plus the shared code's [`Code::memory_size`] once per
 //! distinct code hash.
 
@@ -264,14 +264,14 @@ type AddressMap<V> = HashMap<Address, V, AddressHash>;
 /// reference count of the object it returns. Were there one object per
 /// address, two threads hitting the same popular address would pass that
 /// count's cache line back and forth on every hit, and under Zipf keys
-/// they mostly do. So each of the first three reader threads owns a lane
-/// (see [`readers::LANES`]; the others share lane 0), and a hit on lane
-/// `n` returns the entry's object for that lane: `value` on lane 0, on
-/// another lane a copy made at the lane's first hit
-/// ([`ExternalBytecode::lane_copy`], 40 bytes sharing the code and
-/// everything else) and kept in `lanes` until the entry goes. The owner of
-/// a lane also counts its accesses without an atomic read-modify-write.
-/// The code table counts the copies' bytes.
+/// they mostly do. So reader threads get lanes 1 to 4 in turn (see
+/// [`readers::LANES`]; the first four to read get one each), and a hit on
+/// lane `n` returns the entry's object for that lane: `value` on lane 0
+/// (reads on the slow path), on another lane a copy made at the lane's
+/// first hit ([`ExternalBytecode::lane_copy`], 40 bytes sharing the code
+/// and everything else) and kept in `lanes` until the entry goes. A
+/// thread alone on its lane also counts its accesses without an atomic
+/// read-modify-write. The code table counts the copies' bytes.
 #[repr(C, align(64))]
 struct Slot {
     address: Address,
@@ -284,8 +284,8 @@ struct Slot {
 
 const _: () = assert!(size_of::<Slot>() == 64);
 
-/// An entry's copies for lanes 1 and up: null until the lane first hits
-/// the entry, then one strong reference each, given back when dropped.
+/// An entry's copies for lanes 1 to 4: null until the lane first hits the
+/// entry, then one strong reference each, given back when dropped.
 struct Lanes([AtomicPtr<ExternalBytecode>; LANES - 1]);
 
 impl Lanes {
@@ -600,14 +600,13 @@ impl Cache {
             if count == Count::Nothing {
                 return Some(slot.value_for(SHARED_LANE, &self.codes));
             }
-            let value = slot.value_for(lane, &self.codes);
-            if lane == SHARED_LANE {
-                value.touch();
-            } else {
-                // This thread holds the reader slot that owns `lane`: the
-                // only thread counting on the lane's copies (see
+            let value = slot.value_for(lane.index, &self.codes);
+            if lane.owned {
+                // The only thread counting on this lane's copies now (see
                 // `src/cache/readers.rs`).
                 value.touch_owned();
+            } else {
+                value.touch();
             }
             Some(value)
         })?;

@@ -20,26 +20,49 @@
 //! the slot's holder is its only writer, so the counts need no atomic
 //! read-modify-write and share the slot's line.
 //!
-//! Each slot also has a *lane*, one of [`LANES`]. The first `LANES - 1`
-//! slots to be used each own a lane of their own, 1 and up; every other
-//! slot, and every read on the slow path, is on lane 0, the shared one.
-//! The cache hands each lane its own copy of an entry's object (see `Slot`
-//! in `src/cache/mod.rs`), so that threads on different lanes never write
-//! the same reference count, and a read on an owned lane, holding its
-//! slot, is the only thread counting accesses on that lane's copies: it
-//! counts them without an atomic read-modify-write.
+//! Each slot also has a *lane*: lanes 1 to `LANES - 1` go round to the
+//! slots in the order they are first used, so the first threads to read
+//! get lanes of their own; reads on the slow path are on lane 0. The cache
+//! hands each lane its own copy of an entry's object (see `Slot` in
+//! `src/cache/mod.rs`), so that threads on different lanes never write the
+//! same reference count.
+//!
+//! While a lane has one slot, a read holding that slot is the only thread
+//! counting accesses on the lane's copies, and counts them without an
+//! atomic read-modify-write ([`Lane::owned`]). When a second slot gets the
+//! lane, the lane becomes shared for good: the second slot raises the
+//! lane's `shared` flag (sequentially consistent) and waits until the
+//! first slot is not reading, and a read checks the flag after claiming
+//! its slot (sequentially consistent too). As with writers, one of them
+//! sees the other, so no plain count can overlap an atomic one.
 
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 use parking_lot::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// How many lanes there are: the cache keeps up to this many objects per
-/// entry, one per lane. Lane 0 is shared; each of the others belongs to
-/// one reader slot.
-pub(crate) const LANES: usize = 4;
+/// entry, one per lane. Lane 0 is for reads on the slow path; the others
+/// go round to the reader slots.
+pub(crate) const LANES: usize = 5;
 
-/// The lane that every thread without a lane of its own shares.
+/// The lane of reads that could not claim their slot, and of
+/// [`Lane::SHARED`].
 pub(crate) const SHARED_LANE: usize = 0;
+
+/// The lane a read is on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Lane {
+    /// Which lane: `0..LANES`.
+    pub(crate) index: usize,
+    /// True when the reading thread is the only one on this lane for the
+    /// length of the read (it holds the lane's only slot).
+    pub(crate) owned: bool,
+}
+
+impl Lane {
+    /// Lane 0, shared by every read that could not claim its slot.
+    pub(crate) const SHARED: Lane = Lane { index: SHARED_LANE, owned: false };
+}
 
 /// How many reader slots a cache has: threads beyond this many (or two
 /// whose stacks hash to the same slot) take the slow path when they meet.
@@ -69,17 +92,33 @@ impl Slot {
         }
     }
 
-    /// Gives this slot the next lane of its own while there are some, else
-    /// the shared lane; unless a thread sharing the slot just gave it one.
+    /// Gives this slot the next lane (1 to `LANES - 1`, round and round),
+    /// unless a thread sharing the slot just gave it one. A lane given
+    /// before is shared from now on: see the module docs.
     #[cold]
     fn give_lane(&self, readers: &Readers) -> usize {
         let given = readers.next_lane.fetch_add(1, Ordering::Relaxed) as usize;
-        let next = if given < LANES - 1 { given + 1 } else { SHARED_LANE } as u32 + 1;
-        let lane = match self.lane.compare_exchange(0, next, Ordering::Relaxed, Ordering::Relaxed) {
-            Ok(_) => next,
-            Err(given) => given,
-        };
-        lane as usize - 1
+        let lane = 1 + given % (LANES - 1);
+        if self.lane.compare_exchange(0, lane as u32 + 1, Ordering::Relaxed, Ordering::Relaxed).is_err() {
+            return self.lane.load(Ordering::Relaxed) as usize - 1;
+        }
+        if given >= LANES - 1 {
+            readers.shared[lane].store(true, Ordering::SeqCst);
+            let mut spins = 0u32;
+            while readers.slots.iter().any(|s| {
+                !std::ptr::eq(s, self)
+                    && s.lane.load(Ordering::Relaxed) == lane as u32 + 1
+                    && s.reading.load(Ordering::SeqCst) != 0
+            }) {
+                spins += 1;
+                if spins < 64 {
+                    std::hint::spin_loop();
+                } else {
+                    std::thread::yield_now();
+                }
+            }
+        }
+        lane
     }
 }
 
@@ -90,8 +129,10 @@ pub(crate) struct Readers {
     /// Hits and misses counted on the slow path (shared atomics).
     slow_hits: AtomicU64,
     slow_misses: AtomicU64,
-    /// How many owned lanes were given so far (may count past them).
+    /// How many lanes were given so far.
     next_lane: AtomicU32,
+    /// Per lane: raised once a second slot got it (lane 0: always).
+    shared: [AtomicBool; LANES],
 }
 
 impl Default for Readers {
@@ -101,6 +142,7 @@ impl Default for Readers {
             slow_hits: AtomicU64::new(0),
             slow_misses: AtomicU64::new(0),
             next_lane: AtomicU32::new(0),
+            shared: std::array::from_fn(|lane| AtomicBool::new(lane == SHARED_LANE)),
         }
     }
 }
@@ -177,12 +219,12 @@ impl<T> ReadMostly<T> {
     }
 
     /// Runs `f` on the value and the calling thread's lane, and counts its
-    /// answer as `count` says. The lane is the reader slot's own only while
-    /// this thread holds the slot; otherwise `f` gets [`SHARED_LANE`].
+    /// answer as `count` says. A read that cannot claim its reader slot is
+    /// on [`Lane::SHARED`].
     #[inline(always)]
-    pub(crate) fn read<R>(&self, readers: &Readers, count: Count, f: impl FnOnce(&T, usize) -> Option<R>) -> Option<R> {
+    pub(crate) fn read<R>(&self, readers: &Readers, count: Count, f: impl FnOnce(&T, Lane) -> Option<R>) -> Option<R> {
         let slot = readers.slot();
-        let lane = slot.lane(readers);
+        let index = slot.lane(readers);
         if slot.reading.compare_exchange(0, self.id, Ordering::SeqCst, Ordering::Relaxed).is_ok() {
             let claim = Claim(slot);
             if !self.writing.load(Ordering::SeqCst) {
@@ -194,7 +236,10 @@ impl<T> ReadMostly<T> {
                 // `writing` with Release after its last change, which the
                 // load above acquired. No `&mut T` exists until `claim`
                 // frees the slot.
-                let answer = f(unsafe { &*self.lock.data_ptr() }, lane);
+                let value = unsafe { &*self.lock.data_ptr() };
+                // After the claim (SeqCst): see the module docs.
+                let owned = !readers.shared[index].load(Ordering::SeqCst);
+                let answer = f(value, Lane { index, owned });
                 if count == Count::HitOrMiss {
                     // This thread holds the slot: the only writer of its counts.
                     let counter = if answer.is_some() { &slot.hits } else { &slot.misses };
@@ -204,7 +249,7 @@ impl<T> ReadMostly<T> {
             }
             drop(claim);
         }
-        let answer = f(&self.lock.read(), SHARED_LANE);
+        let answer = f(&self.lock.read(), Lane::SHARED);
         if count == Count::HitOrMiss {
             let counter = if answer.is_some() { &readers.slow_hits } else { &readers.slow_misses };
             counter.fetch_add(1, Ordering::Relaxed);
@@ -324,26 +369,58 @@ mod tests {
     }
 
     #[test]
-    fn the_first_slots_own_lanes_and_the_rest_share_lane_0() {
+    fn lanes_go_round_and_a_lane_given_twice_is_shared() {
         let readers = Readers::default();
         let lock = ReadMostly::new(1, ());
-        // The calling thread's slot is the first used: lane 1, kept.
+        // The calling thread's slot is the first used: lane 1, its own.
         let lane = || lock.read(&readers, Count::Nothing, |_, lane| Some(lane)).unwrap();
-        assert_eq!((lane(), lane()), (1, 1));
+        let own = |index| Lane { index, owned: true };
+        assert_eq!((lane(), lane()), (own(1), own(1)));
         // Other slots, as other threads would use them, in turn: the other
-        // owned lanes, then the shared one.
+        // lanes, then lane 1 again, which is then shared.
         let mine = readers.stripe();
-        let others = (0..SLOTS).filter(|&i| i != mine).take(LANES + 1);
+        let others = (0..SLOTS).filter(|&i| i != mine).take(LANES - 1);
         let lanes: Vec<usize> = others.clone().map(|i| readers.slots[i].lane(&readers)).collect();
         let mut expected: Vec<usize> = (2..LANES).collect();
-        expected.resize(LANES + 1, SHARED_LANE);
+        expected.push(1);
         assert_eq!(lanes, expected);
         let again: Vec<usize> = others.map(|i| readers.slots[i].lane(&readers)).collect();
         assert_eq!(again, expected, "a slot keeps its lane");
+        assert_eq!(lane(), Lane { index: 1, owned: false });
+        assert!((2..LANES).all(|l| !readers.shared[l].load(Ordering::Relaxed)), "lanes 2 and up have one slot each");
         // A read that cannot hold its slot is on the shared lane.
         readers.slot().reading.store(9, Ordering::SeqCst);
-        assert_eq!(lane(), SHARED_LANE);
+        assert_eq!(lane(), Lane::SHARED);
         readers.slot().reading.store(0, Ordering::SeqCst);
-        assert_eq!(lane(), 1);
+    }
+
+    #[test]
+    fn a_lane_turns_shared_only_once_its_first_slot_is_not_reading() {
+        let readers = Arc::new(Readers::default());
+        let first = readers.stripe();
+        assert_eq!(readers.slots[first].lane(&readers), 1);
+        // Lanes 2 to LANES-1 to other slots; the next new slot gets lane 1.
+        let mut free = (0..SLOTS).filter(|&i| i != first);
+        for _ in 2..LANES {
+            readers.slots[free.next().unwrap()].lane(&readers);
+        }
+        let second = free.next().unwrap();
+        // The first slot is mid-read: the second waits for it.
+        readers.slots[first].reading.store(7, Ordering::SeqCst);
+        let done = Arc::new(AtomicBool::new(false));
+        let waiter = {
+            let (readers, done) = (readers.clone(), done.clone());
+            std::thread::spawn(move || {
+                let lane = readers.slots[second].lane(&readers);
+                done.store(true, Ordering::SeqCst);
+                lane
+            })
+        };
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        assert!(readers.shared[1].load(Ordering::SeqCst), "the flag goes up first");
+        assert!(!done.load(Ordering::SeqCst), "then it waits for the read in flight");
+        readers.slots[first].reading.store(0, Ordering::SeqCst);
+        assert_eq!(waiter.join().unwrap(), 1);
+        assert!(done.load(Ordering::SeqCst));
     }
 }

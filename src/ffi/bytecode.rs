@@ -12,11 +12,11 @@ use crate::bytecode::ExternalBytecode;
 /// it, also after its manager was freed.
 ///
 /// A cache hit may return a different object from the one the load
-/// returned: the first three threads to read a manager each get copies of
-/// their own (one per cached address, with the same code, address,
-/// metadata and findings), so that threads do not all update one
-/// reference count; the other threads share the loaded object. Compare
-/// code by `ebc_bytecode_code_hash`, not by pointer.
+/// returned: threads take four lanes in turn (the first four threads to
+/// read a manager get one each), and each lane gets copies of its own
+/// (one per cached address, with the same code, address, metadata and
+/// findings), so that threads do not all update one reference count.
+/// Compare code by `ebc_bytecode_code_hash`, not by pointer.
 pub struct ebc_bytecode {
     _private: [u8; 0],
 }
