@@ -128,7 +128,7 @@ pub struct Metadata {
 /// entry and thread lane so that threads hitting the same popular address
 /// do not all write one reference count (see `Slot` in
 /// `src/cache/mod.rs`; threads take four lanes in turn, so the first four
-/// threads to read a cache get one each). Copies answer every
+/// threads to hit a cache get one each). Copies answer every
 /// accessor alike; [`ExternalBytecode::access_count`] counts the accesses
 /// of all of them. Compare objects by code hash, not with `Arc::ptr_eq`.
 ///

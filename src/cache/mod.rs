@@ -264,12 +264,12 @@ type AddressMap<V> = HashMap<Address, V, AddressHash>;
 /// reference count of the object it returns. Were there one object per
 /// address, two threads hitting the same popular address would pass that
 /// count's cache line back and forth on every hit, and under Zipf keys
-/// they mostly do. So reader threads get lanes 1 to 4 in turn (see
-/// [`readers::LANES`]; the first four to read get one each), and a hit on
-/// lane `n` returns the entry's object for that lane: `value` on lane 0
-/// (reads on the slow path), on another lane a copy made at the lane's
-/// first hit ([`ExternalBytecode::lane_copy`], 40 bytes sharing the code
-/// and everything else) and kept in `lanes` until the entry goes. A
+/// they mostly do. So reader threads get lanes 1 to 4 in turn at their
+/// first hit (see [`readers::LANES`]; the first four get one each), and a
+/// hit on lane `n` returns the entry's object for that lane: `value` on
+/// lane 0 (reads on the slow path), on another lane a copy made at the
+/// lane's first hit ([`ExternalBytecode::lane_copy`], 40 bytes sharing the
+/// code and everything else) and kept in `lanes` until the entry goes. A
 /// thread alone on its lane also counts its accesses without an atomic
 /// read-modify-write. The code table counts the copies' bytes.
 #[repr(C, align(64))]
@@ -600,6 +600,7 @@ impl Cache {
             if count == Count::Nothing {
                 return Some(slot.value_for(SHARED_LANE, &self.codes));
             }
+            let lane = lane.get();
             let value = slot.value_for(lane.index, &self.codes);
             if lane.owned {
                 // The only thread counting on this lane's copies now (see

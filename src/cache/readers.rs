@@ -21,8 +21,9 @@
 //! read-modify-write and share the slot's line.
 //!
 //! Each slot also has a *lane*: lanes 1 to `LANES - 1` go round to the
-//! slots in the order they are first used, so the first threads to read
-//! get lanes of their own; reads on the slow path are on lane 0. The cache
+//! slots in the order of their first hit, so the first threads to hit get
+//! lanes of their own (a thread that only misses, loading, takes none);
+//! reads on the slow path are on lane 0. The cache
 //! hands each lane its own copy of an entry's object (see `Slot` in
 //! `src/cache/mod.rs`), so that threads on different lanes never write the
 //! same reference count.
@@ -64,6 +65,25 @@ impl Lane {
     pub(crate) const SHARED: Lane = Lane { index: SHARED_LANE, owned: false };
 }
 
+/// How a read finds its lane, when it needs one: only hits do, so a
+/// thread that only misses (one that loads, say) takes no lane.
+pub(crate) struct LaneOf<'a> {
+    /// The reader slot the read holds; `None` on the slow path.
+    claimed: Option<&'a Slot>,
+    readers: &'a Readers,
+}
+
+impl LaneOf<'_> {
+    /// The read's lane; the slot's first call gives the slot one.
+    #[inline(always)]
+    pub(crate) fn get(&self) -> Lane {
+        let Some(slot) = self.claimed else { return Lane::SHARED };
+        let index = slot.lane(self.readers);
+        // After the claim (SeqCst): see the module docs.
+        Lane { index, owned: !self.readers.shared[index].load(Ordering::SeqCst) }
+    }
+}
+
 /// How many reader slots a cache has: threads beyond this many (or two
 /// whose stacks hash to the same slot) take the slow path when they meet.
 const SLOTS: usize = 64;
@@ -94,7 +114,8 @@ impl Slot {
 
     /// Gives this slot the next lane (1 to `LANES - 1`, round and round),
     /// unless a thread sharing the slot just gave it one. A lane given
-    /// before is shared from now on: see the module docs.
+    /// before is shared from now on: see the module docs. The caller may
+    /// hold this slot (not another).
     #[cold]
     fn give_lane(&self, readers: &Readers) -> usize {
         let given = readers.next_lane.fetch_add(1, Ordering::Relaxed) as usize;
@@ -218,13 +239,17 @@ impl<T> ReadMostly<T> {
         ReadMostly { id, writing: AtomicBool::new(false), lock: RwLock::new(value) }
     }
 
-    /// Runs `f` on the value and the calling thread's lane, and counts its
-    /// answer as `count` says. A read that cannot claim its reader slot is
-    /// on [`Lane::SHARED`].
+    /// Runs `f` on the value and the calling thread's lane (for it to ask
+    /// for), and counts its answer as `count` says. A read that cannot
+    /// claim its reader slot is on [`Lane::SHARED`].
     #[inline(always)]
-    pub(crate) fn read<R>(&self, readers: &Readers, count: Count, f: impl FnOnce(&T, Lane) -> Option<R>) -> Option<R> {
+    pub(crate) fn read<R>(
+        &self,
+        readers: &Readers,
+        count: Count,
+        f: impl FnOnce(&T, &LaneOf<'_>) -> Option<R>,
+    ) -> Option<R> {
         let slot = readers.slot();
-        let index = slot.lane(readers);
         if slot.reading.compare_exchange(0, self.id, Ordering::SeqCst, Ordering::Relaxed).is_ok() {
             let claim = Claim(slot);
             if !self.writing.load(Ordering::SeqCst) {
@@ -237,9 +262,7 @@ impl<T> ReadMostly<T> {
                 // load above acquired. No `&mut T` exists until `claim`
                 // frees the slot.
                 let value = unsafe { &*self.lock.data_ptr() };
-                // After the claim (SeqCst): see the module docs.
-                let owned = !readers.shared[index].load(Ordering::SeqCst);
-                let answer = f(value, Lane { index, owned });
+                let answer = f(value, &LaneOf { claimed: Some(slot), readers });
                 if count == Count::HitOrMiss {
                     // This thread holds the slot: the only writer of its counts.
                     let counter = if answer.is_some() { &slot.hits } else { &slot.misses };
@@ -249,7 +272,7 @@ impl<T> ReadMostly<T> {
             }
             drop(claim);
         }
-        let answer = f(&self.lock.read(), Lane::SHARED);
+        let answer = f(&self.lock.read(), &LaneOf { claimed: None, readers });
         if count == Count::HitOrMiss {
             let counter = if answer.is_some() { &readers.slow_hits } else { &readers.slow_misses };
             counter.fetch_add(1, Ordering::Relaxed);
@@ -373,7 +396,7 @@ mod tests {
         let readers = Readers::default();
         let lock = ReadMostly::new(1, ());
         // The calling thread's slot is the first used: lane 1, its own.
-        let lane = || lock.read(&readers, Count::Nothing, |_, lane| Some(lane)).unwrap();
+        let lane = || lock.read(&readers, Count::Nothing, |_, lane| Some(lane.get())).unwrap();
         let own = |index| Lane { index, owned: true };
         assert_eq!((lane(), lane()), (own(1), own(1)));
         // Other slots, as other threads would use them, in turn: the other

@@ -13,7 +13,7 @@ use crate::bytecode::ExternalBytecode;
 ///
 /// A cache hit may return a different object from the one the load
 /// returned: threads take four lanes in turn (the first four threads to
-/// read a manager get one each), and each lane gets copies of its own
+/// hit in a manager get one each), and each lane gets copies of its own
 /// (one per cached address, with the same code, address, metadata and
 /// findings), so that threads do not all update one reference count.
 /// Compare code by `ebc_bytecode_code_hash`, not by pointer.
