@@ -67,11 +67,15 @@ static void *hit_one_address(void *arg) {
             h->ok = 0;
             return NULL;
         }
+        if (i == 0) { /* the thread's first hit takes its lane for the next */
+            ebc_release(b);
+            continue;
+        }
         if (h->kept == NULL) {
             h->kept = b;
             continue;
         }
-        h->ok &= b == h->kept; /* one object per thread */
+        h->ok &= b == h->kept; /* then one object per thread */
         ebc_release(b);
     }
     return NULL;

@@ -264,14 +264,14 @@ type AddressMap<V> = HashMap<Address, V, AddressHash>;
 /// reference count of the object it returns. Were there one object per
 /// address, two threads hitting the same popular address would pass that
 /// count's cache line back and forth on every hit, and under Zipf keys
-/// they mostly do. So reader threads get lanes 1 to 4 in turn at their
+/// they mostly do. So reader threads get lanes 1 to 4 in turn after their
 /// first hit (see [`readers::LANES`]; the first four get one each), and a
 /// hit on lane `n` returns the entry's object for that lane: `value` on
-/// lane 0 (reads on the slow path), on another lane a copy made at the
-/// lane's first hit ([`ExternalBytecode::lane_copy`], 40 bytes sharing the
-/// code and everything else) and kept in `lanes` until the entry goes. A
-/// thread alone on its lane also counts its accesses without an atomic
-/// read-modify-write. The code table counts the copies' bytes.
+/// lane 0 (a thread's first hit, the slow path), on another lane a copy
+/// made at the lane's first hit ([`ExternalBytecode::lane_copy`], 40 bytes
+/// sharing the code and everything else) and kept in `lanes` until the
+/// entry goes. A thread alone on its lane also counts its accesses without
+/// an atomic read-modify-write. The code table counts the copies' bytes.
 #[repr(C, align(64))]
 struct Slot {
     address: Address,
@@ -321,7 +321,7 @@ impl Slot {
     /// has none yet (its bytes then added to `codes`).
     #[inline(always)]
     fn value_for(&self, lane: usize, codes: &Mutex<CodeTable>) -> Arc<ExternalBytecode> {
-        if lane == 0 {
+        if lane == SHARED_LANE {
             return self.value.clone();
         }
         let cell = &self.lanes.0[lane - 1];

@@ -22,8 +22,10 @@
 //!
 //! Each slot also has a *lane*: lanes 1 to `LANES - 1` go round to the
 //! slots in the order of their first hit, so the first threads to hit get
-//! lanes of their own (a thread that only misses, loading, takes none);
-//! reads on the slow path are on lane 0. The cache
+//! lanes of their own (a thread that only misses, loading, takes none).
+//! A slot's first hit, and reads on the slow path, are on lane 0; the slot
+//! takes its lane after that first hit, once it has let the slot go,
+//! since taking one may wait for other slots' reads. The cache
 //! hands each lane its own copy of an entry's object (see `Slot` in
 //! `src/cache/mod.rs`), so that threads on different lanes never write the
 //! same reference count.
@@ -71,14 +73,21 @@ pub(crate) struct LaneOf<'a> {
     /// The reader slot the read holds; `None` on the slow path.
     claimed: Option<&'a Slot>,
     readers: &'a Readers,
+    /// Set when the read asked for a lane its slot does not have yet: the
+    /// slot gets one once the read has let it go (see `give_lane`).
+    wanted: std::cell::Cell<bool>,
 }
 
 impl LaneOf<'_> {
-    /// The read's lane; the slot's first call gives the slot one.
+    /// The read's lane. The slot's first hit is on [`Lane::SHARED`], and
+    /// asks for a lane of the slot's own for the next.
     #[inline(always)]
     pub(crate) fn get(&self) -> Lane {
         let Some(slot) = self.claimed else { return Lane::SHARED };
-        let index = slot.lane(self.readers);
+        let Some(index) = slot.lane() else {
+            self.wanted.set(true);
+            return Lane::SHARED;
+        };
         // After the claim (SeqCst): see the module docs.
         Lane { index, owned: !self.readers.shared[index].load(Ordering::SeqCst) }
     }
@@ -98,48 +107,57 @@ struct Slot {
     hits: AtomicU64,
     /// Misses counted through this slot (written only by its holder).
     misses: AtomicU64,
-    /// This slot's lane plus one; 0 until the slot is first used.
+    /// This slot's lane plus one; 0 until after the slot's first hit.
     lane: AtomicU32,
 }
 
+/// Spins, then yields, while `busy` says so: for waits on reads in flight,
+/// which last a hash lookup unless the reader was preempted mid-read (then
+/// a time slice, so stop spinning after a while).
+fn wait_while(mut busy: impl FnMut() -> bool) {
+    let mut spins = 0u32;
+    while busy() {
+        spins += 1;
+        if spins < 64 {
+            std::hint::spin_loop();
+        } else {
+            std::thread::yield_now();
+        }
+    }
+}
+
 impl Slot {
-    /// This slot's lane, given now if it has none yet.
+    /// This slot's lane, if it was given one.
     #[inline(always)]
-    fn lane(&self, readers: &Readers) -> usize {
+    fn lane(&self) -> Option<usize> {
         match self.lane.load(Ordering::Relaxed) {
-            0 => self.give_lane(readers),
-            lane => lane as usize - 1,
+            0 => None,
+            lane => Some(lane as usize - 1),
         }
     }
 
     /// Gives this slot the next lane (1 to `LANES - 1`, round and round),
     /// unless a thread sharing the slot just gave it one. A lane given
-    /// before is shared from now on: see the module docs. The caller may
-    /// hold this slot (not another).
+    /// before is shared from now on: see the module docs. The caller must
+    /// hold no reader slot: it may wait for other slots' reads to end.
     #[cold]
-    fn give_lane(&self, readers: &Readers) -> usize {
+    #[inline(never)]
+    fn give_lane(&self, readers: &Readers) {
         let given = readers.next_lane.fetch_add(1, Ordering::Relaxed) as usize;
         let lane = 1 + given % (LANES - 1);
         if self.lane.compare_exchange(0, lane as u32 + 1, Ordering::Relaxed, Ordering::Relaxed).is_err() {
-            return self.lane.load(Ordering::Relaxed) as usize - 1;
+            return;
         }
         if given >= LANES - 1 {
             readers.shared[lane].store(true, Ordering::SeqCst);
-            let mut spins = 0u32;
-            while readers.slots.iter().any(|s| {
-                !std::ptr::eq(s, self)
-                    && s.lane.load(Ordering::Relaxed) == lane as u32 + 1
-                    && s.reading.load(Ordering::SeqCst) != 0
-            }) {
-                spins += 1;
-                if spins < 64 {
-                    std::hint::spin_loop();
-                } else {
-                    std::thread::yield_now();
-                }
-            }
+            wait_while(|| {
+                readers.slots.iter().any(|s| {
+                    !std::ptr::eq(s, self)
+                        && s.lane.load(Ordering::Relaxed) == lane as u32 + 1
+                        && s.reading.load(Ordering::SeqCst) != 0
+                })
+            });
         }
-        lane
     }
 }
 
@@ -262,17 +280,22 @@ impl<T> ReadMostly<T> {
                 // load above acquired. No `&mut T` exists until `claim`
                 // frees the slot.
                 let value = unsafe { &*self.lock.data_ptr() };
-                let answer = f(value, &LaneOf { claimed: Some(slot), readers });
+                let lane = LaneOf { claimed: Some(slot), readers, wanted: std::cell::Cell::new(false) };
+                let answer = f(value, &lane);
                 if count == Count::HitOrMiss {
                     // This thread holds the slot: the only writer of its counts.
                     let counter = if answer.is_some() { &slot.hits } else { &slot.misses };
                     counter.store(counter.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
                 }
+                drop(claim);
+                if lane.wanted.get() {
+                    slot.give_lane(readers);
+                }
                 return answer;
             }
             drop(claim);
         }
-        let answer = f(&self.lock.read(), &LaneOf { claimed: None, readers });
+        let answer = f(&self.lock.read(), &LaneOf { claimed: None, readers, wanted: std::cell::Cell::new(false) });
         if count == Count::HitOrMiss {
             let counter = if answer.is_some() { &readers.slow_hits } else { &readers.slow_misses };
             counter.fetch_add(1, Ordering::Relaxed);
@@ -291,17 +314,7 @@ impl<T> ReadMostly<T> {
     pub(crate) fn write<'a>(&'a self, readers: &Readers) -> WriteGuard<'a, T> {
         let guard = self.lock.write();
         self.writing.store(true, Ordering::SeqCst);
-        let mut spins = 0u32;
-        while readers.reading(self.id) {
-            // A fast read lasts a hash lookup; one preempted mid-read may
-            // take a time slice, so stop spinning after a while.
-            spins += 1;
-            if spins < 64 {
-                std::hint::spin_loop();
-            } else {
-                std::thread::yield_now();
-            }
-        }
+        wait_while(|| readers.reading(self.id));
         WriteGuard { guard, writing: &self.writing }
     }
 }
@@ -391,23 +404,37 @@ mod tests {
         assert_eq!(readers.counts(), (2, 1));
     }
 
+    /// Slot `i`'s lane, given as its first hit would give it.
+    fn lane_of(readers: &Readers, i: usize) -> usize {
+        let slot = &readers.slots[i];
+        if slot.lane().is_none() {
+            slot.give_lane(readers);
+        }
+        slot.lane().unwrap()
+    }
+
     #[test]
     fn lanes_go_round_and_a_lane_given_twice_is_shared() {
         let readers = Readers::default();
         let lock = ReadMostly::new(1, ());
-        // The calling thread's slot is the first used: lane 1, its own.
         let lane = || lock.read(&readers, Count::Nothing, |_, lane| Some(lane.get())).unwrap();
         let own = |index| Lane { index, owned: true };
+        // A read that asks for no lane gives the slot none.
+        assert_eq!(lock.read(&readers, Count::Nothing, |_, _| Some(())), Some(()));
+        assert_eq!(readers.slot().lane(), None);
+        // The calling thread's first hit is on the shared lane; the slot
+        // then gets lane 1, its own.
+        assert_eq!(lane(), Lane::SHARED);
         assert_eq!((lane(), lane()), (own(1), own(1)));
         // Other slots, as other threads would use them, in turn: the other
         // lanes, then lane 1 again, which is then shared.
         let mine = readers.stripe();
         let others = (0..SLOTS).filter(|&i| i != mine).take(LANES - 1);
-        let lanes: Vec<usize> = others.clone().map(|i| readers.slots[i].lane(&readers)).collect();
+        let lanes: Vec<usize> = others.clone().map(|i| lane_of(&readers, i)).collect();
         let mut expected: Vec<usize> = (2..LANES).collect();
         expected.push(1);
         assert_eq!(lanes, expected);
-        let again: Vec<usize> = others.map(|i| readers.slots[i].lane(&readers)).collect();
+        let again: Vec<usize> = others.map(|i| lane_of(&readers, i)).collect();
         assert_eq!(again, expected, "a slot keeps its lane");
         assert_eq!(lane(), Lane { index: 1, owned: false });
         assert!((2..LANES).all(|l| !readers.shared[l].load(Ordering::Relaxed)), "lanes 2 and up have one slot each");
@@ -421,11 +448,11 @@ mod tests {
     fn a_lane_turns_shared_only_once_its_first_slot_is_not_reading() {
         let readers = Arc::new(Readers::default());
         let first = readers.stripe();
-        assert_eq!(readers.slots[first].lane(&readers), 1);
+        assert_eq!(lane_of(&readers, first), 1);
         // Lanes 2 to LANES-1 to other slots; the next new slot gets lane 1.
         let mut free = (0..SLOTS).filter(|&i| i != first);
         for _ in 2..LANES {
-            readers.slots[free.next().unwrap()].lane(&readers);
+            lane_of(&readers, free.next().unwrap());
         }
         let second = free.next().unwrap();
         // The first slot is mid-read: the second waits for it.
@@ -434,7 +461,7 @@ mod tests {
         let waiter = {
             let (readers, done) = (readers.clone(), done.clone());
             std::thread::spawn(move || {
-                let lane = readers.slots[second].lane(&readers);
+                let lane = lane_of(&readers, second);
                 done.store(true, Ordering::SeqCst);
                 lane
             })
