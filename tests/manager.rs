@@ -345,6 +345,30 @@ fn threads_on_other_lanes_get_copies_that_answer_alike_and_count_together() {
     assert_eq!(loaded.access_count(), 41);
 }
 
+/// More threads than lanes, all starting at once: lanes are given twice
+/// and turn shared while other threads hit, counting without a locked add
+/// until then. No access may be lost in the hand-over.
+#[test]
+fn access_counts_stay_exact_while_lanes_turn_shared() {
+    const THREADS: usize = 12;
+    const HITS: u64 = 50_000;
+    let m = testing();
+    let loaded = load(&m, addr(1), WETH9).unwrap();
+    let start = Barrier::new(THREADS);
+    std::thread::scope(|s| {
+        for _ in 0..THREADS {
+            s.spawn(|| {
+                start.wait();
+                for _ in 0..HITS {
+                    assert!(m.get(&addr(1)).is_some());
+                }
+            });
+        }
+    });
+    assert_eq!(loaded.access_count(), 1 + THREADS as u64 * HITS);
+    assert_eq!(m.cache_stats().hits, THREADS as u64 * HITS);
+}
+
 #[test]
 fn many_threads_mixing_every_operation_leave_a_consistent_cache() {
     for strategy in [CacheStrategy::Lru, CacheStrategy::Lfu, CacheStrategy::Ttl, CacheStrategy::Adaptive] {
