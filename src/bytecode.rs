@@ -181,6 +181,10 @@ impl CounterRef {
     }
 }
 
+/// Bytes an `Arc` allocation holds beyond its value: the strong and weak
+/// counts.
+const ARC_COUNTS: usize = 2 * size_of::<usize>();
+
 /// How many `ExternalBytecode` objects exist in this process.
 static LIVE: AtomicUsize = AtomicUsize::new(0);
 
@@ -243,7 +247,7 @@ impl ExternalBytecode {
 
     /// Bytes one object holds, a loaded one or a lane copy: the struct and
     /// its `Arc` counts.
-    pub(crate) const OBJECT_SIZE: usize = size_of::<ExternalBytecode>() + 2 * size_of::<usize>();
+    pub(crate) const OBJECT_SIZE: usize = size_of::<ExternalBytecode>() + ARC_COUNTS;
 
     /// The account this code belongs to.
     #[inline]
@@ -365,7 +369,7 @@ impl ExternalBytecode {
         let account = &self.account;
         Self::OBJECT_SIZE
             + size_of::<Account>()
-            + 2 * size_of::<usize>()
+            + ARC_COUNTS
             + account.metadata.source_uri.len()
             + account.source_uri_c.as_bytes().len()
             + account.metadata.version.as_ref().map_or(0, String::len)

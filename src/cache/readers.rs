@@ -150,13 +150,7 @@ impl Slot {
         }
         if given >= LANES - 1 {
             readers.shared[lane].store(true, Ordering::SeqCst);
-            wait_while(|| {
-                readers.slots.iter().any(|s| {
-                    !std::ptr::eq(s, self)
-                        && s.lane.load(Ordering::Relaxed) == lane as u32 + 1
-                        && s.reading.load(Ordering::SeqCst) != 0
-                })
-            });
+            wait_while(|| readers.reading_on_lane(lane, self));
         }
     }
 }
@@ -219,6 +213,14 @@ impl Readers {
     fn reading(&self, id: u32) -> bool {
         self.slots.iter().any(|s| s.reading.load(Ordering::SeqCst) == id)
     }
+
+    /// True while some slot on `lane`, other than `except`, announces a
+    /// read of any lock.
+    fn reading_on_lane(&self, lane: usize, except: &Slot) -> bool {
+        self.slots
+            .iter()
+            .any(|s| !std::ptr::eq(s, except) && s.lane() == Some(lane) && s.reading.load(Ordering::SeqCst) != 0)
+    }
 }
 
 /// A claimed slot, freed when dropped (also if the read panics, so that
@@ -236,7 +238,8 @@ impl Drop for Claim<'_> {
 pub(crate) enum Count {
     /// Count `Some` as a hit and `None` as a miss.
     HitOrMiss,
-    /// Count nothing (re-checks inside the load path).
+    /// Count nothing (re-checks inside the load path, and reads of what is
+    /// cached; the cache then counts no access either).
     Nothing,
 }
 
