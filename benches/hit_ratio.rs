@@ -183,7 +183,13 @@ fn replay_lazy_lru(keys: &[u64], capacity: usize) -> f64 {
 /// capacity and of the addresses), the LRU hit stamps, the read buffers of
 /// the other strategies.
 fn replay_manager(keys: &[u64], strategy: CacheStrategy, capacity: usize) -> f64 {
-    let config = ebc::Config { cache_strategy: strategy, max_cached_contracts: capacity, ..ebc::Config::development() };
+    // Bounded by entries alone, as the policies replayed beside it.
+    let config = ebc::Config {
+        cache_strategy: strategy,
+        max_cached_contracts: capacity,
+        max_cache_bytes: 0,
+        ..ebc::Config::development()
+    };
     let manager = ebc::Manager::new(config).expect("a valid configuration");
     manager.put_memory("c", &[0x60, 0x01, 0x5b, 0x00]);
     let load = |k| drop(manager.load(&address(k), Some("mem:c"), &ebc::LoadOptions::default()).expect("code in memory loads"));

@@ -597,7 +597,8 @@ typedef struct ebc_cache_stats {
    */
   uint64_t entries;
   /**
-   * Bytes held now: each distinct code once, plus every entry.
+   * Bytes held now: each distinct code once, plus every entry with the
+   * cache's bookkeeping for it (slot, policy node and index).
    */
   uint64_t bytes;
 } ebc_cache_stats;

@@ -138,7 +138,9 @@ pub struct Config {
     pub enable_external_bytecode: bool,
     /// Most addresses the cache holds at once.
     pub max_cached_contracts: usize,
-    /// Most bytes of cached code and analysis held at once (0 = no byte bound).
+    /// Most bytes the cache holds at once (0 = no byte bound): code and
+    /// analysis once per distinct code, each entry's object and metadata,
+    /// and the cache's own bookkeeping per entry (see `CacheStats::bytes`).
     pub max_cache_bytes: usize,
     /// Largest code accepted, in bytes (EIP-170's 24,576 by default). At
     /// [`SecurityLevel::None`] only [`HARD_MAX_CODE_SIZE`] applies.

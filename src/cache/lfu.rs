@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use revm::primitives::Address;
 
-use super::{AddressHash, Policy};
+use super::{AddressHash, Policy, table_bytes, vec_bytes};
 
 /// No node or bucket.
 const NONE: usize = usize::MAX;
@@ -353,6 +353,11 @@ impl<V: Clone + Send> Policy<V> for LfuPolicy<V> {
 
     fn len(&self) -> usize {
         self.index.len()
+    }
+
+    fn bytes_per_entry(&self) -> usize {
+        // The index entry and the node; buckets number the distinct counts.
+        table_bytes::<(Address, usize)>() + vec_bytes::<Node<V>>()
     }
 }
 

@@ -2,7 +2,7 @@
 
 use revm::primitives::Address;
 
-use super::{AddressHash, Policy, Spare};
+use super::{AddressHash, Policy, Spare, lru_bytes};
 
 /// An LRU list of at most `capacity` values. A hit moves the entry to the
 /// front; the back is evicted first.
@@ -44,6 +44,10 @@ impl<V: Clone + Send> Policy<V> for LruPolicy<V> {
 
     fn len(&self) -> usize {
         self.entries.len()
+    }
+
+    fn bytes_per_entry(&self) -> usize {
+        lru_bytes::<V>()
     }
 
     fn recency_only(&self) -> bool {

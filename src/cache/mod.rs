@@ -15,11 +15,12 @@
 //! Lock order: a shard's policy, its entries, then the code table. The
 //! code table is touched only when entries come and go, never on a hit.
 //!
-//! Memory per entry: [`ExternalBytecode::entry_memory_size`], a 64-byte
-//! slot in the shard's set, a 40-byte lane copy for each thread lane that
-//! hits it (see `Slot`), plus the policy's bookkeeping (about 64
-//! bytes for LRU), plus the shared code's [`Code::memory_size`] once per
-//! distinct code hash.
+//! Memory per entry: [`ExternalBytecode::entry_memory_size`], a 40-byte
+//! lane copy for each thread lane that hits it (see `Slot`), and the
+//! cache's bookkeeping (`Cache::bookkeeping_bytes`: the 64-byte slot in
+//! the shard's set and the policy's node and index, about 190 bytes under
+//! LRU), plus the shared code's [`Code::memory_size`] once per distinct
+//! code hash. The byte count and the byte bound include all of it.
 
 mod lfu;
 mod lru;
@@ -60,6 +61,11 @@ pub trait Policy<V>: Send {
     fn purge(&mut self) -> Vec<V>;
     /// How many values are held.
     fn len(&self) -> usize;
+    /// Heap bytes this policy takes per value held, on average: its node,
+    /// its index's share (see [`table_bytes`]) and whatever else grows with
+    /// what it holds. A constant of the policy, so that what an entry adds
+    /// to the cache's byte count is what it takes away again.
+    fn bytes_per_entry(&self) -> usize;
     /// True when nothing is held.
     fn is_empty(&self) -> bool {
         self.len() == 0
@@ -90,6 +96,26 @@ pub trait Policy<V>: Send {
         let _ = spare;
         self.evict_one()
     }
+}
+
+/// Heap bytes per element of a growing hash table of `T`s, on average: a
+/// table holds a control byte beside each bucket, and doubles its buckets
+/// when they are 7/8 full, so it runs 7/16 to 7/8 full: 63% over its growth
+/// (the mean of the fill over a doubling, on a log scale).
+pub const fn table_bytes<T>() -> usize {
+    (size_of::<T>() + 1) * 100 / 63
+}
+
+/// Heap bytes per element of a growing `Vec<T>`, on average: half full to
+/// full, 72% over its growth.
+pub const fn vec_bytes<T>() -> usize {
+    size_of::<T>() * 100 / 72
+}
+
+/// Heap bytes per value of an `lru::LruCache` keyed by address: a boxed
+/// node of key, value and two links, and a pointer-pair index entry.
+pub const fn lru_bytes<V>() -> usize {
+    size_of::<(Address, V, usize, usize)>() + table_bytes::<(usize, usize)>()
 }
 
 /// The cache's answer to a recency-only policy's offer of a victim (the
@@ -150,7 +176,11 @@ pub struct CacheStats {
     pub evictions: u64,
     /// Addresses held now.
     pub entries: u64,
-    /// Bytes held now: each distinct code once, plus every entry.
+    /// Bytes held now: each distinct code once, plus every entry with the
+    /// cache's bookkeeping for it (its slot, its policy's node and index,
+    /// Adaptive's simulations' share), as the heap hands them out on
+    /// average; `tests/memory.rs` holds it to within 20% of the heap's
+    /// growth. The allocator's own overhead is not counted.
     pub bytes: u64,
 }
 
@@ -168,11 +198,14 @@ impl CacheStats {
 struct CodeTable {
     codes: HashMap<B256, (Arc<Code>, usize)>,
     bytes: usize,
+    /// The cache's own bytes per entry: its slot, the policy's node and
+    /// index (see [`Cache::bookkeeping_bytes`]).
+    bookkeeping: usize,
 }
 
 impl CodeTable {
     fn add(&mut self, entry: &ExternalBytecode) {
-        self.bytes += entry.entry_memory_size();
+        self.bytes += entry.entry_memory_size() + self.bookkeeping;
         let code = entry.shared();
         let slot = self.codes.entry(code.code_hash()).or_insert_with(|| (code.clone(), 0));
         if slot.1 == 0 {
@@ -184,7 +217,7 @@ impl CodeTable {
     /// Forgets `slot`'s entry, and the bytes of its lane copies.
     fn release(&mut self, slot: &Slot) {
         let entry = &slot.value;
-        self.bytes -= entry.entry_memory_size() + slot.lanes.copies() * ExternalBytecode::OBJECT_SIZE;
+        self.bytes -= entry.entry_memory_size() + self.bookkeeping + slot.lanes.copies() * ExternalBytecode::OBJECT_SIZE;
         let hash = entry.code_hash();
         if let Some(slot) = self.codes.get_mut(&hash) {
             slot.1 -= 1;
@@ -540,16 +573,27 @@ impl Cache {
                 }
             })
             .collect();
+        let expires = config.cache_strategy == CacheStrategy::Ttl;
+        let bookkeeping = Cache::bookkeeping_bytes(shards[0].policy.lock().as_ref(), expires);
         Ok(Cache {
             strategy: config.cache_strategy,
             shards: shards.into_boxed_slice(),
             readers: Readers::default(),
-            codes: Mutex::new(CodeTable::default()),
+            codes: Mutex::new(CodeTable { bookkeeping, ..CodeTable::default() }),
             max_bytes: config.max_cache_bytes,
             ttl: (config.cache_strategy == CacheStrategy::Ttl).then_some(ttl),
             evictions: AtomicU64::new(0),
             insertions: AtomicU64::new(0),
         })
+    }
+
+    /// The cache's own heap bytes per entry, on average, which its byte
+    /// count adds to each entry's [`ExternalBytecode::entry_memory_size`]:
+    /// the entry's slot in its shard's set, its node and index entry in the
+    /// policy, and under TTL its deadline.
+    fn bookkeeping_bytes(policy: &dyn Policy<Listed>, expires: bool) -> usize {
+        let deadline = if expires { table_bytes::<(Address, std::time::Instant)>() } else { 0 };
+        table_bytes::<Slot>() + policy.bytes_per_entry() + deadline
     }
 
     #[inline]

@@ -19,6 +19,13 @@ pub struct FrequencySketch {
     capacity: usize,
 }
 
+impl FrequencySketch {
+    /// Bytes per cache entry, on average over a cache's growth: 16 at a
+    /// power of two, up to 32 just past one, where a growing cache doubles
+    /// its sketch.
+    pub const BYTES_PER_ENTRY: usize = 16 * 144 / 100;
+}
+
 const SEEDS: [u64; 4] = [0x9e37_79b9_7f4a_7c15, 0xc2b2_ae3d_27d4_eb4f, 0x1656_67b1_9e37_79f9, 0x85eb_ca77_c2b2_ae63];
 const MAX_COUNT: u8 = 15;
 

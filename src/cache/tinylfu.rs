@@ -53,7 +53,7 @@ use lru::LruCache;
 use revm::primitives::Address;
 
 use super::lfu::LfuPolicy;
-use super::{AddressHash, FrequencySketch, Policy};
+use super::{AddressHash, FrequencySketch, Policy, lru_bytes};
 
 /// The choice the policy starts with (of [`WINDOW_CHOICES`]).
 const INITIAL_CHOICE: usize = 0;
@@ -248,6 +248,16 @@ impl MiniSims {
             check_every,
             chosen: INITIAL_CHOICE,
         }
+    }
+
+    /// Heap bytes of the simulations per entry of the real cache: every
+    /// choice's replica holds the sampled share of the keys the real cache
+    /// holds (all of them below 1,024 entries), up to its capacity. The
+    /// scouts, a sixteenth of that, stop at the first fill.
+    fn bytes_per_entry(&self) -> usize {
+        let window_replica = lru_bytes::<()>() + FrequencySketch::BYTES_PER_ENTRY;
+        let lfu_replica = Policy::<()>::bytes_per_entry(&self.main.lfu);
+        (WINDOW_CHOICES.len() * window_replica + lfu_replica) / (self.mask as usize + 1)
     }
 
     /// Whether every key is sampled: the miniature caches are then
@@ -627,6 +637,14 @@ impl<V: Clone + Send> Policy<V> for TinyLfuPolicy<V> {
 
     fn len(&self) -> usize {
         self.held()
+    }
+
+    fn bytes_per_entry(&self) -> usize {
+        // A node in one of the three lists, and the sketch's share. In LFU
+        // mode entries take `LfuPolicy`'s nodes instead; counted alike, so
+        // that an entry gives back what it added whatever the mode.
+        let own = lru_bytes::<V>() + FrequencySketch::BYTES_PER_ENTRY;
+        own + self.sims.as_ref().map_or(0, |sims| sims.bytes_per_entry())
     }
 }
 

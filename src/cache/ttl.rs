@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use revm::primitives::Address;
 
-use super::{AddressHash, Policy, Spare};
+use super::{AddressHash, Policy, Spare, lru_bytes, vec_bytes};
 
 /// LRU with a fixed lifetime per entry, counted from insertion. An expired
 /// entry is never served: `get` treats it as absent, and inserts and
@@ -70,6 +70,11 @@ impl<V: Clone + Send> Policy<V> for TtlPolicy<V> {
 
     fn len(&self) -> usize {
         self.entries.len()
+    }
+
+    fn bytes_per_entry(&self) -> usize {
+        // The entry and its expiry record.
+        lru_bytes::<(V, Instant)>() + vec_bytes::<(Instant, Address)>()
     }
 
     /// Expiry goes by insertion time, which hits do not change: the order

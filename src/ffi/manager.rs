@@ -195,7 +195,8 @@ pub struct ebc_cache_stats {
     pub evictions: u64,
     /// Addresses cached now.
     pub entries: u64,
-    /// Bytes held now: each distinct code once, plus every entry.
+    /// Bytes held now: each distinct code once, plus every entry with the
+    /// cache's bookkeeping for it (slot, policy node and index).
     pub bytes: u64,
 }
 
