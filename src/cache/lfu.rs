@@ -294,6 +294,12 @@ fn put<T>(slab: &mut Vec<T>, free: &mut Vec<usize>, item: T) -> usize {
     }
 }
 
+impl<V> LfuPolicy<V> {
+    /// Heap bytes per entry, on average: the index entry and the node
+    /// (buckets number the distinct counts, not the entries).
+    pub(super) const BYTES_PER_ENTRY: usize = table_bytes::<(Address, usize)>() + vec_bytes::<Node<V>>();
+}
+
 impl<V: Clone + Send> Policy<V> for LfuPolicy<V> {
     fn get(&mut self, address: &Address) -> Option<V> {
         self.tick += 1;
@@ -356,8 +362,7 @@ impl<V: Clone + Send> Policy<V> for LfuPolicy<V> {
     }
 
     fn bytes_per_entry(&self) -> usize {
-        // The index entry and the node; buckets number the distinct counts.
-        table_bytes::<(Address, usize)>() + vec_bytes::<Node<V>>()
+        LfuPolicy::<V>::BYTES_PER_ENTRY
     }
 }
 

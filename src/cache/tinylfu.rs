@@ -97,18 +97,25 @@ const SCOUT_EARLY_Z: f64 = 4.0;
 const INITIAL_SKETCH: usize = 4096;
 
 pub(crate) struct TinyLfuPolicy<V> {
+    /// The entries, unless in LFU mode.
+    segments: Segments<V>,
+    /// In LFU mode every entry is here and the segments are empty.
+    lfu: Option<Box<LfuPolicy<V>>>,
+    sketch: FrequencySketch,
+    /// The simulations that choose the window.
+    sims: Option<Box<MiniSims>>,
+}
+
+/// W-TinyLFU's layout: a window, and a main space of probation and
+/// protected, each in LRU order. It admits by a sketch its owner keeps and
+/// counts in, so that replicas which see the same accesses share one.
+struct Segments<V> {
     window: LruCache<Address, V, AddressHash>,
     probation: LruCache<Address, V, AddressHash>,
     protected: LruCache<Address, V, AddressHash>,
-    /// In LFU mode every entry is here and the three segments are empty.
-    lfu: Option<Box<LfuPolicy<V>>>,
-    sketch: FrequencySketch,
     capacity: usize,
     /// The window's target size; the main space has the rest.
     window_cap: usize,
-    /// The simulations that choose the window (none in the simulations
-    /// themselves).
-    sims: Option<Box<MiniSims>>,
 }
 
 /// The index of plain LFU among the miniature simulations' choices, after
@@ -119,7 +126,10 @@ const LFU_CHOICE: usize = WINDOW_CHOICES.len();
 /// [`WINDOW_CHOICES`], then a plain LFU one ([`LFU_CHOICE`]), all of one
 /// capacity, each with its score of hits.
 struct Replicas {
-    caches: Vec<TinyLfuPolicy<()>>,
+    caches: Vec<Segments<()>>,
+    /// The window caches' one sketch: they count the same accesses, so
+    /// sketches of their own would all be alike.
+    sketch: FrequencySketch,
     lfu: LfuPolicy<()>,
     scores: Vec<f64>,
     /// The scores as they were after they last faded.
@@ -129,7 +139,8 @@ struct Replicas {
 impl Replicas {
     fn new(capacity: usize) -> Replicas {
         Replicas {
-            caches: WINDOW_CHOICES.iter().map(|&share| TinyLfuPolicy::with_window(capacity, share, false)).collect(),
+            caches: WINDOW_CHOICES.iter().map(|&share| Segments::new(capacity, share)).collect(),
+            sketch: FrequencySketch::new(capacity),
             lfu: LfuPolicy::new(capacity),
             scores: vec![0.0; LFU_CHOICE + 1],
             faded: vec![0.0; LFU_CHOICE + 1],
@@ -140,11 +151,15 @@ impl Replicas {
     /// whether the first cache hit.
     fn replay(&mut self, address: &Address) -> bool {
         let before = self.scores[0];
+        // Counted before any cache admits it, as a policy of its own counts
+        // the access before its insert.
+        self.sketch.increment(address);
         for (cache, score) in self.caches.iter_mut().zip(&mut self.scores) {
-            if cache.get(address).is_some() {
+            if cache.hit(address).is_some() {
                 *score += 1.0;
             } else {
-                cache.insert(*address, ());
+                // `()` values: the evicted ones take no memory.
+                cache.insert_new(*address, (), &self.sketch, &mut Vec::new());
             }
         }
         if self.lfu.get(address).is_some() {
@@ -255,9 +270,9 @@ impl MiniSims {
     /// holds (all of them below 1,024 entries), up to its capacity. The
     /// scouts, a sixteenth of that, stop at the first fill.
     fn bytes_per_entry(&self) -> usize {
-        let window_replica = lru_bytes::<()>() + FrequencySketch::BYTES_PER_ENTRY;
-        let lfu_replica = Policy::<()>::bytes_per_entry(&self.main.lfu);
-        (WINDOW_CHOICES.len() * window_replica + lfu_replica) / (self.mask as usize + 1)
+        let window_replicas = WINDOW_CHOICES.len() * lru_bytes::<()>() + FrequencySketch::BYTES_PER_ENTRY;
+        let lfu_replica = LfuPolicy::<()>::BYTES_PER_ENTRY;
+        (window_replicas + lfu_replica) / (self.mask as usize + 1)
     }
 
     /// Whether every key is sampled: the miniature caches are then
@@ -328,29 +343,27 @@ impl MiniSims {
     }
 }
 
-impl<V> TinyLfuPolicy<V> {
-    /// An empty policy holding at most `capacity` values, its window tuned
-    /// by miniature simulations.
-    pub(crate) fn new(capacity: usize) -> TinyLfuPolicy<V> {
-        TinyLfuPolicy::with_window(capacity, INITIAL_WINDOW, true)
-    }
-
-    /// An empty policy with a window of `share` of the capacity, tuned
-    /// while running when `tuned`.
-    fn with_window(capacity: usize, share: f64, tuned: bool) -> TinyLfuPolicy<V> {
-        let window_cap = ((capacity as f64 * share).round() as usize).clamp(1, capacity.saturating_sub(1).max(1));
-        TinyLfuPolicy {
+impl<V> Segments<V> {
+    /// Empty segments for at most `capacity` values, the window `share` of
+    /// them.
+    fn new(capacity: usize, share: f64) -> Segments<V> {
+        let mut segments = Segments {
             window: LruCache::unbounded_with_hasher(Default::default()),
             probation: LruCache::unbounded_with_hasher(Default::default()),
             protected: LruCache::unbounded_with_hasher(Default::default()),
-            lfu: None,
-            // Sized for what is held, not for the bound: a host may set a
-            // bound of billions and cache thousands. `grow_sketch` follows.
-            sketch: FrequencySketch::new(capacity.min(INITIAL_SKETCH)),
             capacity,
-            window_cap,
-            sims: (tuned && capacity >= 2).then(|| Box::new(MiniSims::new(capacity))),
-        }
+            window_cap: 1,
+        };
+        segments.set_window(share);
+        segments
+    }
+
+    /// Makes the window `share` of the capacity (one entry at least, and
+    /// one fewer than the capacity at most). Takes effect at the next
+    /// insert.
+    fn set_window(&mut self, share: f64) {
+        let target = (self.capacity as f64 * share).round() as usize;
+        self.window_cap = target.clamp(1, self.capacity.saturating_sub(1).max(1));
     }
 
     fn main_cap(&self) -> usize {
@@ -361,13 +374,16 @@ impl<V> TinyLfuPolicy<V> {
         (self.main_cap() as f64 * PROTECTED_SHARE) as usize
     }
 
-    /// Entries held, in LFU mode or in the segments.
-    fn held(&self) -> usize {
-        self.lfu.as_ref().map_or(0, |lfu| lfu.held()) + self.window.len() + self.main_len()
+    fn len(&self) -> usize {
+        self.window.len() + self.main_len()
     }
 
     fn main_len(&self) -> usize {
         self.probation.len() + self.protected.len()
+    }
+
+    fn contains(&self, address: &Address) -> bool {
+        self.window.contains(address) || self.probation.contains(address) || self.protected.contains(address)
     }
 
     /// The main space's next victim: probation's LRU, else protected's.
@@ -387,15 +403,34 @@ impl<V> TinyLfuPolicy<V> {
         }
     }
 
+    /// Replaces the value held for `address`, returning the old one; gives
+    /// `value` back when `address` is not held.
+    fn replace(&mut self, address: &Address, value: V) -> Result<V, V> {
+        for segment in [&mut self.window, &mut self.probation, &mut self.protected] {
+            if let Some(old) = segment.peek_mut(address) {
+                return Ok(std::mem::replace(old, value));
+            }
+        }
+        Err(value)
+    }
+
+    /// Puts a new entry at the window's front and restores the bounds,
+    /// admitting to the main space by `sketch`'s counts. What is pushed
+    /// out goes to `out`.
+    fn insert_new(&mut self, address: Address, value: V, sketch: &FrequencySketch, out: &mut Vec<V>) {
+        self.window.push(address, value);
+        self.rebalance(sketch, out);
+    }
+
     /// Offers a candidate from the window to the main space; returns what
     /// was evicted (the victim or the candidate itself).
-    fn admit(&mut self, address: Address, value: V, out: &mut Vec<V>) {
+    fn admit(&mut self, address: Address, value: V, sketch: &FrequencySketch, out: &mut Vec<V>) {
         if self.main_len() < self.main_cap() {
             self.probation.push(address, value);
             return;
         }
         match self.main_victim() {
-            Some(victim) if self.sketch.frequency(&address) > self.sketch.frequency(&victim) => {
+            Some(victim) if sketch.frequency(&address) > sketch.frequency(&victim) => {
                 out.extend(self.pop_main(&victim));
                 self.probation.push(address, value);
             }
@@ -404,7 +439,7 @@ impl<V> TinyLfuPolicy<V> {
     }
 
     /// Restores the segment bounds after an insert or a window resize.
-    fn rebalance(&mut self, out: &mut Vec<V>) {
+    fn rebalance(&mut self, sketch: &FrequencySketch, out: &mut Vec<V>) {
         // A grown window takes main's least valuable entries rather than
         // letting them be evicted. They go behind the window's own (more
         // recent) entries, the least valuable last.
@@ -420,7 +455,7 @@ impl<V> TinyLfuPolicy<V> {
         }
         while self.window.len() > self.window_cap {
             let Some((a, v)) = self.window.pop_lru() else { break };
-            self.admit(a, v, out);
+            self.admit(a, v, sketch, out);
         }
         while self.main_len() > self.main_cap() {
             let Some(victim) = self.main_victim() else { break };
@@ -429,51 +464,23 @@ impl<V> TinyLfuPolicy<V> {
         self.demote_overflow();
     }
 
-    /// Doubles the sketch (its counts start afresh) once the cache holds
-    /// more than it was sized for, up to the capacity.
-    fn grow_sketch(&mut self) {
-        let sized = self.sketch.sized_for();
-        let held = self.held();
-        if held > sized && sized < self.capacity {
-            self.sketch = FrequencySketch::new(sized.saturating_mul(2).min(self.capacity));
-        }
+    fn remove(&mut self, address: &Address) -> Option<V> {
+        self.window.pop(address).or_else(|| self.pop_main(address))
     }
 
-    /// Counts an access in the sketch and the miniature simulations, and
-    /// follows their choice. A switch moves entries between segments (or
-    /// into or out of LFU mode) but evicts nothing; a new window size takes
-    /// effect at the next insert, where the policy may report what it
-    /// pushes out.
-    fn record(&mut self, address: &Address) {
-        self.sketch.increment(address);
-        // Whether the cache is full matters only while the scouts run.
-        let full = self.sims.as_ref().is_some_and(|sims| sims.scouting()) && self.held() >= self.capacity;
-        let Some((chosen, changed)) = self.sims.as_mut().and_then(|sims| sims.observe(address, full)) else { return };
-        if chosen == LFU_CHOICE {
-            if changed && let Some(sims) = self.sims.take() {
-                self.become_lfu(sims.exact().then_some(&sims.main.lfu));
-                self.sims = Some(sims);
-            }
-            return;
-        }
-        let target = (self.capacity as f64 * WINDOW_CHOICES[chosen]).round() as usize;
-        self.window_cap = target.clamp(1, self.capacity.saturating_sub(1).max(1));
-        if changed && let Some(sims) = self.sims.take() {
-            self.leave_lfu();
-            if sims.exact() {
-                self.adopt(&sims.main.caches[chosen]);
-            }
-            self.sims = Some(sims);
-        }
+    /// Removes the entry to go first: probation's least recent, else the
+    /// window's, else protected's.
+    fn evict_one(&mut self) -> Option<V> {
+        self.probation.pop_lru().or_else(|| self.window.pop_lru()).or_else(|| self.protected.pop_lru()).map(|(_, v)| v)
     }
 
-    /// Rearranges the entries held as `model` (a full-size replica with the
+    /// Rearranges the entries held as `model` (full-size segments with the
     /// same window) holds them: each in the model's segment, in its order.
     /// Entries the model lacks go to probation's end, to be evicted first.
     /// Nothing is evicted here (this may run within a `get`); the next
     /// insert restores the segment bounds.
-    fn adopt(&mut self, model: &TinyLfuPolicy<()>) {
-        let mut held = self.take_segments();
+    fn adopt<W>(&mut self, model: &Segments<W>) {
+        let mut held = self.take();
         let mut rest: Vec<Address> = held.keys().filter(|a| !model.contains(a)).copied().collect();
         rest.sort_unstable();
         for a in rest {
@@ -494,7 +501,7 @@ impl<V> TinyLfuPolicy<V> {
     }
 
     /// Empties the three segments.
-    fn take_segments(&mut self) -> std::collections::HashMap<Address, V, AddressHash> {
+    fn take(&mut self) -> std::collections::HashMap<Address, V, AddressHash> {
         let mut held: std::collections::HashMap<Address, V, AddressHash> = Default::default();
         for segment in [&mut self.window, &mut self.probation, &mut self.protected] {
             while let Some((a, v)) = segment.pop_lru() {
@@ -502,6 +509,90 @@ impl<V> TinyLfuPolicy<V> {
             }
         }
         held
+    }
+}
+
+impl<V: Clone> Segments<V> {
+    /// The value for `address`, if held, after moving it up: to the front
+    /// of its segment, or from probation to protected.
+    fn hit(&mut self, address: &Address) -> Option<V> {
+        // An address lives in one segment only; protected, the largest
+        // (80% of main), is asked first: most hits end there after one
+        // lookup instead of three.
+        if let Some(v) = self.protected.get(address) {
+            Some(v.clone())
+        } else if let Some(v) = self.window.get(address) {
+            Some(v.clone())
+        } else if let Some(v) = self.probation.pop(address) {
+            self.protected.push(*address, v.clone());
+            self.demote_overflow();
+            Some(v)
+        } else {
+            None
+        }
+    }
+}
+
+impl<V> TinyLfuPolicy<V> {
+    /// An empty policy holding at most `capacity` values, its window tuned
+    /// by miniature simulations.
+    pub(crate) fn new(capacity: usize) -> TinyLfuPolicy<V> {
+        TinyLfuPolicy::with_window(capacity, INITIAL_WINDOW, true)
+    }
+
+    /// An empty policy with a window of `share` of the capacity, tuned
+    /// while running when `tuned`.
+    fn with_window(capacity: usize, share: f64, tuned: bool) -> TinyLfuPolicy<V> {
+        TinyLfuPolicy {
+            segments: Segments::new(capacity, share),
+            lfu: None,
+            // Sized for what is held, not for the bound: a host may set a
+            // bound of billions and cache thousands. `grow_sketch` follows.
+            sketch: FrequencySketch::new(capacity.min(INITIAL_SKETCH)),
+            sims: (tuned && capacity >= 2).then(|| Box::new(MiniSims::new(capacity))),
+        }
+    }
+
+    /// Entries held, in LFU mode or in the segments.
+    fn held(&self) -> usize {
+        self.lfu.as_ref().map_or(0, |lfu| lfu.held()) + self.segments.len()
+    }
+
+    /// Doubles the sketch (its counts start afresh) once the cache holds
+    /// more than it was sized for, up to the capacity.
+    fn grow_sketch(&mut self) {
+        let sized = self.sketch.sized_for();
+        let capacity = self.segments.capacity;
+        if self.held() > sized && sized < capacity {
+            self.sketch = FrequencySketch::new(sized.saturating_mul(2).min(capacity));
+        }
+    }
+
+    /// Counts an access in the sketch and the miniature simulations, and
+    /// follows their choice. A switch moves entries between segments (or
+    /// into or out of LFU mode) but evicts nothing; a new window size takes
+    /// effect at the next insert, where the policy may report what it
+    /// pushes out.
+    fn record(&mut self, address: &Address) {
+        self.sketch.increment(address);
+        // Whether the cache is full matters only while the scouts run.
+        let full = self.sims.as_ref().is_some_and(|sims| sims.scouting()) && self.held() >= self.segments.capacity;
+        let Some((chosen, changed)) = self.sims.as_mut().and_then(|sims| sims.observe(address, full)) else { return };
+        if chosen == LFU_CHOICE {
+            if changed && let Some(sims) = self.sims.take() {
+                self.become_lfu(sims.exact().then_some(&sims.main.lfu));
+                self.sims = Some(sims);
+            }
+            return;
+        }
+        self.segments.set_window(WINDOW_CHOICES[chosen]);
+        if changed && let Some(sims) = self.sims.take() {
+            self.leave_lfu();
+            if sims.exact() {
+                self.segments.adopt(&sims.main.caches[chosen]);
+            }
+            self.sims = Some(sims);
+        }
     }
 
     /// Moves every entry into a plain LFU policy. With a full-size `model`
@@ -512,13 +603,13 @@ impl<V> TinyLfuPolicy<V> {
         if self.lfu.is_some() {
             return;
         }
-        let mut lfu = Box::new(LfuPolicy::new(self.capacity));
+        let mut lfu = Box::new(LfuPolicy::new(self.segments.capacity));
         match model {
             Some(model) => {
                 lfu.set_clock_as(model);
                 // In the model's order, which the LFU policy appends in.
                 let rank = |a: &Address| model.rank(a).unwrap_or((0, 0));
-                let mut held: Vec<(Address, V)> = self.take_segments().into_iter().collect();
+                let mut held: Vec<(Address, V)> = self.segments.take().into_iter().collect();
                 held.sort_unstable_by_key(|(a, _)| (rank(a), *a));
                 for (a, v) in held {
                     let (count, tick) = rank(&a);
@@ -527,7 +618,8 @@ impl<V> TinyLfuPolicy<V> {
             }
             None => {
                 // Least recent first: probation, protected, then the window.
-                for segment in [&mut self.probation, &mut self.protected, &mut self.window] {
+                let segments = &mut self.segments;
+                for segment in [&mut segments.probation, &mut segments.protected, &mut segments.window] {
                     while let Some((a, v)) = segment.pop_lru() {
                         let count = self.sketch.frequency(&a) as u32;
                         lfu.place_now(a, v, count);
@@ -543,37 +635,16 @@ impl<V> TinyLfuPolicy<V> {
     fn leave_lfu(&mut self) {
         let Some(mut lfu) = self.lfu.take() else { return };
         for (a, v) in lfu.drain_by_rank() {
-            self.probation.push(a, v);
+            self.segments.probation.push(a, v);
         }
-    }
-
-    fn contains(&self, address: &Address) -> bool {
-        self.window.contains(address) || self.probation.contains(address) || self.protected.contains(address)
     }
 }
 
 impl<V: Clone + Send> Policy<V> for TinyLfuPolicy<V> {
     fn get(&mut self, address: &Address) -> Option<V> {
-        if let Some(lfu) = &mut self.lfu {
-            let found = lfu.get(address);
-            if found.is_some() {
-                self.record(address);
-            }
-            return found;
-        }
-        // An address lives in one segment only; protected, the largest
-        // (80% of main), is asked first: most hits end there after one
-        // lookup instead of three.
-        let found = if let Some(v) = self.protected.get(address) {
-            Some(v.clone())
-        } else if let Some(v) = self.window.get(address) {
-            Some(v.clone())
-        } else if let Some(v) = self.probation.pop(address) {
-            self.protected.push(*address, v.clone());
-            self.demote_overflow();
-            Some(v)
-        } else {
-            None
+        let found = match &mut self.lfu {
+            Some(lfu) => lfu.get(address),
+            None => self.segments.hit(address),
         };
         // A miss is recorded by the insert that follows it, so that a cache
         // which tells the policy only about hits and inserts counts each
@@ -586,7 +657,7 @@ impl<V: Clone + Send> Policy<V> for TinyLfuPolicy<V> {
 
     fn insert(&mut self, address: Address, value: V) -> Vec<V> {
         let mut out = Vec::new();
-        if self.capacity == 0 {
+        if self.segments.capacity == 0 {
             out.push(value);
             return out;
         }
@@ -595,40 +666,34 @@ impl<V: Clone + Send> Policy<V> for TinyLfuPolicy<V> {
         {
             return lfu.insert(address, value);
         }
-        for segment in [&mut self.window, &mut self.probation, &mut self.protected] {
-            if let Some(old) = segment.peek_mut(&address) {
-                out.push(std::mem::replace(old, value));
+        let value = match self.segments.replace(&address, value) {
+            Ok(old) => {
+                out.push(old);
                 return out;
             }
-        }
+            Err(value) => value,
+        };
         self.record(&address);
-        if let Some(lfu) = &mut self.lfu {
-            let out = lfu.insert(address, value);
-            self.grow_sketch();
-            return out;
+        match &mut self.lfu {
+            Some(lfu) => out = lfu.insert(address, value),
+            None => self.segments.insert_new(address, value, &self.sketch, &mut out),
         }
-        self.window.push(address, value);
-        self.rebalance(&mut out);
         self.grow_sketch();
         out
     }
 
     fn remove(&mut self, address: &Address) -> Option<V> {
-        if let Some(lfu) = &mut self.lfu {
-            return lfu.remove(address);
+        match &mut self.lfu {
+            Some(lfu) => lfu.remove(address),
+            None => self.segments.remove(address),
         }
-        self.window.pop(address).or_else(|| self.pop_main(address))
     }
 
     fn evict_one(&mut self) -> Option<V> {
-        if let Some(lfu) = &mut self.lfu {
-            return lfu.evict_one();
+        match &mut self.lfu {
+            Some(lfu) => lfu.evict_one(),
+            None => self.segments.evict_one(),
         }
-        self.probation
-            .pop_lru()
-            .or_else(|| self.window.pop_lru())
-            .or_else(|| self.protected.pop_lru())
-            .map(|(_, v)| v)
     }
 
     fn purge(&mut self) -> Vec<V> {
@@ -640,10 +705,12 @@ impl<V: Clone + Send> Policy<V> for TinyLfuPolicy<V> {
     }
 
     fn bytes_per_entry(&self) -> usize {
-        // A node in one of the three lists, and the sketch's share. In LFU
-        // mode entries take `LfuPolicy`'s nodes instead; counted alike, so
-        // that an entry gives back what it added whatever the mode.
-        let own = lru_bytes::<V>() + FrequencySketch::BYTES_PER_ENTRY;
+        // A node in one of the three lists, or in LFU mode `LfuPolicy`'s
+        // larger one: counted as the larger whatever the mode, so that an
+        // entry gives back what it added, and the mode left keeps its
+        // tables' room. And the sketch's share.
+        let node = lru_bytes::<V>().max(LfuPolicy::<V>::BYTES_PER_ENTRY);
+        let own = node + FrequencySketch::BYTES_PER_ENTRY;
         own + self.sims.as_ref().map_or(0, |sims| sims.bytes_per_entry())
     }
 }
@@ -667,7 +734,7 @@ mod tests {
             } else {
                 p.insert(a(k), k);
             }
-            assert!(p.len() <= p.capacity);
+            assert!(p.len() <= p.segments.capacity);
         }
         hits
     }
@@ -697,7 +764,7 @@ mod tests {
 
     /// Which segment holds `address`: 0 window, 1 probation, 2 protected.
     fn segment_of<W>(p: &TinyLfuPolicy<W>, address: &Address) -> Option<usize> {
-        [&p.window, &p.probation, &p.protected].iter().position(|s| s.contains(address))
+        [&p.segments.window, &p.segments.probation, &p.segments.protected].iter().position(|s| s.contains(address))
     }
 
     #[test]
@@ -738,8 +805,8 @@ mod tests {
                 model.insert(a(k), ());
             }
         }
-        real.window_cap = model.window_cap;
-        real.adopt(&model);
+        real.segments.window_cap = model.segments.window_cap;
+        real.segments.adopt(&model.segments);
         assert_eq!(real.len(), 20, "nothing evicted");
         for k in 10..20 {
             assert_eq!(segment_of(&real, &a(k)), segment_of(&model, &a(k)), "key {k} sits where the model has it");
@@ -757,7 +824,7 @@ mod tests {
         // 0..5 used often: in LFU mode they outlive newcomers.
         replay(&mut p, (0..5).flat_map(|_| 0..5));
         p.become_lfu(None);
-        assert!(p.lfu.is_some() && p.window.is_empty() && p.main_len() == 0);
+        assert!(p.lfu.is_some() && p.segments.len() == 0);
         assert_eq!(p.len(), 10);
         let mut evicted = 0;
         for k in 100..120 {
@@ -773,7 +840,7 @@ mod tests {
         assert_eq!(p.len(), 9);
         assert_eq!(p.insert(a(200), 200).len(), 0, "room for one");
         assert_eq!(p.insert(a(201), 201).len(), 1);
-        assert!(p.window.len() <= p.window_cap && p.main_len() <= p.main_cap());
+        assert!(p.segments.window.len() <= p.segments.window_cap && p.segments.main_len() <= p.segments.main_cap());
     }
 
     /// A trace where LRU is optimal: every step brings a new key, and
