@@ -60,10 +60,14 @@ impl<V: Clone + Send> Policy<V> for TtlPolicy<V> {
                 out.extend(self.entries.pop(&address).map(|(v, _)| v));
             }
         }
-        if self.expiry.len() > 2 * self.entries.len() + 64 {
-            // Many stale records (replaced or removed entries): rebuild.
-            let live: std::collections::HashMap<_, _> = self.entries.iter().map(|(a, (_, t))| (*a, *t)).collect();
-            self.expiry.retain(|(t, a)| live.get(a) == Some(t));
+        // Records of entries replaced or evicted before they expired go
+        // once they are a fifth of the queue (a pass over it for every
+        // quarter of the entries inserted), so that the queue holds at
+        // most 5/4 of a record per entry.
+        let held = self.entries.len();
+        if self.expiry.len() > held + held / 4 + 64 {
+            let entries = &self.entries;
+            self.expiry.retain(|(t, a)| entries.peek(a).is_some_and(|(_, inserted)| inserted == t));
         }
         out
     }
@@ -73,8 +77,8 @@ impl<V: Clone + Send> Policy<V> for TtlPolicy<V> {
     }
 
     fn bytes_per_entry(&self) -> usize {
-        // The entry and its expiry record.
-        lru_bytes::<(V, Instant)>() + vec_bytes::<(Instant, Address)>()
+        // The entry and its expiry records (up to 5/4 of one: see `purge`).
+        lru_bytes::<(V, Instant)>() + vec_bytes::<(Instant, Address)>() * 5 / 4
     }
 
     /// Expiry goes by insertion time, which hits do not change: the order
