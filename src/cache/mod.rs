@@ -62,9 +62,9 @@ pub trait Policy<V>: Send {
     /// How many values are held.
     fn len(&self) -> usize;
     /// Heap bytes this policy takes per value held, on average: its node,
-    /// its index's share (see [`table_bytes`]) and whatever else grows with
-    /// what it holds. A constant of the policy, so that what an entry adds
-    /// to the cache's byte count is what it takes away again.
+    /// its index's share (at a table's average fill) and whatever else
+    /// grows with what it holds. A constant of the policy, so that what an
+    /// entry adds to the cache's byte count is what it takes away again.
     fn bytes_per_entry(&self) -> usize;
     /// True when nothing is held.
     fn is_empty(&self) -> bool {
@@ -102,19 +102,19 @@ pub trait Policy<V>: Send {
 /// table holds a control byte beside each bucket, and doubles its buckets
 /// when they are 7/8 full, so it runs 7/16 to 7/8 full: 63% over its growth
 /// (the mean of the fill over a doubling, on a log scale).
-pub const fn table_bytes<T>() -> usize {
+pub(crate) const fn table_bytes<T>() -> usize {
     (size_of::<T>() + 1) * 100 / 63
 }
 
 /// Heap bytes per element of a growing `Vec<T>`, on average: half full to
 /// full, 72% over its growth.
-pub const fn vec_bytes<T>() -> usize {
+pub(crate) const fn vec_bytes<T>() -> usize {
     size_of::<T>() * 100 / 72
 }
 
 /// Heap bytes per value of an `lru::LruCache` keyed by address: a boxed
 /// node of key, value and two links, and a pointer-pair index entry.
-pub const fn lru_bytes<V>() -> usize {
+pub(crate) const fn lru_bytes<V>() -> usize {
     size_of::<(Address, V, usize, usize)>() + table_bytes::<(usize, usize)>()
 }
 
@@ -583,7 +583,7 @@ impl Cache {
             readers: Readers::default(),
             codes: Mutex::new(CodeTable { bookkeeping, ..CodeTable::default() }),
             max_bytes: config.max_cache_bytes,
-            ttl: (config.cache_strategy == CacheStrategy::Ttl).then_some(ttl),
+            ttl: expires.then_some(ttl),
             evictions: AtomicU64::new(0),
             insertions: AtomicU64::new(0),
         })
