@@ -25,6 +25,7 @@
 mod lfu;
 mod lru;
 mod readers;
+mod replicas;
 mod sketch;
 mod tinylfu;
 mod ttl;

@@ -53,6 +53,7 @@ use lru::LruCache;
 use revm::primitives::Address;
 
 use super::lfu::LfuPolicy;
+use super::replicas::WindowReplicas;
 use super::{AddressHash, FrequencySketch, Policy, lru_bytes};
 
 /// The choice the policy starts with (of [`WINDOW_CHOICES`]).
@@ -60,7 +61,7 @@ const INITIAL_CHOICE: usize = 0;
 /// Share of the capacity the window starts with.
 const INITIAL_WINDOW: f64 = WINDOW_CHOICES[INITIAL_CHOICE];
 /// Share of the main space that is protected.
-const PROTECTED_SHARE: f64 = 0.80;
+pub(super) const PROTECTED_SHARE: f64 = 0.80;
 /// The window shares the miniature simulations try.
 /// (Tried also with one entry and the whole capacity at the ends: no
 /// better over the traces of BENCHMARKS.md, and worse on OLTP@50000.)
@@ -123,13 +124,11 @@ struct Segments<V> {
 const LFU_CHOICE: usize = WINDOW_CHOICES.len();
 
 /// One cache per choice: a W-TinyLFU one per window share in
-/// [`WINDOW_CHOICES`], then a plain LFU one ([`LFU_CHOICE`]), all of one
-/// capacity, each with its score of hits.
+/// [`WINDOW_CHOICES`] (over one key index and one sketch, see
+/// `src/cache/replicas.rs`), then a plain LFU one ([`LFU_CHOICE`]), all of
+/// one capacity, each with its score of hits.
 struct Replicas {
-    caches: Vec<Segments<()>>,
-    /// The window caches' one sketch: they count the same accesses, so
-    /// sketches of their own would all be alike.
-    sketch: FrequencySketch,
+    windows: WindowReplicas,
     lfu: LfuPolicy<()>,
     scores: Vec<f64>,
     /// The scores as they were after they last faded.
@@ -139,8 +138,7 @@ struct Replicas {
 impl Replicas {
     fn new(capacity: usize) -> Replicas {
         Replicas {
-            caches: WINDOW_CHOICES.iter().map(|&share| Segments::new(capacity, share)).collect(),
-            sketch: FrequencySketch::new(capacity),
+            windows: WindowReplicas::new(capacity, WINDOW_CHOICES.iter().map(|&share| window_size(capacity, share))),
             lfu: LfuPolicy::new(capacity),
             scores: vec![0.0; LFU_CHOICE + 1],
             faded: vec![0.0; LFU_CHOICE + 1],
@@ -151,17 +149,8 @@ impl Replicas {
     /// whether the first cache hit.
     fn replay(&mut self, address: &Address) -> bool {
         let before = self.scores[0];
-        // Counted before any cache admits it, as a policy of its own counts
-        // the access before its insert.
-        self.sketch.increment(address);
-        for (cache, score) in self.caches.iter_mut().zip(&mut self.scores) {
-            if cache.hit(address).is_some() {
-                *score += 1.0;
-            } else {
-                // `()` values: the evicted ones take no memory.
-                cache.insert_new(*address, (), &self.sketch, &mut Vec::new());
-            }
-        }
+        let scores = &mut self.scores;
+        self.windows.access(address, |r| scores[r] += 1.0);
         if self.lfu.get(address).is_some() {
             self.scores[LFU_CHOICE] += 1.0;
         } else {
@@ -172,7 +161,7 @@ impl Replicas {
 
     /// Whether the caches are full (all fill at the same access).
     fn full(&self) -> bool {
-        self.caches[0].len() >= self.caches[0].capacity
+        self.windows.len(0) >= self.windows.capacity()
     }
 
     /// Fades the scores after one check: by half over [`CHECKS`] checks,
@@ -270,7 +259,7 @@ impl MiniSims {
     /// holds (all of them below 1,024 entries), up to its capacity. The
     /// scouts, a sixteenth of that, stop at the first fill.
     fn bytes_per_entry(&self) -> usize {
-        let window_replicas = WINDOW_CHOICES.len() * lru_bytes::<()>() + FrequencySketch::BYTES_PER_ENTRY;
+        let window_replicas = WindowReplicas::bytes_per_key(WINDOW_CHOICES.len()) + FrequencySketch::BYTES_PER_ENTRY;
         let lfu_replica = LfuPolicy::<()>::BYTES_PER_ENTRY;
         (window_replicas + lfu_replica) / (self.mask as usize + 1)
     }
@@ -307,7 +296,7 @@ impl MiniSims {
             // capacity once they are full, else the main replicas'): the
             // cache has stopped growing, and may not fill for long (if
             // ever), by when what the scouts saw would be stale.
-            let idle_limit = if scouts.full() { scouts.caches[0].capacity } else { self.main.caches[0].capacity };
+            let idle_limit = if scouts.full() { scouts.windows.capacity() } else { self.main.windows.capacity() };
             if scouts.full()
                 && let Some(verdict) = scouts.clear_lead(self.chosen, SCOUT_EARLY_Z)
             {
@@ -343,6 +332,13 @@ impl MiniSims {
     }
 }
 
+/// A window of `share` of `capacity` entries: one at least, and one fewer
+/// than the capacity at most.
+fn window_size(capacity: usize, share: f64) -> usize {
+    let target = (capacity as f64 * share).round() as usize;
+    target.clamp(1, capacity.saturating_sub(1).max(1))
+}
+
 impl<V> Segments<V> {
     /// Empty segments for at most `capacity` values, the window `share` of
     /// them.
@@ -362,8 +358,7 @@ impl<V> Segments<V> {
     /// one fewer than the capacity at most). Takes effect at the next
     /// insert.
     fn set_window(&mut self, share: f64) {
-        let target = (self.capacity as f64 * share).round() as usize;
-        self.window_cap = target.clamp(1, self.capacity.saturating_sub(1).max(1));
+        self.window_cap = window_size(self.capacity, share);
     }
 
     fn main_cap(&self) -> usize {
@@ -380,10 +375,6 @@ impl<V> Segments<V> {
 
     fn main_len(&self) -> usize {
         self.probation.len() + self.protected.len()
-    }
-
-    fn contains(&self, address: &Address) -> bool {
-        self.window.contains(address) || self.probation.contains(address) || self.protected.contains(address)
     }
 
     /// The main space's next victim: probation's LRU, else protected's.
@@ -474,30 +465,37 @@ impl<V> Segments<V> {
         self.probation.pop_lru().or_else(|| self.window.pop_lru()).or_else(|| self.protected.pop_lru()).map(|(_, v)| v)
     }
 
-    /// Rearranges the entries held as `model` (full-size segments with the
-    /// same window) holds them: each in the model's segment, in its order.
-    /// Entries the model lacks go to probation's end, to be evicted first.
-    /// Nothing is evicted here (this may run within a `get`); the next
-    /// insert restores the segment bounds.
-    fn adopt<W>(&mut self, model: &Segments<W>) {
+    /// Rearranges the entries held as a model (a full-size replica with
+    /// the same window) holds them, given its `layout` (its keys per
+    /// segment, least recent first): each in the model's segment, in its
+    /// order. Entries the model lacks go to probation's end, to be evicted
+    /// first. Nothing is evicted here (this may run within a `get`); the
+    /// next insert restores the segment bounds.
+    fn adopt(&mut self, layout: &[Vec<Address>; 3]) {
         let mut held = self.take();
-        let mut rest: Vec<Address> = held.keys().filter(|a| !model.contains(a)).copied().collect();
+        let modelled: std::collections::HashSet<&Address, AddressHash> = layout.iter().flatten().collect();
+        let mut rest: Vec<Address> = held.keys().filter(|a| !modelled.contains(a)).copied().collect();
         rest.sort_unstable();
         for a in rest {
             if let Some(v) = held.remove(&a) {
                 self.probation.push(a, v);
             }
         }
-        for (segment, from) in
-            [(&mut self.window, &model.window), (&mut self.probation, &model.probation), (&mut self.protected, &model.protected)]
-        {
-            for (a, _) in from.iter().rev() {
+        for (segment, from) in [&mut self.window, &mut self.probation, &mut self.protected].into_iter().zip(layout) {
+            for a in from {
                 if let Some(v) = held.remove(a) {
                     segment.push(*a, v);
                 }
             }
         }
         debug_assert!(held.is_empty());
+    }
+
+    /// The keys per segment (window, probation, protected), least recent
+    /// first.
+    #[cfg(test)]
+    fn layout(&self) -> [Vec<Address>; 3] {
+        [&self.window, &self.probation, &self.protected].map(|segment| segment.iter().rev().map(|(a, _)| *a).collect())
     }
 
     /// Empties the three segments.
@@ -589,7 +587,7 @@ impl<V> TinyLfuPolicy<V> {
         if changed && let Some(sims) = self.sims.take() {
             self.leave_lfu();
             if sims.exact() {
-                self.segments.adopt(&sims.main.caches[chosen]);
+                self.segments.adopt(&sims.main.windows.layout(chosen));
             }
             self.sims = Some(sims);
         }
@@ -806,7 +804,7 @@ mod tests {
             }
         }
         real.segments.window_cap = model.segments.window_cap;
-        real.segments.adopt(&model.segments);
+        real.segments.adopt(&model.segments.layout());
         assert_eq!(real.len(), 20, "nothing evicted");
         for k in 10..20 {
             assert_eq!(segment_of(&real, &a(k)), segment_of(&model, &a(k)), "key {k} sits where the model has it");
@@ -921,6 +919,44 @@ mod tests {
         assert!(!sims.scouting(), "the scouts stopped");
         assert_eq!(sims.chosen, INITIAL_CHOICE);
         assert!(p.len() < 2_000);
+    }
+
+    #[test]
+    fn window_replicas_decide_as_segments_of_their_own_would() {
+        // Five `Segments` with one sketch, replayed as the replicas once
+        // were, against `WindowReplicas`: same hits, same layouts.
+        let capacity = 200;
+        let windows = WINDOW_CHOICES.map(|share| window_size(capacity, share));
+        let mut replicas = WindowReplicas::new(capacity, windows);
+        let mut segments: Vec<Segments<()>> = WINDOW_CHOICES.iter().map(|&share| Segments::new(capacity, share)).collect();
+        let mut sketch = FrequencySketch::new(capacity);
+        let mut next = crate::verify::xorshift(0x5851_f42d_4c95_7f2d);
+        for step in 0..60_000u32 {
+            // Frequency-favouring and recency-favouring phases, and scans.
+            let k = match (step / 5_000) % 3 {
+                0 => (next() % 600).min(next() % 600) as u32,
+                1 => 10_000 + step / 4 + (next() % 50) as u32,
+                _ => (next() % 5_000) as u32,
+            };
+            sketch.increment(&a(k));
+            let expected: Vec<bool> = segments
+                .iter_mut()
+                .map(|s| {
+                    let hit = s.hit(&a(k)).is_some();
+                    if !hit {
+                        s.insert_new(a(k), (), &sketch, &mut Vec::new());
+                    }
+                    hit
+                })
+                .collect();
+            let mut hits = vec![false; windows.len()];
+            replicas.access(&a(k), |r| hits[r] = true);
+            assert_eq!(hits, expected, "step {step}, key {k}");
+        }
+        for (r, s) in segments.iter().enumerate() {
+            assert_eq!(replicas.layout(r), s.layout(), "replica {r}");
+            assert_eq!(replicas.len(r), s.len());
+        }
     }
 
     #[test]
