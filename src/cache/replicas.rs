@@ -238,13 +238,18 @@ impl WindowReplicas {
         self.free.push(key);
     }
 
-    /// Takes `key` out of replica `r`.
-    fn evict(&mut self, r: usize, key: u32) {
-        self.replicas[r].unlink(key);
+    /// Counts one replica fewer holding `key`, unlinked from it already.
+    fn let_go(&mut self, key: u32) {
         self.holders[key as usize] -= 1;
         if self.holders[key as usize] == 0 {
             self.release(key);
         }
+    }
+
+    /// Takes `key` out of replica `r`.
+    fn evict(&mut self, r: usize, key: u32) {
+        self.replicas[r].unlink(key);
+        self.let_go(key);
     }
 
     /// Inserts `key` at the front of replica `r`'s window and restores its
@@ -282,13 +287,7 @@ impl WindowReplicas {
                 self.evict(r, victim);
                 self.replicas[r].push_front(candidate, Segment::Probation);
             }
-            _ => {
-                // Unlinked already: only the holder count is left.
-                self.holders[candidate as usize] -= 1;
-                if self.holders[candidate as usize] == 0 {
-                    self.release(candidate);
-                }
-            }
+            _ => self.let_go(candidate),
         }
     }
 
