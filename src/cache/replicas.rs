@@ -207,9 +207,8 @@ impl WindowReplicas {
                 hit(r);
             }
         }
-        if self.holders[key as usize] == 0 {
-            self.release(key);
-        }
+        // Every replica holds it now, in its window if nowhere else.
+        debug_assert_eq!(self.holders[key as usize] as usize, self.replicas.len());
     }
 
     /// A number for a new key, with no replica holding it yet.
