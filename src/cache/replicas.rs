@@ -179,6 +179,11 @@ impl WindowReplicas {
         }
     }
 
+    /// The sketch every access is counted in.
+    pub(super) fn sketch(&self) -> &FrequencySketch {
+        &self.sketch
+    }
+
     /// The capacity of each replica.
     pub(super) fn capacity(&self) -> usize {
         self.capacity

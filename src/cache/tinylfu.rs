@@ -102,9 +102,14 @@ pub(crate) struct TinyLfuPolicy<V> {
     segments: Segments<V>,
     /// In LFU mode every entry is here and the segments are empty.
     lfu: Option<Box<LfuPolicy<V>>>,
+    /// The access counts admission goes by, unless `shares_sketch`.
     sketch: FrequencySketch,
     /// The simulations that choose the window.
     sims: Option<Box<MiniSims>>,
+    /// Every key is simulated (below 1,024 entries): the replicas' sketch
+    /// counts the very accesses this policy would, so admission goes by
+    /// it, and `sketch` is left empty.
+    shares_sketch: bool,
 }
 
 /// W-TinyLFU's layout: a window, and a main space of probation and
@@ -541,13 +546,29 @@ impl<V> TinyLfuPolicy<V> {
     /// An empty policy with a window of `share` of the capacity, tuned
     /// while running when `tuned`.
     fn with_window(capacity: usize, share: f64, tuned: bool) -> TinyLfuPolicy<V> {
+        let sims = (tuned && capacity >= 2).then(|| Box::new(MiniSims::new(capacity)));
+        let shares_sketch = sims.as_ref().is_some_and(|sims| sims.exact());
         TinyLfuPolicy {
             segments: Segments::new(capacity, share),
             lfu: None,
             // Sized for what is held, not for the bound: a host may set a
             // bound of billions and cache thousands. `grow_sketch` follows.
-            sketch: FrequencySketch::new(capacity.min(INITIAL_SKETCH)),
-            sims: (tuned && capacity >= 2).then(|| Box::new(MiniSims::new(capacity))),
+            sketch: FrequencySketch::new(if shares_sketch { 0 } else { capacity.min(INITIAL_SKETCH) }),
+            sims,
+            shares_sketch,
+        }
+    }
+
+    /// The sketch admission goes by (see `shares_sketch`); takes the two
+    /// fields, not `self`, so that the segments stay free to change.
+    fn admission_sketch<'a>(
+        sketch: &'a FrequencySketch,
+        sims: &'a Option<Box<MiniSims>>,
+        shares_sketch: bool,
+    ) -> &'a FrequencySketch {
+        match sims {
+            Some(sims) if shares_sketch => sims.main.windows.sketch(),
+            _ => sketch,
         }
     }
 
@@ -559,6 +580,9 @@ impl<V> TinyLfuPolicy<V> {
     /// Doubles the sketch (its counts start afresh) once the cache holds
     /// more than it was sized for, up to the capacity.
     fn grow_sketch(&mut self) {
+        if self.shares_sketch {
+            return;
+        }
         let sized = self.sketch.sized_for();
         let capacity = self.segments.capacity;
         if self.held() > sized && sized < capacity {
@@ -572,7 +596,9 @@ impl<V> TinyLfuPolicy<V> {
     /// effect at the next insert, where the policy may report what it
     /// pushes out.
     fn record(&mut self, address: &Address) {
-        self.sketch.increment(address);
+        if !self.shares_sketch {
+            self.sketch.increment(address);
+        }
         // Whether the cache is full matters only while the scouts run.
         let full = self.sims.as_ref().is_some_and(|sims| sims.scouting()) && self.held() >= self.segments.capacity;
         let Some((chosen, changed)) = self.sims.as_mut().and_then(|sims| sims.observe(address, full)) else { return };
@@ -674,7 +700,10 @@ impl<V: Clone + Send> Policy<V> for TinyLfuPolicy<V> {
         self.record(&address);
         match &mut self.lfu {
             Some(lfu) => out = lfu.insert(address, value),
-            None => self.segments.insert_new(address, value, &self.sketch, &mut out),
+            None => {
+                let sketch = TinyLfuPolicy::<V>::admission_sketch(&self.sketch, &self.sims, self.shares_sketch);
+                self.segments.insert_new(address, value, sketch, &mut out);
+            }
         }
         self.grow_sketch();
         out
@@ -708,7 +737,7 @@ impl<V: Clone + Send> Policy<V> for TinyLfuPolicy<V> {
         // entry gives back what it added, and the mode left keeps its
         // tables' room. And the sketch's share.
         let node = lru_bytes::<V>().max(LfuPolicy::<V>::BYTES_PER_ENTRY);
-        let own = node + FrequencySketch::BYTES_PER_ENTRY;
+        let own = node + if self.shares_sketch { 0 } else { FrequencySketch::BYTES_PER_ENTRY };
         own + self.sims.as_ref().map_or(0, |sims| sims.bytes_per_entry())
     }
 }
@@ -957,6 +986,36 @@ mod tests {
             assert_eq!(replicas.layout(r), s.layout(), "replica {r}");
             assert_eq!(replicas.len(r), s.len());
         }
+    }
+
+    #[test]
+    fn below_1024_entries_admission_by_the_replicas_sketch_decides_as_its_own_would() {
+        let mut shared = TinyLfuPolicy::<u32>::new(256);
+        assert!(shared.shares_sketch);
+        let mut own = TinyLfuPolicy::<u32>::new(256);
+        own.shares_sketch = false;
+        own.sketch = FrequencySketch::new(256);
+        let mut next = crate::verify::xorshift(0x1405_7b7e_f767_814f);
+        // A popular set that moves every 5,000 accesses, and one-hit keys.
+        for step in 0..40_000u32 {
+            let k = match next() % 3 {
+                0 => 1_000_000 + step,
+                _ => (step / 5_000) * 1_000 + (next() % 800).min(next() % 800) as u32,
+            };
+            let hits = [&mut shared, &mut own].map(|p| {
+                let hit = p.get(&a(k)).is_some();
+                if !hit {
+                    p.insert(a(k), k);
+                }
+                hit
+            });
+            assert_eq!(hits[0], hits[1], "step {step}, key {k}");
+        }
+        // The sketch admission went by counts as the policy's own would.
+        let admission = TinyLfuPolicy::<u32>::admission_sketch(&shared.sketch, &shared.sims, shared.shares_sketch);
+        let counted: Vec<u8> = (7_000..7_800).map(|k| admission.frequency(&a(k))).collect();
+        assert_eq!(counted, (7_000..7_800).map(|k| own.sketch.frequency(&a(k))).collect::<Vec<_>>());
+        assert!(counted.iter().any(|&count| count > 2), "the popular keys are counted");
     }
 
     #[test]
