@@ -110,27 +110,18 @@ fn a_byte_bound_bounds_the_heap() {
     }
 }
 
-/// The corpus's files and addresses, from its index.
+/// The corpus's files and addresses, as `ebc import` reads its index.
 fn corpus() -> Vec<(std::path::PathBuf, Address)> {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
-    let text = std::fs::read_to_string(dir.join("INDEX.tsv")).expect("corpus INDEX.tsv");
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().unwrap().split('\t').collect();
-    let column = |name: &str| header.iter().position(|h| *h == name).unwrap();
-    let (file, address) = (column("file"), column("address"));
-    lines
-        .filter(|line| !line.is_empty())
-        .map(|line| {
-            let fields: Vec<&str> = line.split('\t').collect();
-            (dir.join("mainnet").join(fields[file]), fields[address].parse().unwrap())
-        })
-        .collect()
+    let items = ebc::source::transfer::scan(&dir).expect("the corpus and its INDEX.tsv");
+    items.into_iter().map(|item| (item.path, item.address)).collect()
 }
 
 #[test]
 fn the_byte_count_follows_the_heap_over_the_corpus() {
     let _alone = MEASURING.lock().unwrap();
     // Distinct real code: the code, its jump table and findings count.
+    let contracts = corpus();
     for strategy in [CacheStrategy::Lru, CacheStrategy::Adaptive] {
         let config = Config {
             cache_strategy: strategy,
@@ -141,7 +132,6 @@ fn the_byte_count_follows_the_heap_over_the_corpus() {
         let m = Manager::new(config).unwrap();
         let options = LoadOptions::default();
         let heap = HELD.load(Ordering::Relaxed);
-        let contracts = corpus();
         for (file, address) in &contracts {
             m.load(address, Some(&format!("file:{}", file.display())), &options).unwrap();
         }
