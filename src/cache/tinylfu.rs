@@ -348,15 +348,13 @@ impl<V> Segments<V> {
     /// Empty segments for at most `capacity` values, the window `share` of
     /// them.
     fn new(capacity: usize, share: f64) -> Segments<V> {
-        let mut segments = Segments {
+        Segments {
             window: LruCache::unbounded_with_hasher(Default::default()),
             probation: LruCache::unbounded_with_hasher(Default::default()),
             protected: LruCache::unbounded_with_hasher(Default::default()),
             capacity,
-            window_cap: 1,
-        };
-        segments.set_window(share);
-        segments
+            window_cap: window_size(capacity, share),
+        }
     }
 
     /// Makes the window `share` of the capacity (one entry at least, and
