@@ -232,8 +232,17 @@ impl CodeTable {
     }
 }
 
-/// Hits a shard buffers (per stripe) before it tells its policy.
-const READ_BUFFER: usize = 32;
+/// Hits a shard buffers (per stripe) before it tells its policy. Large,
+/// because the thread that drains a buffer pulls the policy's lines (its
+/// lock, its lists' ends, the hot entries' nodes) from whichever core
+/// drained last: draining 32 at a time, two threads made 1.2-1.5 times the
+/// lookups of one under LFU and Adaptive; 1,024 at a time, 1.7-1.9 times
+/// (BENCHMARKS.md). The buffers grow as they fill, to 20 KiB for each
+/// stripe a thread uses. A full buffer drains itself, and inserts, removals
+/// and compaction drain them all first, so the policy hears of every
+/// buffered hit before it evicts (hits are dropped only when a buffer or
+/// the policy is busy).
+const READ_BUFFER: usize = 1024;
 
 /// Read buffers per shard: threads append to the one of their reader slot
 /// ([`Readers::stripe`]), so two threads hitting one shard do not pass a
@@ -571,7 +580,7 @@ impl Cache {
                     map: ReadMostly::new(index as u32 + 1, Entries::default()),
                     recency_only: policy.recency_only(),
                     policy: Mutex::new(policy),
-                    reads: std::array::from_fn(|_| ReadBuffer(Mutex::new(Vec::with_capacity(READ_BUFFER)))),
+                    reads: std::array::from_fn(|_| ReadBuffer(Mutex::new(Vec::new()))),
                     tick: AtomicU32::new(0),
                 }
             })
