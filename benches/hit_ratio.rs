@@ -305,10 +305,15 @@ fn main() {
     println!("| trace | requests | capacity | LRU | LRU as cached | LFU | Adaptive | moka | quick_cache | OPT | Adaptive ≥ max(LRU,LFU) |");
     println!("|---|---|---|---|---|---|---|---|---|---|---|");
     let ttl = Duration::from_secs(3600);
+    // Hit ratios in percent, to hundredths with EBC_PRECISE=1.
+    let digits = if std::env::var("EBC_PRECISE").is_ok() { 2 } else { 1 };
+    let pct = |x: f64| format!("{:.*}", digits, x * 100.0);
     let (mut wins, mut cases) = (0, 0);
-    // EBC_TRACE=name replays only that trace (for tuning).
+    // EBC_TRACE=name replays only that trace (for tuning), here and
+    // through the manager.
     let only = std::env::var("EBC_TRACE").ok();
-    for (name, keys, capacities) in traces.iter().filter(|(name, ..)| only.as_ref().is_none_or(|o| o == name)) {
+    traces.retain(|(name, ..)| only.as_ref().is_none_or(|o| o == name));
+    for (name, keys, capacities) in &traces {
         for &capacity in capacities {
             let lru = replay_policy(keys, policy(CacheStrategy::Lru, capacity, ttl));
             let lazy_lru = replay_lazy_lru(keys, capacity);
@@ -323,8 +328,6 @@ fn main() {
             let ok = adaptive + 1e-9 >= lru.max(lfu);
             wins += ok as usize;
             cases += 1;
-            let digits = if std::env::var("EBC_PRECISE").is_ok() { 2 } else { 1 };
-            let pct = |x: f64| format!("{:.*}", digits, x * 100.0);
             println!(
                 "| {name} | {} | {capacity} | {} | {} | {} | **{}** | {} | {} | {} | {} |",
                 keys.len(),
@@ -351,8 +354,6 @@ fn main() {
         "\n| trace | capacity | shards | LRU policy | LRU, manager | LFU, manager | Adaptive policy | Adaptive, manager | Adaptive ≥ max(LRU, LFU), managers |"
     );
     println!("|---|---|---|---|---|---|---|---|---|");
-    let digits = if std::env::var("EBC_PRECISE").is_ok() { 2 } else { 1 };
-    let pct = |x: f64| format!("{:.*}", digits, x * 100.0);
     let (mut wins, mut cases) = (0, 0);
     for (name, keys, capacities) in &traces {
         for &capacity in capacities.iter().filter(|c| **c >= 4_096) {
