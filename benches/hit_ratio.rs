@@ -309,6 +309,9 @@ fn main() {
     let digits = if std::env::var("EBC_PRECISE").is_ok() { 2 } else { 1 };
     let pct = |x: f64| format!("{:.*}", digits, x * 100.0);
     let (mut wins, mut cases) = (0, 0);
+    // The LRU and Adaptive policies' hit ratios by trace and capacity, for
+    // the manager's table below.
+    let mut replayed: HashMap<(&str, usize), (f64, f64)> = HashMap::new();
     // EBC_TRACE=name replays only that trace (for tuning), here and
     // through the manager.
     let only = std::env::var("EBC_TRACE").ok();
@@ -325,6 +328,7 @@ fn main() {
             let moka = if peers { replay_moka(keys, capacity) } else { 0.0 };
             let quick = if peers { replay_quick_cache(keys, capacity) } else { 0.0 };
             let opt = if peers { replay_opt(keys, capacity) } else { 0.0 };
+            replayed.insert((name.as_str(), capacity), (lru, adaptive));
             let ok = adaptive + 1e-9 >= lru.max(lfu);
             wins += ok as usize;
             cases += 1;
@@ -357,8 +361,7 @@ fn main() {
     let (mut wins, mut cases) = (0, 0);
     for (name, keys, capacities) in &traces {
         for &capacity in capacities.iter().filter(|c| **c >= 4_096) {
-            let lru = replay_policy(keys, policy(CacheStrategy::Lru, capacity, ttl));
-            let adaptive = replay_policy(keys, policy(CacheStrategy::Adaptive, capacity, ttl));
+            let (lru, adaptive) = replayed[&(name.as_str(), capacity)];
             let shards = (capacity / 256).clamp(1, 16).next_power_of_two().min(16);
             let [managed_lru, managed_lfu, managed_adaptive] =
                 [CacheStrategy::Lru, CacheStrategy::Lfu, CacheStrategy::Adaptive]
