@@ -23,9 +23,10 @@
 //! did clearly better than the current choice. ("Lately": scores fade by
 //! half over three miniature capacities of accesses, or over 256 hits of
 //! the best choice where hits are rarer, so that a choice stands on enough
-//! hits to mean something.) Choosing LFU moves every
-//! entry into an [`LfuPolicy`] (counted as the sketch estimates); choosing
-//! a window again moves them back. A trace that favours recency thus gets
+//! hits to mean something.) Choosing LFU moves every entry into an
+//! [`LfuPolicy`] (counted as the sketch estimates, and halving its counts
+//! when a plain LFU cache started with this one would); choosing a window
+//! again moves them back. A trace that favours recency thus gets
 //! an LRU-like cache, one that favours frequency an LFU-like one, without
 //! the hill climber's blind steps.
 //!
@@ -110,6 +111,9 @@ pub(crate) struct TinyLfuPolicy<V> {
     /// counts the very accesses this policy would, so admission goes by
     /// it, and `sketch` is left empty.
     shares_sketch: bool,
+    /// Accesses recorded since the policy started: the clock LFU mode ages
+    /// by, whenever it is entered.
+    accesses: u64,
 }
 
 /// W-TinyLFU's layout: a window, and a main space of probation and
@@ -554,6 +558,7 @@ impl<V> TinyLfuPolicy<V> {
             sketch: FrequencySketch::new(if shares_sketch { 0 } else { capacity.min(INITIAL_SKETCH) }),
             sims,
             shares_sketch,
+            accesses: 0,
         }
     }
 
@@ -594,6 +599,7 @@ impl<V> TinyLfuPolicy<V> {
     /// effect at the next insert, where the policy may report what it
     /// pushes out.
     fn record(&mut self, address: &Address) {
+        self.accesses += 1;
         if !self.shares_sketch {
             self.sketch.increment(address);
         }
@@ -639,6 +645,7 @@ impl<V> TinyLfuPolicy<V> {
                 }
             }
             None => {
+                lfu.age_in_step_with(self.accesses);
                 // Least recent first: probation, protected, then the window.
                 let segments = &mut self.segments;
                 for segment in [&mut segments.probation, &mut segments.protected, &mut segments.window] {
@@ -1043,5 +1050,46 @@ mod tests {
         }
         assert!(modes[0], "ran as W-TinyLFU");
         assert!(modes[1], "ran as LFU");
+    }
+
+    #[test]
+    fn lfu_mode_halves_its_counts_when_plain_lfu_would() {
+        // Sampled (above 1,024 entries), so LFU mode starts from the
+        // sketch's counts and not from a full-size model's clock.
+        let capacity = 2_048;
+        let period = 8 * capacity;
+        let mut adaptive = TinyLfuPolicy::<u32>::with_window(capacity, 0.01, false);
+        let mut plain = LfuPolicy::<u32>::new(capacity);
+        let hot = a(1);
+        let access = |p: &mut dyn Policy<u32>, step: u32| {
+            let k = if step % 2 == 0 { hot } else { a(100 + step % 3_000) };
+            if p.get(&k).is_none() {
+                p.insert(k, step);
+            }
+        };
+        let switch_at = 10_001;
+        for step in 0..switch_at {
+            access(&mut adaptive, step);
+            access(&mut plain, step);
+        }
+        adaptive.become_lfu(None);
+        // The hot key gains one a hit: a halving shows as a fall, in
+        // either policy, and must come at the same access in both.
+        let in_lfu_mode = |p: &TinyLfuPolicy<u32>| p.lfu.as_ref().and_then(|lfu| lfu.rank(&hot)).map(|(count, _)| count);
+        let in_plain = |p: &LfuPolicy<u32>| p.rank(&hot).map(|(count, _)| count);
+        let mut falls = (Vec::new(), Vec::new());
+        for step in switch_at..switch_at + 2 * period as u32 {
+            let before = (in_lfu_mode(&adaptive), in_plain(&plain));
+            access(&mut adaptive, step);
+            access(&mut plain, step);
+            if in_lfu_mode(&adaptive) < before.0 {
+                falls.0.push(step);
+            }
+            if in_plain(&plain) < before.1 {
+                falls.1.push(step);
+            }
+        }
+        assert_eq!(falls.0.len(), 2, "LFU mode halved twice in two periods");
+        assert_eq!(falls.0, falls.1, "and when plain LFU did");
     }
 }
