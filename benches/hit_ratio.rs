@@ -13,7 +13,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use std::time::Duration;
 
-use ebc::cache::{Listed, Policy, policy};
+use ebc::cache::{Listed, Policy, policy, shard_count};
 use ebc::{Address, CacheStrategy};
 
 fn address(key: u64) -> Address {
@@ -362,7 +362,7 @@ fn main() {
     for (name, keys, capacities) in &traces {
         for &capacity in capacities.iter().filter(|c| **c >= 4_096) {
             let (lru, adaptive) = replayed[&(name.as_str(), capacity)];
-            let shards = (capacity / 256).clamp(1, 16).next_power_of_two().min(16);
+            let shards = shard_count(capacity);
             let [managed_lru, managed_lfu, managed_adaptive] =
                 [CacheStrategy::Lru, CacheStrategy::Lfu, CacheStrategy::Adaptive]
                     .map(|strategy| replay_manager(keys, strategy, capacity));

@@ -150,6 +150,14 @@ impl Listed {
     }
 }
 
+/// How many shards a cache of `capacity` entries splits into: one below
+/// 512 entries, so that small caches keep an exact capacity and order,
+/// then one per 256 entries, rounded up to a power of two, up to 16. Each
+/// shard holds its share of the capacity.
+pub fn shard_count(capacity: usize) -> usize {
+    (capacity / 256).clamp(1, 16).next_power_of_two().min(16)
+}
+
 /// A policy of `strategy` holding at most `capacity` values; `ttl` applies
 /// to [`CacheStrategy::Ttl`]. [`CacheStrategy::None`] holds nothing.
 pub fn policy<V: Clone + Send + 'static>(
@@ -569,8 +577,7 @@ impl Cache {
     /// A cache for `config`'s strategy and bounds.
     pub fn new(config: &Config) -> Result<Cache> {
         let capacity = config.max_cached_contracts;
-        // Small caches get one shard so that capacity and order are exact.
-        let shard_count = (capacity / 256).clamp(1, 16).next_power_of_two().min(16);
+        let shard_count = shard_count(capacity);
         let per_shard = capacity.div_ceil(shard_count);
         let ttl = std::time::Duration::from_millis(config.cache_ttl_ms);
         let shards: Vec<_> = (0..shard_count)
@@ -846,5 +853,16 @@ mod listed_tests {
         // Across the wrap of the 32-bit tick.
         assert!(at(u32::MAX - 1).used_after(2, Some(&at(u32::MAX))));
         assert!(!at(u32::MAX - 1).used_after(u32::MAX, Some(&at(u32::MAX))));
+    }
+}
+
+#[cfg(test)]
+mod shard_count_tests {
+    use super::*;
+
+    #[test]
+    fn small_caches_keep_one_shard_and_large_ones_sixteen() {
+        let counts: Vec<usize> = [1, 511, 512, 767, 768, 1_024, 2_048, 4_096, usize::MAX].map(shard_count).to_vec();
+        assert_eq!(counts, [1, 1, 2, 2, 4, 4, 8, 16, 16]);
     }
 }
