@@ -1100,7 +1100,7 @@ ebc_status ebc_config_set_trusted_state(struct ebc_config *c,
 
 /**
  * Appends a trustless IPFS gateway (`http://` or `https://` base URL,
- * e.g. "https://ipfs.io") for `ipfs://<cid>` loads; gateways are tried in
+ * e.g. `https://ipfs.io`) for `ipfs://<cid>` loads; gateways are tried in
  * the order added. Every block a gateway returns is checked against its
  * CID, so a gateway is trusted only to be available.
  *

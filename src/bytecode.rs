@@ -364,7 +364,7 @@ impl ExternalBytecode {
 
     /// Bytes of memory this address's entry holds beyond the shared code.
     /// Lane copies are counted by the cache that makes them
-    /// ([`ExternalBytecode::OBJECT_SIZE`] each).
+    /// (`ExternalBytecode::OBJECT_SIZE` bytes each).
     pub fn entry_memory_size(&self) -> usize {
         let account = &self.account;
         Self::OBJECT_SIZE

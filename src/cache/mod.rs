@@ -640,7 +640,7 @@ impl Cache {
 
     /// As [`Cache::get`], without counting a hit, a miss or an access, and
     /// on the shared lane, so that the caller may count an access with
-    /// [`ExternalBytecode::touch`] (for re-checks inside the load path, and
+    /// `ExternalBytecode::touch` (for re-checks inside the load path, and
     /// for reading what is cached).
     #[inline]
     pub fn peek(&self, address: &Address) -> Option<Arc<ExternalBytecode>> {
