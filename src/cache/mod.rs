@@ -51,6 +51,14 @@ use readers::{Count, LANES, ReadMostly, Readers, SHARED_LANE};
 pub trait Policy<V>: Send {
     /// The value for `address`, recording the access. Never an expired one.
     fn get(&mut self, address: &Address) -> Option<V>;
+    /// Tells the policy of hits on `addresses`, in order, as [`Policy::get`]
+    /// on each would (the cache's buffered hits); a policy may batch its
+    /// bookkeeping over them.
+    fn record_hits(&mut self, addresses: &[Address]) {
+        for address in addresses {
+            self.get(address);
+        }
+    }
     /// Inserts or replaces; returns the values pushed out (a replaced one
     /// included).
     fn insert(&mut self, address: Address, value: V) -> Vec<V>;
@@ -492,7 +500,8 @@ impl Entries {
 ///   frequency a little less sharp.
 ///
 /// Writes take the policy lock, drain the buffers, then the map's write
-/// lock: lock order policy → map → code table.
+/// lock: lock order policy → map → code table. An Adaptive shard's policy
+/// takes the lock of its cache's shared simulations under its own.
 #[repr(align(128))]
 struct Shard {
     map: ReadMostly<Entries>,
@@ -515,9 +524,8 @@ impl Shard {
     fn drain(&self, policy: &mut Box<dyn Policy<Listed>>) {
         for buffer in &self.reads {
             let mut reads = buffer.0.lock();
-            for address in reads.drain(..) {
-                policy.get(&address);
-            }
+            policy.record_hits(&reads);
+            reads.clear();
         }
     }
 
@@ -530,12 +538,9 @@ impl Shard {
             return;
         }
         if let Some(mut policy) = self.policy.try_lock() {
-            for address in reads.drain(..) {
-                policy.get(&address);
-            }
-        } else {
-            reads.clear();
+            policy.record_hits(&reads);
         }
+        reads.clear();
     }
 }
 
@@ -580,9 +585,17 @@ impl Cache {
         let shard_count = shard_count(capacity);
         let per_shard = capacity.div_ceil(shard_count);
         let ttl = std::time::Duration::from_millis(config.cache_ttl_ms);
+        // Adaptive shards follow one simulation of the whole cache (see
+        // `src/cache/tinylfu.rs`), unless it would be a full-size one
+        // (below 1,024 entries), whose layouts a shard cannot take on.
+        let shared = (config.cache_strategy == CacheStrategy::Adaptive && shard_count > 1 && capacity >= 1024)
+            .then(|| Arc::new(tinylfu::SharedSims::new(capacity)));
         let shards: Vec<_> = (0..shard_count)
             .map(|index| {
-                let policy = policy(config.cache_strategy, per_shard, ttl);
+                let policy: Box<dyn Policy<Listed>> = match &shared {
+                    Some(shared) => Box::new(tinylfu::TinyLfuPolicy::following(per_shard, shared.clone())),
+                    None => policy(config.cache_strategy, per_shard, ttl),
+                };
                 Shard {
                     map: ReadMostly::new(index as u32 + 1, Entries::default()),
                     recency_only: policy.recency_only(),

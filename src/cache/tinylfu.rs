@@ -49,6 +49,16 @@
 //! run of hits before the fill, a cache that stopped growing, stops them
 //! with no verdict, so that a cache which never fills does not pay for
 //! them. Among equal scores the largest window wins, LFU last.
+//!
+//! A cache of 1,024 entries or more is split into 4 to 16 shards, each
+//! with a policy of its own, over hash-split shares of one stream of keys;
+//! so one choice serves them all: the shards' policies feed one set of
+//! simulations for the whole capacity ([`SharedSims`], sampling as one
+//! policy of that capacity would, and scouting until the first shard
+//! fills), and follow its choice. Simulations of their own (of 16 shards)
+//! would each see a sixteenth of the accesses and choose apart on noise,
+//! and sample sixteen times as large a share of them: sixteen times the
+//! simulation work per hit.
 
 use lru::LruCache;
 use revm::primitives::Address;
@@ -114,6 +124,17 @@ pub(crate) struct TinyLfuPolicy<V> {
     /// Accesses recorded since the policy started: the clock LFU mode ages
     /// by, whenever it is entered.
     accesses: u64,
+    /// The simulations of a whole sharded cache, whose choice this policy
+    /// (one shard's) follows instead of running its own.
+    shared: Option<std::sync::Arc<SharedSims>>,
+    /// The choice this policy follows now, of `shared`'s.
+    following: usize,
+    /// Accesses of keys `shared` samples, not yet replayed there: a batch
+    /// of hits ([`Policy::record_hits`]) replays them at its end, under
+    /// one lock.
+    pending: Vec<Address>,
+    /// True during a batch of hits.
+    batching: bool,
 }
 
 /// W-TinyLFU's layout: a window, and a main space of probation and
@@ -227,6 +248,64 @@ struct MiniSims {
     chosen: usize,
 }
 
+/// The miniature simulations of a whole sharded cache: every shard's
+/// policy feeds it the accesses of its sampled keys, and follows the
+/// choice it makes. The shards hold hash-split shares of one stream of
+/// keys, so one choice serves them all: it is made on the evidence of all
+/// of them (each shard's own simulations would each see a sixteenth, and
+/// choose apart), and the simulations' work per access is a shard's
+/// divided by the number of shards.
+pub(crate) struct SharedSims {
+    sims: parking_lot::Mutex<MiniSims>,
+    /// The simulations' sampling mask, to leave unsampled keys unlocked.
+    mask: u64,
+    /// The choice made last.
+    chosen: std::sync::atomic::AtomicUsize,
+    /// Whether the scouts run or have advice (see [`MiniSims::scouting`]).
+    scouting: std::sync::atomic::AtomicBool,
+    /// Heap bytes of the simulations per entry of the cache.
+    bytes_per_entry: usize,
+}
+
+impl SharedSims {
+    /// Simulations for a cache of `capacity` entries in all.
+    pub(crate) fn new(capacity: usize) -> SharedSims {
+        let sims = MiniSims::new(capacity);
+        SharedSims {
+            mask: sims.mask,
+            chosen: std::sync::atomic::AtomicUsize::new(sims.chosen),
+            scouting: std::sync::atomic::AtomicBool::new(sims.scouting()),
+            bytes_per_entry: sims.bytes_per_entry(),
+            sims: parking_lot::Mutex::new(sims),
+        }
+    }
+
+    /// Whether the simulations replay accesses of `address`.
+    fn samples(&self, address: &Address) -> bool {
+        use std::hash::BuildHasher;
+        AddressHash::default().hash_one(address) & self.mask == 0
+    }
+
+    /// Replays accesses of sampled keys, in order (and, while the scouts
+    /// run, hears whether a shard is full); returns the choice to follow.
+    fn observe(&self, sampled: &[Address], shard_full: bool) -> usize {
+        use std::sync::atomic::Ordering::Relaxed;
+        let scouting = shard_full && self.scouting.load(Relaxed);
+        if !sampled.is_empty() || scouting {
+            let mut sims = self.sims.lock();
+            let mut chosen = if scouting { sims.check_fill(true) } else { None };
+            for address in sampled {
+                chosen = sims.observe(address, shard_full).or(chosen);
+            }
+            if let Some((chosen, _)) = chosen {
+                self.chosen.store(chosen, Relaxed);
+            }
+            self.scouting.store(sims.scouting(), Relaxed);
+        }
+        self.chosen.load(Relaxed)
+    }
+}
+
 /// Smaller replicas than the main ones, run before the real cache first
 /// fills: they fill first, and tell which choice to start with once the
 /// real cache is about to evict (until then the main replicas hold every
@@ -290,7 +369,7 @@ impl MiniSims {
     /// `real_full`: the real cache holds its capacity (about to evict).
     fn observe(&mut self, address: &Address, real_full: bool) -> Option<(usize, bool)> {
         use std::hash::BuildHasher;
-        let scouted = if self.scouting() && (real_full || self.main.full()) { self.follow_scouts() } else { None };
+        let scouted = self.check_fill(real_full);
         let hash = AddressHash::default().hash_one(address);
         if hash & self.mask != 0 {
             return scouted;
@@ -325,6 +404,13 @@ impl MiniSims {
         self.chosen = best;
         self.main.fade();
         Some((self.chosen, changed || scouted.is_some_and(|(_, changed)| changed)))
+    }
+
+    /// Whether the scouts have spoken: at the fill (the real cache's, or
+    /// the main replicas'), their verdict if they ran and had a clear one
+    /// (see [`MiniSims::follow_scouts`]).
+    fn check_fill(&mut self, real_full: bool) -> Option<(usize, bool)> {
+        if self.scouting() && (real_full || self.main.full()) { self.follow_scouts() } else { None }
     }
 
     /// At the fill, takes the scouts' verdict (if they have a clear one)
@@ -545,6 +631,12 @@ impl<V> TinyLfuPolicy<V> {
         TinyLfuPolicy::with_window(capacity, INITIAL_WINDOW, true)
     }
 
+    /// An empty policy for one shard of a cache, of `capacity` entries,
+    /// that follows the choices of `shared`, the whole cache's simulations.
+    pub(crate) fn following(capacity: usize, shared: std::sync::Arc<SharedSims>) -> TinyLfuPolicy<V> {
+        TinyLfuPolicy { shared: Some(shared), ..TinyLfuPolicy::with_window(capacity, INITIAL_WINDOW, false) }
+    }
+
     /// An empty policy with a window of `share` of the capacity, tuned
     /// while running when `tuned`.
     fn with_window(capacity: usize, share: f64, tuned: bool) -> TinyLfuPolicy<V> {
@@ -559,6 +651,10 @@ impl<V> TinyLfuPolicy<V> {
             sims,
             shares_sketch,
             accesses: 0,
+            shared: None,
+            following: INITIAL_CHOICE,
+            pending: Vec::new(),
+            batching: false,
         }
     }
 
@@ -603,24 +699,51 @@ impl<V> TinyLfuPolicy<V> {
         if !self.shares_sketch {
             self.sketch.increment(address);
         }
-        // Whether the cache is full matters only while the scouts run.
-        let full = self.sims.as_ref().is_some_and(|sims| sims.scouting()) && self.held() >= self.segments.capacity;
-        let Some((chosen, changed)) = self.sims.as_mut().and_then(|sims| sims.observe(address, full)) else { return };
-        if chosen == LFU_CHOICE {
-            if changed && let Some(sims) = self.sims.take() {
-                self.become_lfu(sims.exact().then_some(&sims.main.lfu));
-                self.sims = Some(sims);
+        if let Some(shared) = &self.shared {
+            if shared.samples(address) {
+                self.pending.push(*address);
+            }
+            if !self.batching {
+                self.follow_shared();
             }
             return;
         }
-        self.segments.set_window(WINDOW_CHOICES[chosen]);
-        if changed && let Some(sims) = self.sims.take() {
-            self.leave_lfu();
-            if sims.exact() {
-                self.segments.adopt(&sims.main.windows.layout(chosen));
+        // Whether the cache is full matters only while the scouts run.
+        let full = self.sims.as_ref().is_some_and(|sims| sims.scouting()) && self.held() >= self.segments.capacity;
+        let Some((chosen, changed)) = self.sims.as_mut().and_then(|sims| sims.observe(address, full)) else { return };
+        self.follow(chosen, changed);
+    }
+
+    /// Replays the pending accesses in the shared simulations and follows
+    /// their choice.
+    fn follow_shared(&mut self) {
+        let Some(shared) = &self.shared else { return };
+        let chosen = shared.observe(&self.pending, self.held() >= self.segments.capacity);
+        self.pending.clear();
+        let changed = std::mem::replace(&mut self.following, chosen) != chosen;
+        self.follow(chosen, changed);
+    }
+
+    /// Takes on choice `chosen` of the simulations, `changed` since the
+    /// last. Where this policy's own simulations are full-size replicas,
+    /// the entries also take on the chosen one's layout or LFU counts.
+    fn follow(&mut self, chosen: usize, changed: bool) {
+        let sims = self.sims.take();
+        let model = sims.as_ref().filter(|sims| sims.exact());
+        if chosen == LFU_CHOICE {
+            if changed {
+                self.become_lfu(model.map(|sims| &sims.main.lfu));
             }
-            self.sims = Some(sims);
+        } else {
+            self.segments.set_window(WINDOW_CHOICES[chosen]);
+            if changed {
+                self.leave_lfu();
+                if let Some(sims) = model {
+                    self.segments.adopt(&sims.main.windows.layout(chosen));
+                }
+            }
         }
+        self.sims = sims;
     }
 
     /// Moves every entry into a plain LFU policy. With a full-size `model`
@@ -684,6 +807,15 @@ impl<V: Clone + Send> Policy<V> for TinyLfuPolicy<V> {
         found
     }
 
+    fn record_hits(&mut self, addresses: &[Address]) {
+        self.batching = true;
+        for address in addresses {
+            self.get(address);
+        }
+        self.batching = false;
+        self.follow_shared();
+    }
+
     fn insert(&mut self, address: Address, value: V) -> Vec<V> {
         let mut out = Vec::new();
         if self.segments.capacity == 0 {
@@ -743,7 +875,8 @@ impl<V: Clone + Send> Policy<V> for TinyLfuPolicy<V> {
         // tables' room. And the sketch's share.
         let node = lru_bytes::<V>().max(LfuPolicy::<V>::BYTES_PER_ENTRY);
         let own = node + if self.shares_sketch { 0 } else { FrequencySketch::BYTES_PER_ENTRY };
-        own + self.sims.as_ref().map_or(0, |sims| sims.bytes_per_entry())
+        let shared = self.shared.as_ref().map_or(0, |shared| shared.bytes_per_entry);
+        own + self.sims.as_ref().map_or(0, |sims| sims.bytes_per_entry()) + shared
     }
 }
 
@@ -1091,5 +1224,51 @@ mod tests {
         }
         assert_eq!(falls.0.len(), 2, "LFU mode halved twice in two periods");
         assert_eq!(falls.0, falls.1, "and when plain LFU did");
+    }
+
+    #[test]
+    fn the_shards_of_a_cache_follow_one_simulation() {
+        // Four shards of 1,024 entries (keys split by their number), fed
+        // phases that favour frequency, then recency, then frequency. As
+        // in the cache, each shard hears of its hits in batches, before
+        // its next insert.
+        let shared = std::sync::Arc::new(SharedSims::new(4 * 1_024));
+        let mut shards: Vec<TinyLfuPolicy<u32>> =
+            (0..4).map(|_| TinyLfuPolicy::following(1_024, shared.clone())).collect();
+        let mut held: Vec<std::collections::HashSet<u32>> = vec![Default::default(); 4];
+        let mut hits: Vec<Vec<Address>> = vec![Vec::new(); 4];
+        let mut next = crate::verify::xorshift(0x9e37_79b9_7f4a_7c15);
+        let mut chosen = std::collections::BTreeSet::new();
+        for step in 0..600_000u32 {
+            let k = match (step / 200_000) % 2 {
+                0 => (next() % 50_000).min(next() % 50_000) as u32,
+                _ => 100_000 + step / 4 + (next() % 6_000) as u32,
+            };
+            let s = k as usize % 4;
+            if held[s].contains(&k) {
+                hits[s].push(a(k));
+                continue;
+            }
+            shards[s].record_hits(&std::mem::take(&mut hits[s]));
+            held[s].insert(k);
+            for out in shards[s].insert(a(k), k) {
+                assert!(held[s].remove(&out), "{out} reported but not held");
+            }
+            chosen.insert(shared.chosen.load(std::sync::atomic::Ordering::Relaxed));
+        }
+        // The last batches, so that every shard has heard the last choice.
+        for (shard, hits) in shards.iter_mut().zip(&hits) {
+            shard.record_hits(hits);
+            assert!(shard.pending.is_empty(), "a batch replays its samples at its end");
+        }
+        // An empty batch hears the choice a later shard's batch made.
+        shards.iter_mut().for_each(|shard| shard.record_hits(&[]));
+        let now = shared.chosen.load(std::sync::atomic::Ordering::Relaxed);
+        assert!(chosen.len() > 1, "the simulations changed their choice: {chosen:?}");
+        for shard in &shards {
+            assert!(shard.sims.is_none(), "no shard runs simulations of its own");
+            assert_eq!(shard.following, now);
+            assert_eq!(shard.lfu.is_some(), now == LFU_CHOICE);
+        }
     }
 }
