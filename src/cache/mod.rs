@@ -14,6 +14,8 @@
 //!
 //! Lock order: a shard's policy, its entries, then the code table. The
 //! code table is touched only when entries come and go, never on a hit.
+//! Under Adaptive a shard's policy also takes the lock of the simulations
+//! all shards share, under its own and with nothing else held.
 //!
 //! Memory per entry: [`ExternalBytecode::entry_memory_size`], a 40-byte
 //! lane copy for each thread lane that hits it (see `Slot`), and the
