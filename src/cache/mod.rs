@@ -15,7 +15,8 @@
 //! Lock order: a shard's policy, its entries, then the code table. The
 //! code table is touched only when entries come and go, never on a hit.
 //! Under Adaptive a shard's policy also takes the lock of the simulations
-//! all shards share, under its own and with nothing else held.
+//! all shards share, under its own (and on insert under the entries' and
+//! the code table's too): last, as nothing is taken under it.
 //!
 //! Memory per entry: [`ExternalBytecode::entry_memory_size`], a 40-byte
 //! lane copy for each thread lane that hits it (see `Slot`), and the
@@ -502,8 +503,8 @@ impl Entries {
 ///   frequency a little less sharp.
 ///
 /// Writes take the policy lock, drain the buffers, then the map's write
-/// lock: lock order policy → map → code table. An Adaptive shard's policy
-/// takes the lock of its cache's shared simulations under its own.
+/// lock: lock order policy → map → code table → (Adaptive) the cache's
+/// shared simulations, under which nothing is taken.
 #[repr(align(128))]
 struct Shard {
     map: ReadMostly<Entries>,
