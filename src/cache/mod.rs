@@ -37,7 +37,7 @@ pub use sketch::FrequencySketch;
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering};
 
 use parking_lot::Mutex;
 use revm::primitives::{Address, B256};
@@ -265,12 +265,75 @@ const READ_BUFFER: usize = 1024;
 
 /// Read buffers per shard: threads append to the one of their reader slot
 /// ([`Readers::stripe`]), so two threads hitting one shard do not pass a
-/// buffer's lock back and forth.
+/// buffer's flag back and forth.
 const READ_STRIPES: usize = 8;
 
 /// One read buffer, alone in its cache lines.
 #[repr(align(128))]
-struct ReadBuffer(Mutex<Vec<Address>>);
+struct ReadBuffer {
+    /// Raised while a thread holds the buffer.
+    busy: AtomicBool,
+    reads: std::cell::UnsafeCell<Vec<Address>>,
+}
+
+// SAFETY: `reads` is only reached through a `HeldBuffer`, and `busy`
+// lets one thread at a time hold one.
+unsafe impl Sync for ReadBuffer {}
+
+impl ReadBuffer {
+    fn new() -> ReadBuffer {
+        ReadBuffer { busy: AtomicBool::new(false), reads: std::cell::UnsafeCell::new(Vec::new()) }
+    }
+
+    /// The buffer, unless another thread holds it. A flag rather than a
+    /// mutex: letting go is a plain store, where a mutex's unlock is a
+    /// second locked instruction on every buffered hit.
+    #[inline]
+    fn try_hold(&self) -> Option<HeldBuffer<'_>> {
+        if self.busy.load(Ordering::Relaxed) || self.busy.swap(true, Ordering::Acquire) {
+            return None;
+        }
+        Some(HeldBuffer(self))
+    }
+
+    /// The buffer, once no other thread holds it (one may be replaying
+    /// it into the policy, which takes a while: spin, then yield).
+    fn hold(&self) -> HeldBuffer<'_> {
+        loop {
+            if let Some(held) = self.try_hold() {
+                return held;
+            }
+            readers::wait_while(|| self.busy.load(Ordering::Relaxed));
+        }
+    }
+}
+
+/// A [`ReadBuffer`] held by the calling thread, let go when dropped.
+struct HeldBuffer<'a>(&'a ReadBuffer);
+
+impl std::ops::Deref for HeldBuffer<'_> {
+    type Target = Vec<Address>;
+
+    fn deref(&self) -> &Vec<Address> {
+        // SAFETY: this thread holds the buffer (see `ReadBuffer`).
+        unsafe { &*self.0.reads.get() }
+    }
+}
+
+impl std::ops::DerefMut for HeldBuffer<'_> {
+    fn deref_mut(&mut self) -> &mut Vec<Address> {
+        // SAFETY: this thread holds the buffer (see `ReadBuffer`).
+        unsafe { &mut *self.0.reads.get() }
+    }
+}
+
+impl Drop for HeldBuffer<'_> {
+    fn drop(&mut self) {
+        // Release: this thread's changes to the buffer happen before the
+        // next holder's `swap` (Acquire).
+        self.0.busy.store(false, Ordering::Release);
+    }
+}
 
 /// A fast hasher for addresses: the bytes are folded into one word and
 /// finished with the SplitMix64 mixer, so every output bit depends on every
@@ -496,8 +559,8 @@ impl Entries {
 ///   hits: an approximation of LRU, whose hit ratios BENCHMARKS.md gives
 ///   beside exact LRU's.
 /// - **The others (LFU, Adaptive)**: the hit appends its address
-///   to its stripe of `reads` if that buffer's lock is free at once
-///   (`try_lock`, never a wait); when the buffer is full, the hit also
+///   to its stripe of `reads` if no other thread holds that buffer at
+///   once (a flag, never a wait); when the buffer is full, the hit also
 ///   tries to hand it to the policy, and drops the batch if the policy is
 ///   busy. Lost hits only make the policy's picture of recency and
 ///   frequency a little less sharp.
@@ -526,7 +589,7 @@ impl Shard {
     /// Tells the policy about buffered hits; the caller holds the policy.
     fn drain(&self, policy: &mut Box<dyn Policy<Listed>>) {
         for buffer in &self.reads {
-            let mut reads = buffer.0.lock();
+            let mut reads = buffer.hold();
             policy.record_hits(&reads);
             reads.clear();
         }
@@ -535,7 +598,7 @@ impl Shard {
     /// Buffers a hit on `address` in read buffer `stripe` (any number).
     #[inline]
     fn record_read(&self, address: &Address, stripe: usize) {
-        let Some(mut reads) = self.reads[stripe % READ_STRIPES].0.try_lock() else { return };
+        let Some(mut reads) = self.reads[stripe % READ_STRIPES].try_hold() else { return };
         reads.push(*address);
         if reads.len() < READ_BUFFER {
             return;
@@ -603,7 +666,7 @@ impl Cache {
                     map: ReadMostly::new(index as u32 + 1, Entries::default()),
                     recency_only: policy.recency_only(),
                     policy: Mutex::new(policy),
-                    reads: std::array::from_fn(|_| ReadBuffer(Mutex::new(Vec::new()))),
+                    reads: std::array::from_fn(|_| ReadBuffer::new()),
                     tick: AtomicU32::new(0),
                 }
             })
@@ -799,7 +862,7 @@ impl Cache {
         for shard in self.shards.iter() {
             let mut policy = shard.policy.lock();
             for buffer in &shard.reads {
-                buffer.0.lock().clear();
+                buffer.hold().clear();
             }
             while policy.evict_one().is_some() {}
             let dropped: Vec<Slot> = {

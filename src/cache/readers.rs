@@ -114,7 +114,7 @@ struct Slot {
 /// Spins, then yields, while `busy` says so: for waits on reads in flight,
 /// which last a hash lookup unless the reader was preempted mid-read (then
 /// a time slice, so stop spinning after a while).
-fn wait_while(mut busy: impl FnMut() -> bool) {
+pub(crate) fn wait_while(mut busy: impl FnMut() -> bool) {
     let mut spins = 0u32;
     while busy() {
         spins += 1;
