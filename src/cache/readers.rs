@@ -113,7 +113,8 @@ struct Slot {
 
 /// Spins, then yields, while `busy` says so: for waits on reads in flight,
 /// which last a hash lookup unless the reader was preempted mid-read (then
-/// a time slice, so stop spinning after a while).
+/// a time slice, so stop spinning after a while), and on the cache's read
+/// buffers, held as long as a push or a replay into the policy.
 pub(crate) fn wait_while(mut busy: impl FnMut() -> bool) {
     let mut spins = 0u32;
     while busy() {
