@@ -651,11 +651,11 @@ impl Cache {
         let shard_count = shard_count(capacity);
         let per_shard = capacity.div_ceil(shard_count);
         let ttl = std::time::Duration::from_millis(config.cache_ttl_ms);
-        // Adaptive shards follow one simulation of the whole cache (see
-        // `src/cache/tinylfu.rs`), unless it would be a full-size one
-        // (below 1,024 entries), whose layouts a shard cannot take on.
-        let shared = (config.cache_strategy == CacheStrategy::Adaptive && shard_count > 1 && capacity >= 1024)
-            .then(|| Arc::new(tinylfu::SharedSims::new(capacity)));
+        // Adaptive shards follow one simulation of the whole cache, if
+        // there is one for it (see `src/cache/tinylfu.rs`).
+        let shared = (config.cache_strategy == CacheStrategy::Adaptive && shard_count > 1)
+            .then(|| tinylfu::SharedSims::new(capacity).map(Arc::new))
+            .flatten();
         let shards: Vec<_> = (0..shard_count)
             .map(|index| {
                 let policy: Box<dyn Policy<Listed>> = match &shared {

@@ -270,17 +270,23 @@ pub(crate) struct SharedSims {
 }
 
 impl SharedSims {
-    /// Simulations for a cache of `capacity` entries in all.
-    pub(crate) fn new(capacity: usize) -> SharedSims {
+    /// Simulations for a cache of `capacity` entries in all; none when
+    /// they would be full-size replicas (below 1,024 entries), whose
+    /// layouts and sketch a shard's policy could not take on: its shards
+    /// then run their own.
+    pub(crate) fn new(capacity: usize) -> Option<SharedSims> {
         let sims = MiniSims::new(capacity);
-        SharedSims {
+        if sims.exact() {
+            return None;
+        }
+        Some(SharedSims {
             mask: sims.mask,
             chosen: std::sync::atomic::AtomicUsize::new(sims.chosen),
             scouting: std::sync::atomic::AtomicBool::new(sims.scouting()),
             bytes_per_entry: sims.bytes_per_entry(),
             capacity,
             sims: parking_lot::Mutex::new(sims),
-        }
+        })
     }
 
     /// Whether the simulations replay accesses of `address`.
@@ -1247,7 +1253,7 @@ mod tests {
         // phases that favour frequency, then recency, then frequency. As
         // in the cache, each shard hears of its hits in batches, before
         // its next insert.
-        let shared = std::sync::Arc::new(SharedSims::new(4 * 1_024));
+        let shared = std::sync::Arc::new(SharedSims::new(4 * 1_024).unwrap());
         let mut shards: Vec<TinyLfuPolicy<u32>> =
             (0..4).map(|_| TinyLfuPolicy::following(1_024, shared.clone())).collect();
         let mut held: Vec<std::collections::HashSet<u32>> = vec![Default::default(); 4];
@@ -1291,7 +1297,7 @@ mod tests {
     fn a_shards_sketch_grows_as_the_whole_caches_would() {
         // One policy of 50,000 entries starts its sketch at 4,096 and
         // doubles it as it fills; a sixteenth of it, at 256.
-        let shared = std::sync::Arc::new(SharedSims::new(16 * 3_125));
+        let shared = std::sync::Arc::new(SharedSims::new(16 * 3_125).unwrap());
         let mut shard = TinyLfuPolicy::<u32>::following(3_125, shared);
         assert_eq!(shard.sketch.sized_for(), 256);
         for k in 0..300 {
