@@ -105,6 +105,10 @@ const SCOUT_Z: f64 = 2.0;
 /// fill: stricter, as the verdict may grow stale.
 const SCOUT_EARLY_Z: f64 = 4.0;
 
+/// Sampled accesses a shard's policy may hold back from [`SharedSims`]
+/// while another shard's replays its own (see [`SharedSims::observe`]).
+const DEFERRED_SAMPLES: usize = 256;
+
 /// Entries the sketch is first sized for; it doubles as the cache fills.
 const INITIAL_SKETCH: usize = 4096;
 
@@ -131,7 +135,8 @@ pub(crate) struct TinyLfuPolicy<V> {
     following: usize,
     /// Accesses of keys `shared` samples, not yet replayed there: a batch
     /// of hits ([`Policy::record_hits`]) replays them at its end, under
-    /// one lock.
+    /// one lock (or, if another shard's policy holds it, a later call
+    /// does; see [`SharedSims::observe`]).
     pending: Vec<Address>,
     /// True during a batch of hits.
     batching: bool,
@@ -256,7 +261,10 @@ struct MiniSims {
 /// choose apart), and the simulations' work per access is a shard's
 /// divided by the number of shards.
 pub(crate) struct SharedSims {
-    sims: parking_lot::Mutex<MiniSims>,
+    /// The simulations, on cache lines of their own: every batch of hits
+    /// that samples a key writes the lock and the replicas, while the
+    /// fields below are read on every access a shard records.
+    sims: LinesOfItsOwn<parking_lot::Mutex<MiniSims>>,
     /// The simulations' sampling mask, to leave unsampled keys unlocked.
     mask: u64,
     /// The choice made last.
@@ -285,7 +293,7 @@ impl SharedSims {
             scouting: std::sync::atomic::AtomicBool::new(sims.scouting()),
             bytes_per_entry: sims.bytes_per_entry(),
             capacity,
-            sims: parking_lot::Mutex::new(sims),
+            sims: LinesOfItsOwn(parking_lot::Mutex::new(sims)),
         })
     }
 
@@ -295,23 +303,49 @@ impl SharedSims {
         AddressHash::default().hash_one(address) & self.mask == 0
     }
 
-    /// Replays accesses of sampled keys, in order (and, while the scouts
-    /// run, hears whether a shard is full); returns the choice to follow.
-    fn observe(&self, sampled: &[Address], shard_full: bool) -> usize {
+    /// Replays accesses of sampled keys, in order, and empties `sampled`
+    /// (and, while the scouts run, hears whether a shard is full); returns
+    /// the choice to follow. While another shard's policy replays its
+    /// own, up to [`DEFERRED_SAMPLES`] are left in `sampled` for the next
+    /// call, rather than waiting.
+    fn observe(&self, sampled: &mut Vec<Address>, shard_full: bool) -> usize {
         use std::sync::atomic::Ordering::Relaxed;
         let scouting = shard_full && self.scouting.load(Relaxed);
         if !sampled.is_empty() || scouting {
-            let mut sims = self.sims.lock();
-            let mut chosen = if scouting { sims.check_fill(true) } else { None };
-            for address in sampled {
-                chosen = sims.observe(address, shard_full).or(chosen);
+            let mut sims = match self.sims.try_lock() {
+                Some(sims) => sims,
+                None if sampled.len() < DEFERRED_SAMPLES && !scouting => return self.chosen.load(Relaxed),
+                None => self.sims.lock(),
+            };
+            if scouting {
+                sims.check_fill(true);
             }
-            if let Some((chosen, _)) = chosen {
-                self.chosen.store(chosen, Relaxed);
+            for address in sampled.drain(..) {
+                sims.observe(&address, shard_full);
             }
-            self.scouting.store(sims.scouting(), Relaxed);
+            // Stored only when changed: a store, even of the same value,
+            // takes the line from the other threads that read it.
+            if self.chosen.load(Relaxed) != sims.chosen {
+                self.chosen.store(sims.chosen, Relaxed);
+            }
+            if !sims.scouting() && self.scouting.load(Relaxed) {
+                self.scouting.store(false, Relaxed);
+            }
         }
         self.chosen.load(Relaxed)
+    }
+}
+
+/// A value alone in its cache lines (two, as the processor may fetch
+/// lines in pairs).
+#[repr(align(128))]
+struct LinesOfItsOwn<T>(T);
+
+impl<T> std::ops::Deref for LinesOfItsOwn<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.0
     }
 }
 
@@ -739,8 +773,8 @@ impl<V> TinyLfuPolicy<V> {
     /// their choice.
     fn follow_shared(&mut self) {
         let Some(shared) = &self.shared else { return };
-        let chosen = shared.observe(&self.pending, self.held() >= self.segments.capacity);
-        self.pending.clear();
+        let full = self.held() >= self.segments.capacity;
+        let chosen = shared.observe(&mut self.pending, full);
         let changed = std::mem::replace(&mut self.following, chosen) != chosen;
         self.follow(chosen, changed);
     }
@@ -1291,6 +1325,43 @@ mod tests {
             assert_eq!(shard.following, now);
             assert_eq!(shard.lfu.is_some(), now == LFU_CHOICE);
         }
+    }
+
+    #[test]
+    fn a_busy_shared_simulation_defers_a_shards_samples_up_to_a_bound() {
+        let shared = std::sync::Arc::new(SharedSims::new(20_000).unwrap());
+        let sampled: Vec<Address> = (0..).map(a).filter(|k| shared.samples(k)).take(3 + DEFERRED_SAMPLES).collect();
+        let replayed = || shared.sims.lock().main.windows.len(0);
+        // While another shard replays, a few samples wait for the next call
+        // (on a thread of its own, so that a wait fails the test instead
+        // of hanging it).
+        let mut pending = sampled[..3].to_vec();
+        let busy = shared.sims.lock();
+        let (done, returned) = std::sync::mpsc::channel();
+        let sims = shared.clone();
+        std::thread::spawn(move || {
+            sims.observe(&mut pending, false);
+            done.send(pending).unwrap();
+        });
+        let mut pending = returned.recv_timeout(std::time::Duration::from_secs(10)).expect("the shard did not wait");
+        drop(busy);
+        assert_eq!((pending.len(), replayed()), (3, 0), "kept back, not replayed");
+        shared.observe(&mut pending, false);
+        assert_eq!((pending.len(), replayed()), (0, 3), "replayed once the simulations are free");
+        // At the bound, the shard waits for the simulations instead.
+        let mut pending = sampled[3..].to_vec();
+        let busy = shared.sims.lock();
+        std::thread::scope(|s| {
+            let waiting = s.spawn(|| {
+                shared.observe(&mut pending, false);
+                pending.len()
+            });
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            assert!(!waiting.is_finished(), "a shard holding {DEFERRED_SAMPLES} samples waits");
+            drop(busy);
+            assert_eq!(waiting.join().unwrap(), 0);
+        });
+        assert_eq!(replayed(), 3 + DEFERRED_SAMPLES);
     }
 
     #[test]
