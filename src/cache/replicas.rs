@@ -38,9 +38,11 @@ struct Link {
     /// Towards the least recent.
     next: u32,
     segment: Segment,
+    /// In protected: used since it was last put at the front.
+    used: bool,
 }
 
-const OUT: Link = Link { prev: NONE, next: NONE, segment: Segment::Out };
+const OUT: Link = Link { prev: NONE, next: NONE, segment: Segment::Out, used: false };
 
 /// A list of key numbers, most recent first.
 #[derive(Clone, Copy)]
@@ -77,7 +79,7 @@ impl Replica {
     /// Links `key` at the front of `segment`.
     fn push_front(&mut self, key: u32, segment: Segment) {
         let head = self.list(segment).head;
-        self.links[key as usize] = Link { prev: NONE, next: head, segment };
+        self.links[key as usize] = Link { prev: NONE, next: head, segment, used: false };
         match head {
             NONE => self.list(segment).tail = key,
             head => self.links[head as usize].prev = key,
@@ -89,7 +91,7 @@ impl Replica {
 
     /// Unlinks `key` from its segment; returns the segment.
     fn unlink(&mut self, key: u32) -> Segment {
-        let Link { prev, next, segment } = self.links[key as usize];
+        let Link { prev, next, segment, .. } = self.links[key as usize];
         match prev {
             NONE => self.list(segment).head = next,
             prev => self.links[prev as usize].next = next,
@@ -105,13 +107,30 @@ impl Replica {
 
     /// The main space's next victim: probation's least recent, else
     /// protected's.
-    fn main_victim(&self) -> Option<u32> {
+    fn main_victim(&mut self) -> Option<u32> {
+        if self.lists[Segment::Probation as usize].len == 0 {
+            self.settle_protected();
+        }
         [Segment::Probation, Segment::Protected].iter().map(|&s| self.lists[s as usize].tail).find(|&key| key != NONE)
+    }
+
+    /// Puts protected's least recent keys back at its front while they
+    /// were used since they were last put there, as `Segments` does.
+    fn settle_protected(&mut self) {
+        loop {
+            let key = self.lists[Segment::Protected as usize].tail;
+            if key == NONE || !self.links[key as usize].used {
+                return;
+            }
+            self.unlink(key);
+            self.push_front(key, Segment::Protected);
+        }
     }
 
     /// Moves protected's overflow back to probation.
     fn demote_overflow(&mut self) {
         while self.lists[Segment::Protected as usize].len > self.protected_cap {
+            self.settle_protected();
             let key = self.lists[Segment::Protected as usize].tail;
             self.unlink(key);
             self.push_front(key, Segment::Probation);
@@ -119,8 +138,12 @@ impl Replica {
     }
 
     /// Moves `key`, held, up: to the front of its segment, or from
-    /// probation to protected.
+    /// probation to protected; in protected, only marks it used.
     fn hit(&mut self, key: u32) {
+        if self.links[key as usize].segment == Segment::Protected {
+            self.links[key as usize].used = true;
+            return;
+        }
         match self.unlink(key) {
             Segment::Probation => {
                 self.push_front(key, Segment::Protected);
@@ -278,9 +301,9 @@ impl WindowReplicas {
     /// space: it goes in if there is room, or if the sketch counts it more
     /// than the main space's victim, which then goes; else it goes.
     fn admit(&mut self, r: usize, candidate: u32) {
-        let replica = &self.replicas[r];
+        let replica = &mut self.replicas[r];
         if replica.main_len() < replica.main_cap {
-            self.replicas[r].push_front(candidate, Segment::Probation);
+            replica.push_front(candidate, Segment::Probation);
             return;
         }
         match replica.main_victim() {

@@ -12,7 +12,9 @@
 //! ```
 //! The window catches bursts of recency; the frequency filter keeps
 //! one-hit keys (most contract codes are used in one block only) from
-//! flushing the popular ones. The window's size is tuned while running by
+//! flushing the popular ones. A hit in protected marks its entry rather
+//! than moving it to the front; a marked entry at the end goes back to
+//! the front instead of leaving (see [`Segments`]). The window's size is tuned while running by
 //! miniature simulations (Waldspurger et al., "Cache Modeling and
 //! Optimization using Miniature Simulations", 2017): a fixed sample of the
 //! keys, chosen by hash, is replayed through five small W-TinyLFU caches
@@ -145,13 +147,36 @@ pub(crate) struct TinyLfuPolicy<V> {
 /// W-TinyLFU's layout: a window, and a main space of probation and
 /// protected, each in LRU order. It admits by a sketch its owner keeps and
 /// counts in, so that replicas which see the same accesses share one.
+///
+/// A hit in protected, where most hits land, only marks its entry used
+/// (and writes nothing if it is marked already); the segment hears of it
+/// when its least recent entry is about to leave: a used one goes back to
+/// the front, unmarked, instead. Moving every hit to the front writes the
+/// entry's neighbours and the list's head: on two threads, draining the
+/// same shard's hits in turn, those lines passed from core to core on
+/// nearly every hit. (The order is that of LRU but for entries used since
+/// they were last put at the front, as the cache's LRU strategy keeps its
+/// own, `Listed::used_after`.)
 struct Segments<V> {
-    window: LruCache<Address, V, AddressHash>,
-    probation: LruCache<Address, V, AddressHash>,
-    protected: LruCache<Address, V, AddressHash>,
+    window: LruCache<Address, Held<V>, AddressHash>,
+    probation: LruCache<Address, Held<V>, AddressHash>,
+    protected: LruCache<Address, Held<V>, AddressHash>,
     capacity: usize,
     /// The window's target size; the main space has the rest.
     window_cap: usize,
+}
+
+/// A value in [`Segments`], and (in protected) whether it was used since
+/// it was last put at its segment's front.
+struct Held<V> {
+    value: V,
+    used: bool,
+}
+
+impl<V> Held<V> {
+    fn new(value: V) -> Held<V> {
+        Held { value, used: false }
+    }
 }
 
 /// The index of plain LFU among the miniature simulations' choices, after
@@ -514,19 +539,34 @@ impl<V> Segments<V> {
     }
 
     /// The main space's next victim: probation's LRU, else protected's.
-    fn main_victim(&self) -> Option<Address> {
+    fn main_victim(&mut self) -> Option<Address> {
+        if self.probation.is_empty() {
+            self.settle_protected();
+        }
         self.probation.peek_lru().or_else(|| self.protected.peek_lru()).map(|(a, _)| *a)
     }
 
     fn pop_main(&mut self, address: &Address) -> Option<V> {
-        self.probation.pop(address).or_else(|| self.protected.pop(address))
+        self.probation.pop(address).or_else(|| self.protected.pop(address)).map(|held| held.value)
+    }
+
+    /// Puts protected's least recent entries back at its front, unmarked,
+    /// while they were used since they were last put there: its least
+    /// recent entry is then one no hit has marked. (Each pass unmarks one,
+    /// so this ends; amortised, one pass per hit at most.)
+    fn settle_protected(&mut self) {
+        while self.protected.peek_lru().is_some_and(|(_, held)| held.used) {
+            let Some((a, held)) = self.protected.pop_lru() else { break };
+            self.protected.push(a, Held::new(held.value));
+        }
     }
 
     /// Moves protected's overflow back to probation.
     fn demote_overflow(&mut self) {
         while self.protected.len() > self.protected_cap() {
-            let Some((a, v)) = self.protected.pop_lru() else { break };
-            self.probation.push(a, v);
+            self.settle_protected();
+            let Some((a, held)) = self.protected.pop_lru() else { break };
+            self.probation.push(a, held);
         }
     }
 
@@ -535,7 +575,7 @@ impl<V> Segments<V> {
     fn replace(&mut self, address: &Address, value: V) -> Result<V, V> {
         for segment in [&mut self.window, &mut self.probation, &mut self.protected] {
             if let Some(old) = segment.peek_mut(address) {
-                return Ok(std::mem::replace(old, value));
+                return Ok(std::mem::replace(&mut old.value, value));
             }
         }
         Err(value)
@@ -545,7 +585,7 @@ impl<V> Segments<V> {
     /// admitting to the main space by `sketch`'s counts. What is pushed
     /// out goes to `out`.
     fn insert_new(&mut self, address: Address, value: V, sketch: &FrequencySketch, out: &mut Vec<V>) {
-        self.window.push(address, value);
+        self.window.push(address, Held::new(value));
         self.rebalance(sketch, out);
     }
 
@@ -553,13 +593,13 @@ impl<V> Segments<V> {
     /// was evicted (the victim or the candidate itself).
     fn admit(&mut self, address: Address, value: V, sketch: &FrequencySketch, out: &mut Vec<V>) {
         if self.main_len() < self.main_cap() {
-            self.probation.push(address, value);
+            self.probation.push(address, Held::new(value));
             return;
         }
         match self.main_victim() {
             Some(victim) if sketch.frequency(&address) > sketch.frequency(&victim) => {
                 out.extend(self.pop_main(&victim));
-                self.probation.push(address, value);
+                self.probation.push(address, Held::new(value));
             }
             _ => out.push(value),
         }
@@ -577,12 +617,12 @@ impl<V> Segments<V> {
             moved.push((victim, value));
         }
         for (address, value) in moved.into_iter().rev() {
-            self.window.push(address, value);
+            self.window.push(address, Held::new(value));
             self.window.demote(&address);
         }
         while self.window.len() > self.window_cap {
-            let Some((a, v)) = self.window.pop_lru() else { break };
-            self.admit(a, v, sketch, out);
+            let Some((a, held)) = self.window.pop_lru() else { break };
+            self.admit(a, held.value, sketch, out);
         }
         while self.main_len() > self.main_cap() {
             let Some(victim) = self.main_victim() else { break };
@@ -592,13 +632,16 @@ impl<V> Segments<V> {
     }
 
     fn remove(&mut self, address: &Address) -> Option<V> {
-        self.window.pop(address).or_else(|| self.pop_main(address))
+        self.window.pop(address).map(|held| held.value).or_else(|| self.pop_main(address))
     }
 
     /// Removes the entry to go first: probation's least recent, else the
     /// window's, else protected's.
     fn evict_one(&mut self) -> Option<V> {
-        self.probation.pop_lru().or_else(|| self.window.pop_lru()).or_else(|| self.protected.pop_lru()).map(|(_, v)| v)
+        if self.probation.is_empty() && self.window.is_empty() {
+            self.settle_protected();
+        }
+        self.probation.pop_lru().or_else(|| self.window.pop_lru()).or_else(|| self.protected.pop_lru()).map(|(_, held)| held.value)
     }
 
     /// Rearranges the entries held as a model (a full-size replica with
@@ -614,13 +657,13 @@ impl<V> Segments<V> {
         rest.sort_unstable();
         for a in rest {
             if let Some(v) = held.remove(&a) {
-                self.probation.push(a, v);
+                self.probation.push(a, Held::new(v));
             }
         }
         for (segment, from) in [&mut self.window, &mut self.probation, &mut self.protected].into_iter().zip(layout) {
             for a in from {
                 if let Some(v) = held.remove(a) {
-                    segment.push(*a, v);
+                    segment.push(*a, Held::new(v));
                 }
             }
         }
@@ -639,7 +682,7 @@ impl<V> Segments<V> {
         let mut held: std::collections::HashMap<Address, V, AddressHash> = Default::default();
         for segment in [&mut self.window, &mut self.probation, &mut self.protected] {
             while let Some((a, v)) = segment.pop_lru() {
-                held.insert(a, v);
+                held.insert(a, v.value);
             }
         }
         held
@@ -653,12 +696,16 @@ impl<V: Clone> Segments<V> {
         // An address lives in one segment only; protected, the largest
         // (80% of main), is asked first: most hits end there after one
         // lookup instead of three.
-        if let Some(v) = self.protected.get(address) {
-            Some(v.clone())
-        } else if let Some(v) = self.window.get(address) {
-            Some(v.clone())
-        } else if let Some(v) = self.probation.pop(address) {
-            self.protected.push(*address, v.clone());
+        if let Some(held) = self.protected.peek_mut(address) {
+            if !held.used {
+                held.used = true;
+            }
+            Some(held.value.clone())
+        } else if let Some(held) = self.window.get(address) {
+            Some(held.value.clone())
+        } else if let Some(held) = self.probation.pop(address) {
+            let v = held.value.clone();
+            self.protected.push(*address, held);
             self.demote_overflow();
             Some(v)
         } else {
@@ -829,7 +876,7 @@ impl<V> TinyLfuPolicy<V> {
                 for segment in [&mut segments.probation, &mut segments.protected, &mut segments.window] {
                     while let Some((a, v)) = segment.pop_lru() {
                         let count = self.sketch.frequency(&a) as u32;
-                        lfu.place_now(a, v, count);
+                        lfu.place_now(a, v.value, count);
                     }
                 }
             }
@@ -842,7 +889,7 @@ impl<V> TinyLfuPolicy<V> {
     fn leave_lfu(&mut self) {
         let Some(mut lfu) = self.lfu.take() else { return };
         for (a, v) in lfu.drain_by_rank() {
-            self.segments.probation.push(a, v);
+            self.segments.probation.push(a, Held::new(v));
         }
     }
 }
@@ -928,7 +975,7 @@ impl<V: Clone + Send> Policy<V> for TinyLfuPolicy<V> {
         // larger one: counted as the larger whatever the mode, so that an
         // entry gives back what it added, and the mode left keeps its
         // tables' room. And the sketch's share.
-        let node = lru_bytes::<V>().max(LfuPolicy::<V>::BYTES_PER_ENTRY);
+        let node = lru_bytes::<Held<V>>().max(LfuPolicy::<V>::BYTES_PER_ENTRY);
         let own = node + if self.shares_sketch { 0 } else { FrequencySketch::BYTES_PER_ENTRY };
         let shared = self.shared.as_ref().map_or(0, |shared| shared.bytes_per_entry);
         own + self.sims.as_ref().map_or(0, |sims| sims.bytes_per_entry()) + shared
@@ -1013,6 +1060,28 @@ mod tests {
         assert!((replicas.scores[3] - 108.0 * left).abs() < 1e-9);
         assert!((replicas.scores[0] - 102.0 * left).abs() < 1e-9);
         assert!((replicas.scores[5] - 100.0 * left).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_protected_hit_only_marks_its_entry_which_protected_then_keeps() {
+        // One entry of window, ten of main, eight of them protected.
+        let mut segments = Segments::<u32>::new(11, 0.0);
+        assert_eq!(segments.protected_cap(), 8);
+        for k in 0..8 {
+            segments.protected.push(a(k), Held::new(k));
+        }
+        segments.probation.push(a(8), Held::new(8));
+        let before = segments.layout();
+        assert_eq!(segments.hit(&a(0)), Some(0));
+        assert_eq!(segments.layout(), before, "a hit in protected moves nothing");
+        // Promoting 8 overflows protected. Its least recent entry, 0, was
+        // used since it was put there: it goes back to the front, and 1
+        // leaves for probation instead.
+        assert_eq!(segments.hit(&a(8)), Some(8));
+        let [_, probation, protected] = segments.layout();
+        assert_eq!(probation, vec![a(1)]);
+        assert_eq!(protected, [2, 3, 4, 5, 6, 7, 8, 0].map(a).to_vec());
+        assert!(!segments.protected.peek(&a(0)).unwrap().used, "put back unmarked");
     }
 
     #[test]
