@@ -15,6 +15,7 @@ use std::collections::HashMap;
 
 use revm::primitives::Address;
 
+use super::tinylfu::Layout;
 use super::{AddressHash, FrequencySketch, table_bytes, vec_bytes};
 
 /// No key number.
@@ -318,18 +319,23 @@ impl WindowReplicas {
         }
     }
 
-    /// Replica `r`'s keys per segment (window, probation, protected), least
-    /// recent first.
-    pub(super) fn layout(&self, r: usize) -> [Vec<Address>; 3] {
+    /// Replica `r`'s keys per segment, least recent first, and those it
+    /// marked used.
+    pub(super) fn layout(&self, r: usize) -> Layout {
         let replica = &self.replicas[r];
-        std::array::from_fn(|segment| {
+        let mut marked = Vec::new();
+        let segments = std::array::from_fn(|segment| {
             let mut keys = Vec::with_capacity(replica.lists[segment].len);
             let mut key = replica.lists[segment].tail;
             while key != NONE {
                 keys.push(self.keys[key as usize]);
+                if replica.links[key as usize].used {
+                    marked.push(self.keys[key as usize]);
+                }
                 key = replica.links[key as usize].prev;
             }
             keys
-        })
+        });
+        Layout { segments, marked }
     }
 }

@@ -10,12 +10,12 @@
 //!                  ▲                        │ overflow
 //!                  └────────────────────────┘
 //! ```
-//! The window catches bursts of recency; the frequency filter keeps
-//! one-hit keys (most contract codes are used in one block only) from
-//! flushing the popular ones. A hit in protected marks its entry rather
-//! than moving it to the front; a marked entry at the end goes back to
-//! the front instead of leaving (see [`Segments`]). The window's size is tuned while running by
-//! miniature simulations (Waldspurger et al., "Cache Modeling and
+//! The window catches bursts of recency; the frequency filter keeps one-hit
+//! keys (most contract codes are used in one block only) from flushing the
+//! popular ones. A hit in protected marks its entry rather than moving it
+//! to the front; a marked entry at the end goes back to the front instead
+//! of leaving (see [`Segments`]). The window's size is tuned while running
+//! by miniature simulations (Waldspurger et al., "Cache Modeling and
 //! Optimization using Miniature Simulations", 2017): a fixed sample of the
 //! keys, chosen by hash, is replayed through five small W-TinyLFU caches
 //! with windows from 1% (frequency first) to 99% (recency first, close to
@@ -28,9 +28,9 @@
 //! hits to mean something.) Choosing LFU moves every entry into an
 //! [`LfuPolicy`] (counted as the sketch estimates, and halving its counts
 //! when a plain LFU cache started with this one would); choosing a window
-//! again moves them back. A trace that favours recency thus gets
-//! an LRU-like cache, one that favours frequency an LFU-like one, without
-//! the hill climber's blind steps.
+//! again moves them back. A trace that favours recency thus gets an
+//! LRU-like cache, one that favours frequency an LFU-like one, without the
+//! hill climber's blind steps.
 //!
 //! Below 1,024 entries every key is sampled: the miniature caches are
 //! full-size replicas, and on a switch the real cache takes on the chosen
@@ -164,6 +164,15 @@ struct Segments<V> {
     capacity: usize,
     /// The window's target size; the main space has the rest.
     window_cap: usize,
+}
+
+/// Where a W-TinyLFU cache holds its keys: per segment (window,
+/// probation, protected), least recent first; and those of protected
+/// marked used since they were last put at its front.
+#[derive(Debug, PartialEq)]
+pub(super) struct Layout {
+    pub(super) segments: [Vec<Address>; 3],
+    pub(super) marked: Vec<Address>,
 }
 
 /// A value in [`Segments`], and (in protected) whether it was used since
@@ -645,14 +654,15 @@ impl<V> Segments<V> {
     }
 
     /// Rearranges the entries held as a model (a full-size replica with
-    /// the same window) holds them, given its `layout` (its keys per
-    /// segment, least recent first): each in the model's segment, in its
-    /// order. Entries the model lacks go to probation's end, to be evicted
-    /// first. Nothing is evicted here (this may run within a `get`); the
-    /// next insert restores the segment bounds.
-    fn adopt(&mut self, layout: &[Vec<Address>; 3]) {
+    /// the same window) holds them, given its `layout`: each in the
+    /// model's segment, in its order, marked used where the model's is.
+    /// Entries the model lacks go to probation's end, to be evicted first.
+    /// Nothing is evicted here (this may run within a `get`); the next
+    /// insert restores the segment bounds.
+    fn adopt(&mut self, layout: &Layout) {
         let mut held = self.take();
-        let modelled: std::collections::HashSet<&Address, AddressHash> = layout.iter().flatten().collect();
+        let modelled: std::collections::HashSet<&Address, AddressHash> = layout.segments.iter().flatten().collect();
+        let marked: std::collections::HashSet<&Address, AddressHash> = layout.marked.iter().collect();
         let mut rest: Vec<Address> = held.keys().filter(|a| !modelled.contains(a)).copied().collect();
         rest.sort_unstable();
         for a in rest {
@@ -660,21 +670,25 @@ impl<V> Segments<V> {
                 self.probation.push(a, Held::new(v));
             }
         }
-        for (segment, from) in [&mut self.window, &mut self.probation, &mut self.protected].into_iter().zip(layout) {
+        for (segment, from) in [&mut self.window, &mut self.probation, &mut self.protected].into_iter().zip(&layout.segments) {
             for a in from {
-                if let Some(v) = held.remove(a) {
-                    segment.push(*a, Held::new(v));
+                if let Some(value) = held.remove(a) {
+                    segment.push(*a, Held { value, used: marked.contains(a) });
                 }
             }
         }
         debug_assert!(held.is_empty());
     }
 
-    /// The keys per segment (window, probation, protected), least recent
-    /// first.
+    /// The keys per segment, least recent first, and those marked used.
     #[cfg(test)]
-    fn layout(&self) -> [Vec<Address>; 3] {
-        [&self.window, &self.probation, &self.protected].map(|segment| segment.iter().rev().map(|(a, _)| *a).collect())
+    fn layout(&self) -> Layout {
+        let segments = [&self.window, &self.probation, &self.protected];
+        let marked = segments.iter().flat_map(|segment| segment.iter().rev().filter(|(_, held)| held.used).map(|(a, _)| *a));
+        Layout {
+            marked: marked.collect(),
+            segments: segments.map(|segment| segment.iter().rev().map(|(a, _)| *a).collect()),
+        }
     }
 
     /// Empties the three segments.
@@ -1071,17 +1085,19 @@ mod tests {
             segments.protected.push(a(k), Held::new(k));
         }
         segments.probation.push(a(8), Held::new(8));
-        let before = segments.layout();
+        let before = segments.layout().segments;
         assert_eq!(segments.hit(&a(0)), Some(0));
-        assert_eq!(segments.layout(), before, "a hit in protected moves nothing");
+        let after = segments.layout();
+        assert_eq!(after.segments, before, "a hit in protected moves nothing");
+        assert_eq!(after.marked, vec![a(0)]);
         // Promoting 8 overflows protected. Its least recent entry, 0, was
         // used since it was put there: it goes back to the front, and 1
         // leaves for probation instead.
         assert_eq!(segments.hit(&a(8)), Some(8));
-        let [_, probation, protected] = segments.layout();
+        let [_, probation, protected] = segments.layout().segments;
         assert_eq!(probation, vec![a(1)]);
         assert_eq!(protected, [2, 3, 4, 5, 6, 7, 8, 0].map(a).to_vec());
-        assert!(!segments.protected.peek(&a(0)).unwrap().used, "put back unmarked");
+        assert!(segments.layout().marked.is_empty(), "put back unmarked");
     }
 
     #[test]
@@ -1089,14 +1105,17 @@ mod tests {
         let mut real = TinyLfuPolicy::<u32>::with_window(20, 0.05, false);
         replay(&mut real, (0..5).flat_map(|_| 0..20));
         let mut model = TinyLfuPolicy::<()>::with_window(20, 0.50, false);
-        for k in (10..30).chain(10..20) {
+        for k in (10..30).chain(10..20).chain(15..18) {
             if model.get(&a(k)).is_none() {
                 model.insert(a(k), ());
             }
         }
         real.segments.window_cap = model.segments.window_cap;
-        real.segments.adopt(&model.segments.layout());
+        let layout = model.segments.layout();
+        real.segments.adopt(&layout);
         assert_eq!(real.len(), 20, "nothing evicted");
+        assert!(!layout.marked.is_empty());
+        assert_eq!(real.segments.layout().marked, layout.marked, "marked where the model's are");
         for k in 10..20 {
             assert_eq!(segment_of(&real, &a(k)), segment_of(&model, &a(k)), "key {k} sits where the model has it");
         }
