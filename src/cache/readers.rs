@@ -192,10 +192,11 @@ impl Readers {
         &self.slots[self.stripe()]
     }
 
-    /// The index of the calling thread's slot, for other per-thread
-    /// striping (see [`Readers::slot`]).
+    /// The index of the calling thread's slot (see [`Readers::slot`]).
+    /// The cache's read buffers no longer stripe by it: two threads share
+    /// an index one time in 64, a buffer (of eight) one time in eight.
     #[inline]
-    pub(crate) fn stripe(&self) -> usize {
+    fn stripe(&self) -> usize {
         let marker = 0u8;
         let stack = std::ptr::addr_of!(marker) as usize >> 16;
         let index = (stack as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 58;
