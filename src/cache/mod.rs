@@ -650,6 +650,45 @@ fn spare<'a>(shard: &'a Shard, slots: &'a Slots) -> impl FnMut(&Listed, Option<&
     }
 }
 
+/// A lookup's read of a shard's entries: the live entry of `address`, as
+/// its hit stamps it (recency-only shards) and as its lane's object,
+/// counted as an access unless `count` says otherwise.
+struct Find<'a> {
+    cache: &'a Cache,
+    shard: &'a Shard,
+    address: &'a Address,
+    count: Count,
+}
+
+impl readers::Read<Entries> for Find<'_> {
+    type Answer = Arc<ExternalBytecode>;
+
+    // Inlined into the read's fast path, where every hit goes.
+    #[inline(always)]
+    fn read(self, entries: &Entries, lane: &readers::LaneOf<'_>) -> Option<Arc<ExternalBytecode>> {
+        let slot = entries.live(self.address, self.cache.ttl.is_some())?;
+        if self.shard.recency_only {
+            let now = self.shard.tick.load(Ordering::Relaxed);
+            if slot.seen.load(Ordering::Relaxed) != now {
+                slot.seen.store(now, Ordering::Relaxed);
+            }
+        }
+        if self.count == Count::Nothing {
+            return Some(slot.value_for(SHARED_LANE, &self.cache.codes));
+        }
+        let lane = lane.get();
+        let value = slot.value_for(lane.index, &self.cache.codes);
+        if lane.owned {
+            // The only thread counting on this lane's copies now (see
+            // `src/cache/readers.rs`).
+            value.touch_owned();
+        } else {
+            value.touch();
+        }
+        Some(value)
+    }
+}
+
 /// The manager's cache. Thread-safe; see the module docs for its layout.
 pub struct Cache {
     strategy: CacheStrategy,
@@ -751,28 +790,7 @@ impl Cache {
 
     #[inline(always)]
     fn lookup(&self, shard: &Shard, address: &Address, count: Count) -> Option<Arc<ExternalBytecode>> {
-        let found = shard.map.read(&self.readers, count, |entries, lane| {
-            let slot = entries.live(address, self.ttl.is_some())?;
-            if shard.recency_only {
-                let now = shard.tick.load(Ordering::Relaxed);
-                if slot.seen.load(Ordering::Relaxed) != now {
-                    slot.seen.store(now, Ordering::Relaxed);
-                }
-            }
-            if count == Count::Nothing {
-                return Some(slot.value_for(SHARED_LANE, &self.codes));
-            }
-            let lane = lane.get();
-            let value = slot.value_for(lane.index, &self.codes);
-            if lane.owned {
-                // The only thread counting on this lane's copies now (see
-                // `src/cache/readers.rs`).
-                value.touch_owned();
-            } else {
-                value.touch();
-            }
-            Some(value)
-        })?;
+        let found = shard.map.read_with(&self.readers, count, Find { cache: self, shard, address, count })?;
         if !shard.recency_only {
             shard.record_read(address, read_stripe());
         }

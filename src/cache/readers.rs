@@ -235,6 +235,18 @@ impl Drop for Claim<'_> {
     }
 }
 
+/// What a [`ReadMostly::read_with`] does with the value: an answer,
+/// counted as a hit, or none, a miss. A trait rather than a closure: the
+/// fast path and the slow one both call it, and a body that large is not
+/// inlined twice unless its method says `#[inline(always)]`, which a
+/// closure cannot.
+pub(crate) trait Read<T> {
+    /// What the read answers.
+    type Answer;
+    /// Reads `value` on the lane `lane` gives when asked.
+    fn read(self, value: &T, lane: &LaneOf<'_>) -> Option<Self::Answer>;
+}
+
 /// Whether a read counts as a hit or a miss, or not at all.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Count {
@@ -263,15 +275,26 @@ impl<T> ReadMostly<T> {
     }
 
     /// Runs `f` on the value and the calling thread's lane (for it to ask
-    /// for), and counts its answer as `count` says. A read that cannot
+    /// for), and counts its answer as `count` says; see
+    /// [`ReadMostly::read_with`].
+    #[cfg(test)]
+    pub(crate) fn read<R>(&self, readers: &Readers, count: Count, f: impl FnOnce(&T, &LaneOf<'_>) -> Option<R>) -> Option<R> {
+        /// A closure as a [`Read`].
+        struct Closure<F>(F);
+        impl<T, R, F: FnOnce(&T, &LaneOf<'_>) -> Option<R>> Read<T> for Closure<F> {
+            type Answer = R;
+            fn read(self, value: &T, lane: &LaneOf<'_>) -> Option<R> {
+                (self.0)(value, lane)
+            }
+        }
+        self.read_with(readers, count, Closure(f))
+    }
+
+    /// Reads the value with `read`, on the calling thread's lane (for it to
+    /// ask for), and counts its answer as `count` says. A read that cannot
     /// claim its reader slot is on [`Lane::SHARED`].
     #[inline(always)]
-    pub(crate) fn read<R>(
-        &self,
-        readers: &Readers,
-        count: Count,
-        f: impl FnOnce(&T, &LaneOf<'_>) -> Option<R>,
-    ) -> Option<R> {
+    pub(crate) fn read_with<F: Read<T>>(&self, readers: &Readers, count: Count, read: F) -> Option<F::Answer> {
         let slot = readers.slot();
         if slot.reading.compare_exchange(0, self.id, Ordering::SeqCst, Ordering::Relaxed).is_ok() {
             let claim = Claim(slot);
@@ -286,7 +309,7 @@ impl<T> ReadMostly<T> {
                 // frees the slot.
                 let value = unsafe { &*self.lock.data_ptr() };
                 let lane = LaneOf { claimed: Some(slot), readers, wanted: std::cell::Cell::new(false) };
-                let answer = f(value, &lane);
+                let answer = read.read(value, &lane);
                 if count == Count::HitOrMiss {
                     // This thread holds the slot: the only writer of its counts.
                     let counter = if answer.is_some() { &slot.hits } else { &slot.misses };
@@ -300,7 +323,16 @@ impl<T> ReadMostly<T> {
             }
             drop(claim);
         }
-        let answer = f(&self.lock.read(), &LaneOf { claimed: None, readers, wanted: std::cell::Cell::new(false) });
+        self.read_slowly(readers, count, read)
+    }
+
+    /// [`ReadMostly::read_with`] through the inner lock, on
+    /// [`Lane::SHARED`]: for reads that met a writer or found their slot
+    /// taken.
+    #[cold]
+    #[inline(never)]
+    fn read_slowly<F: Read<T>>(&self, readers: &Readers, count: Count, read: F) -> Option<F::Answer> {
+        let answer = read.read(&self.lock.read(), &LaneOf { claimed: None, readers, wanted: std::cell::Cell::new(false) });
         if count == Count::HitOrMiss {
             let counter = if answer.is_some() { &readers.slow_hits } else { &readers.slow_misses };
             counter.fetch_add(1, Ordering::Relaxed);
