@@ -16,8 +16,15 @@ const NONE: usize = usize::MAX;
 /// Entries sit in buckets by count, each bucket a list from least to most
 /// recently used, and the buckets in a list by count (the O(1) LFU of Shah,
 /// Mitra and Matani, 2010). The victim is the first entry of the first
-/// bucket; a hit moves its entry to the end of the next bucket, made when
-/// missing: constant time, where an ordered set took two updates.
+/// bucket. A hit only counts itself in its entry (`Node::pending`) and
+/// stamps it: the entry moves to the bucket of its new count when it is
+/// about to be the victim, once however many hits it had. The victim is
+/// still the entry of the fewest accesses, the least recent among equals:
+/// an entry not hit since it was placed sits in its true bucket, in order,
+/// and one that was is moved up before it could be taken. A hit then
+/// writes one entry, where moving it wrote its neighbours and buckets too
+/// (and, with two threads replaying hits in turn, passed those lines from
+/// core to core).
 pub(crate) struct LfuPolicy<V> {
     index: HashMap<Address, usize, AddressHash>,
     /// Entries by slot, with a free list.
@@ -39,6 +46,8 @@ struct Node<V> {
     address: Address,
     value: Option<V>,
     count: u32,
+    /// Hits since it was placed in its bucket, not yet in `count`.
+    pending: u32,
     /// When it was last used (the policy's tick).
     tick: u64,
     bucket: usize,
@@ -173,7 +182,7 @@ impl<V> LfuPolicy<V> {
 
     /// A node slot for a new entry.
     fn new_node(&mut self, address: Address, value: V, count: u32, tick: u64) -> usize {
-        let node = Node { address, value: Some(value), count, tick, bucket: NONE, prev: NONE, next: NONE };
+        let node = Node { address, value: Some(value), count, pending: 0, tick, bucket: NONE, prev: NONE, next: NONE };
         put(&mut self.nodes, &mut self.free_nodes, node)
     }
 
@@ -194,7 +203,7 @@ impl<V> LfuPolicy<V> {
         self.accesses = 0;
         let node = |i: usize| &self.nodes[i];
         let mut held: Vec<(u32, u64, Address, usize)> =
-            self.index.values().map(|&i| (node(i).count / 2, node(i).tick, node(i).address, i)).collect();
+            self.index.values().map(|&i| (self.count(i) / 2, node(i).tick, node(i).address, i)).collect();
         // Equal counts and ticks (entries placed without a tick of their
         // own) go by address.
         held.sort_unstable();
@@ -202,7 +211,7 @@ impl<V> LfuPolicy<V> {
         self.free_buckets.clear();
         (self.lowest, self.highest) = (NONE, NONE);
         for (count, _, _, i) in held {
-            self.nodes[i].count = count;
+            (self.nodes[i].count, self.nodes[i].pending) = (count, 0);
             let b = match self.highest {
                 h if h != NONE && self.buckets[h].count == count => h,
                 h => self.new_bucket(count, h, NONE),
@@ -223,7 +232,7 @@ impl<V> LfuPolicy<V> {
 
     /// `address`'s count and last tick, if held.
     pub(super) fn rank(&self, address: &Address) -> Option<(u32, u64)> {
-        self.index.get(address).map(|&i| (self.nodes[i].count, self.nodes[i].tick))
+        self.index.get(address).map(|&i| (self.count(i), self.nodes[i].tick))
     }
 
     /// Takes on `model`'s clock (its tick and the accesses since it last
@@ -250,8 +259,11 @@ impl<V> LfuPolicy<V> {
 
     /// Puts `address` in with `count` and `tick`, evicting nothing: the
     /// caller keeps the number held within the capacity. Cheapest in order
-    /// of (count, tick).
+    /// of (count, tick). The policy's clock moves on to `tick` if behind
+    /// it, so that later accesses rank after it (a hit must not make an
+    /// entry older than it was placed: see the type's docs).
     pub(super) fn place(&mut self, address: Address, value: V, count: u32, tick: u64) {
+        self.tick = self.tick.max(tick);
         if let Some(&i) = self.index.get(&address) {
             self.take(i);
         }
@@ -284,9 +296,26 @@ impl<V> LfuPolicy<V> {
         out
     }
 
-    /// The next victim's slot.
-    fn victim(&self) -> Option<usize> {
-        (self.lowest != NONE).then(|| self.buckets[self.lowest].first)
+    /// Node `i`'s accesses: its bucket's count and its hits since.
+    fn count(&self, i: usize) -> u32 {
+        self.nodes[i].count.saturating_add(self.nodes[i].pending)
+    }
+
+    /// The next victim's slot: the lowest bucket's first node, once the
+    /// nodes ahead of it that were hit since they were placed have moved
+    /// up to the buckets of their counts.
+    fn victim(&mut self) -> Option<usize> {
+        while self.lowest != NONE {
+            let first = self.buckets[self.lowest].first;
+            if self.nodes[first].pending == 0 {
+                return Some(first);
+            }
+            let (after, _) = self.unlink(first);
+            self.nodes[first].count = self.count(first);
+            self.nodes[first].pending = 0;
+            self.link(first, after);
+        }
+        None
     }
 
     fn pop_victim(&mut self) -> Option<V> {
@@ -319,14 +348,12 @@ impl<V: Clone + Send> Policy<V> for LfuPolicy<V> {
     fn get(&mut self, address: &Address) -> Option<V> {
         self.tick += 1;
         let i = *self.index.get(address)?;
-        let count = self.nodes[i].count.saturating_add(1);
-        // The next bucket is the place to look: unlink keeps this one
-        // (or says where it was) for the search to start from.
-        let (after, _) = self.unlink(i);
-        self.nodes[i].count = count;
-        self.nodes[i].tick = self.tick;
-        self.link(i, after);
-        let value = self.nodes[i].value.clone();
+        // Counted here, moved when it comes up as the victim (see the
+        // type's docs).
+        let node = &mut self.nodes[i];
+        node.pending = node.pending.saturating_add(1);
+        node.tick = self.tick;
+        let value = node.value.clone();
         self.age_if_due();
         value
     }
@@ -336,7 +363,7 @@ impl<V: Clone + Send> Policy<V> for LfuPolicy<V> {
         let mut out = Vec::new();
         let count = match self.index.get(&address).copied() {
             Some(i) => {
-                let count = self.nodes[i].count;
+                let count = self.count(i);
                 out.extend(self.take(i));
                 count
             }
@@ -496,6 +523,7 @@ mod tests {
         }
 
         fn place(&mut self, address: Address, value: u32, count: u32, tick: u64) {
+            self.tick = self.tick.max(tick);
             if let Some((_, c, t)) = self.entries.insert(address, (value, count, tick)) {
                 self.order.remove(&(c, t, address));
             }
