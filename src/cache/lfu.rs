@@ -9,7 +9,8 @@ use super::{AddressHash, Policy, table_bytes, vec_bytes};
 /// No node or bucket.
 const NONE: usize = usize::MAX;
 
-/// Evicts the entry with the fewest accesses, the least recent among equals.
+/// Evicts the entry with the fewest accesses, the longest at that count
+/// among equals.
 /// Every `8 × capacity` accesses all counts are halved, so a burst of
 /// popularity long ago stops protecting an entry.
 ///
@@ -17,14 +18,18 @@ const NONE: usize = usize::MAX;
 /// recently used, and the buckets in a list by count (the O(1) LFU of Shah,
 /// Mitra and Matani, 2010). The victim is the first entry of the first
 /// bucket. A hit only counts itself in its entry (`Node::pending`) and
-/// stamps it: the entry moves to the bucket of its new count when it is
-/// about to be the victim, once however many hits it had. The victim is
-/// still the entry of the fewest accesses, the least recent among equals:
-/// an entry not hit since it was placed sits in its true bucket, in order,
-/// and one that was is moved up before it could be taken. A hit then
-/// writes one entry, where moving it wrote its neighbours and buckets too
-/// (and, with two threads replaying hits in turn, passed those lines from
-/// core to core).
+/// stamps it: the entry moves to the end of the bucket of its whole count
+/// when it comes up as the victim, once however many hits it had. So the
+/// victim is the entry of the fewest accesses and, among equals, the one
+/// that took its place at that count first: an entry not hit since it
+/// took its place sits in its true bucket, and one that was moves up
+/// before it could be taken. Each aging puts the entries of one count
+/// back in the order of their last use. (Moved at each hit, an entry went
+/// behind its new bucket's entries at once, and the least recently used
+/// went first among equals; the hit ratios of BENCHMARKS.md moved by 0.01
+/// at most.) A hit writes one entry, where moving it wrote its neighbours
+/// and buckets too (and, with two threads replaying hits in turn, passed
+/// those lines from core to core).
 pub(crate) struct LfuPolicy<V> {
     index: HashMap<Address, usize, AddressHash>,
     /// Entries by slot, with a free list.
@@ -41,18 +46,51 @@ pub(crate) struct LfuPolicy<V> {
     accesses: usize,
 }
 
-/// One entry, linked in its bucket.
+/// Where an entry stands in an [`LfuPolicy`], as [`LfuPolicy::rank`]
+/// tells and [`LfuPolicy::place`] takes: its node's order fields. Ordered
+/// as a policy with no hits pending takes its entries, by count and then
+/// tick.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) struct Rank {
+    /// The count of its bucket.
+    pub(super) count: u32,
+    /// When it took its place there.
+    pub(super) tick: u64,
+    /// Hits since, not yet in `count`.
+    pub(super) pending: u32,
+    /// When it was last used.
+    pub(super) used: u64,
+}
+
+impl Rank {
+    /// Its accesses: its bucket's count and its hits since.
+    #[cfg(test)]
+    pub(super) fn accesses(&self) -> u32 {
+        self.count.saturating_add(self.pending)
+    }
+}
+
+/// One entry, linked in its bucket. In this order: the two fields a hit
+/// writes come first, together, so that they share a cache line whatever
+/// the node's place in the vector (a node is 96 bytes: it starts at 0 or
+/// 32 within a line).
+#[repr(C)]
 struct Node<V> {
-    address: Address,
-    value: Option<V>,
-    count: u32,
-    /// Hits since it was placed in its bucket, not yet in `count`.
+    /// When it was last used: an aging puts entries of one count back in
+    /// the order of their last use.
+    used: u64,
+    /// Hits since it took its place in its bucket, not yet in `count`.
     pending: u32,
-    /// When it was last used (the policy's tick).
+    count: u32,
+    /// When it took its place in its bucket (the policy's tick), which
+    /// orders it there: inserted, placed, moved up with its hits, or put
+    /// back by an aging.
     tick: u64,
     bucket: usize,
     prev: usize,
     next: usize,
+    address: Address,
+    value: Option<V>,
 }
 
 /// The entries with one count, least recently used first, linked with the
@@ -181,8 +219,9 @@ impl<V> LfuPolicy<V> {
     }
 
     /// A node slot for a new entry.
-    fn new_node(&mut self, address: Address, value: V, count: u32, tick: u64) -> usize {
-        let node = Node { address, value: Some(value), count, pending: 0, tick, bucket: NONE, prev: NONE, next: NONE };
+    fn new_node(&mut self, address: Address, value: V, rank: Rank) -> usize {
+        let Rank { count, pending, tick, used } = rank;
+        let node = Node { address, value: Some(value), count, pending, tick, used, bucket: NONE, prev: NONE, next: NONE };
         put(&mut self.nodes, &mut self.free_nodes, node)
     }
 
@@ -203,15 +242,16 @@ impl<V> LfuPolicy<V> {
         self.accesses = 0;
         let node = |i: usize| &self.nodes[i];
         let mut held: Vec<(u32, u64, Address, usize)> =
-            self.index.values().map(|&i| (self.count(i) / 2, node(i).tick, node(i).address, i)).collect();
-        // Equal counts and ticks (entries placed without a tick of their
-        // own) go by address.
+            self.index.values().map(|&i| (self.count(i) / 2, node(i).used, node(i).address, i)).collect();
+        // Equal counts and last uses (entries placed without a tick of
+        // their own) go by address.
         held.sort_unstable();
         self.buckets.clear();
         self.free_buckets.clear();
         (self.lowest, self.highest) = (NONE, NONE);
-        for (count, _, _, i) in held {
-            (self.nodes[i].count, self.nodes[i].pending) = (count, 0);
+        for (count, used, _, i) in held {
+            let node = &mut self.nodes[i];
+            (node.count, node.pending, node.tick) = (count, 0, used);
             let b = match self.highest {
                 h if h != NONE && self.buckets[h].count == count => h,
                 h => self.new_bucket(count, h, NONE),
@@ -230,9 +270,12 @@ impl<V> LfuPolicy<V> {
         self.index.contains_key(address)
     }
 
-    /// `address`'s count and last tick, if held.
-    pub(super) fn rank(&self, address: &Address) -> Option<(u32, u64)> {
-        self.index.get(address).map(|&i| (self.count(i), self.nodes[i].tick))
+    /// Where `address` stands, if held.
+    pub(super) fn rank(&self, address: &Address) -> Option<Rank> {
+        self.index.get(address).map(|&i| {
+            let Node { count, pending, tick, used, .. } = self.nodes[i];
+            Rank { count, pending, tick, used }
+        })
     }
 
     /// Takes on `model`'s clock (its tick and the accesses since it last
@@ -257,17 +300,19 @@ impl<V> LfuPolicy<V> {
         self.capacity.saturating_mul(8).max(64)
     }
 
-    /// Puts `address` in with `count` and `tick`, evicting nothing: the
-    /// caller keeps the number held within the capacity. Cheapest in order
-    /// of (count, tick). The policy's clock moves on to `tick` if behind
-    /// it, so that later accesses rank after it (a hit must not make an
-    /// entry older than it was placed: see the type's docs).
-    pub(super) fn place(&mut self, address: Address, value: V, count: u32, tick: u64) {
-        self.tick = self.tick.max(tick);
+    /// Puts `address` in at `rank`, evicting nothing: the caller keeps the
+    /// number held within the capacity. Entries go in order of (count,
+    /// tick), so a policy given another's ranks (with its clock, see
+    /// [`LfuPolicy::set_clock_as`]) holds them as that one does. The
+    /// clock moves on to the rank's ticks if behind them, so that the
+    /// entries that take their places later go behind it.
+    pub(super) fn place(&mut self, address: Address, value: V, rank: Rank) {
+        let count = rank.count;
+        self.tick = self.tick.max(rank.tick).max(rank.used);
         if let Some(&i) = self.index.get(&address) {
             self.take(i);
         }
-        let i = self.new_node(address, value, count, tick);
+        let i = self.new_node(address, value, rank);
         self.index.insert(address, i);
         // Search for the bucket from the end when the count is the highest.
         let after = match self.highest {
@@ -281,7 +326,7 @@ impl<V> LfuPolicy<V> {
     /// evicting nothing.
     pub(super) fn place_now(&mut self, address: Address, value: V, count: u32) {
         self.tick += 1;
-        self.place(address, value, count, self.tick);
+        self.place(address, value, Rank { count, pending: 0, tick: self.tick, used: self.tick });
     }
 
     /// Takes every entry out, the next victim first.
@@ -311,8 +356,10 @@ impl<V> LfuPolicy<V> {
                 return Some(first);
             }
             let (after, _) = self.unlink(first);
-            self.nodes[first].count = self.count(first);
-            self.nodes[first].pending = 0;
+            self.tick += 1;
+            let node = &mut self.nodes[first];
+            (node.count, node.pending, node.tick) = (node.count.saturating_add(node.pending), 0, self.tick);
+            // The newest of its count: appended.
             self.link(first, after);
         }
         None
@@ -344,16 +391,34 @@ impl<V> LfuPolicy<V> {
     pub(super) const BYTES_PER_ENTRY: usize = table_bytes::<(Address, usize)>() + vec_bytes::<Node<V>>();
 }
 
-impl<V: Clone + Send> Policy<V> for LfuPolicy<V> {
-    fn get(&mut self, address: &Address) -> Option<V> {
+impl<V> LfuPolicy<V> {
+    /// Counts an access of `address` and, if held, a hit on its node
+    /// (see the type's docs), which it returns.
+    fn hit(&mut self, address: &Address) -> Option<usize> {
         self.tick += 1;
         let i = *self.index.get(address)?;
         // Counted here, moved when it comes up as the victim (see the
         // type's docs).
         let node = &mut self.nodes[i];
         node.pending = node.pending.saturating_add(1);
-        node.tick = self.tick;
-        let value = node.value.clone();
+        node.used = self.tick;
+        Some(i)
+    }
+}
+
+impl<V: Clone + Send> Policy<V> for LfuPolicy<V> {
+    fn record_hits(&mut self, addresses: &[Address]) {
+        // As `get` on each, without reading the values.
+        for address in addresses {
+            if self.hit(address).is_some() {
+                self.age_if_due();
+            }
+        }
+    }
+
+    fn get(&mut self, address: &Address) -> Option<V> {
+        let i = self.hit(address)?;
+        let value = self.nodes[i].value.clone();
         self.age_if_due();
         value
     }
@@ -379,7 +444,7 @@ impl<V: Clone + Send> Policy<V> for LfuPolicy<V> {
             out.push(value);
             return out;
         }
-        let i = self.new_node(address, value, count, self.tick);
+        let i = self.new_node(address, value, Rank { count, pending: 0, tick: self.tick, used: self.tick });
         self.index.insert(address, i);
         self.link(i, NONE);
         self.age_if_due();
@@ -449,9 +514,11 @@ mod tests {
     }
 
     /// The same policy kept the plain way: every entry's (count, tick,
-    /// address) in an ordered set, the first one the victim.
+    /// address), as it took its place, in an ordered set whose first entry
+    /// goes next; its hits counted aside until it comes first, when it
+    /// takes its place again with them.
     struct Reference {
-        entries: HashMap<Address, (u32, u32, u64)>,
+        entries: HashMap<Address, (u32, Rank)>,
         order: BTreeSet<(u32, u64, Address)>,
         capacity: usize,
         tick: u64,
@@ -470,37 +537,46 @@ mod tests {
             }
             self.accesses = 0;
             self.order.clear();
-            for (address, (_, count, tick)) in self.entries.iter_mut() {
-                *count /= 2;
-                self.order.insert((*count, *tick, *address));
+            for (address, (_, rank)) in self.entries.iter_mut() {
+                *rank = Rank { count: rank.accesses() / 2, pending: 0, tick: rank.used, used: rank.used };
+                self.order.insert((rank.count, rank.tick, *address));
             }
         }
 
         fn get(&mut self, address: &Address) -> Option<u32> {
             self.tick += 1;
-            let (value, count, tick) = self.entries.get_mut(address)?;
-            self.order.remove(&(*count, *tick, *address));
-            *count = count.saturating_add(1);
-            *tick = self.tick;
-            self.order.insert((*count, *tick, *address));
+            let (value, rank) = self.entries.get_mut(address)?;
+            (rank.pending, rank.used) = (rank.pending + 1, self.tick);
             let value = *value;
             self.age_if_due();
             Some(value)
         }
 
+        fn rank(&self, address: &Address) -> Option<Rank> {
+            self.entries.get(address).map(|(_, rank)| *rank)
+        }
+
         fn pop_victim(&mut self) -> Option<u32> {
-            let (_, _, address) = self.order.pop_first()?;
-            self.entries.remove(&address).map(|(v, _, _)| v)
+            loop {
+                let (_, _, address) = self.order.pop_first()?;
+                let (_, rank) = self.entries.get_mut(&address).unwrap();
+                if rank.pending == 0 {
+                    return self.entries.remove(&address).map(|(v, _)| v);
+                }
+                self.tick += 1;
+                (rank.count, rank.pending, rank.tick) = (rank.accesses(), 0, self.tick);
+                self.order.insert((rank.count, rank.tick, address));
+            }
         }
 
         fn insert(&mut self, address: Address, value: u32) -> Vec<u32> {
             self.tick += 1;
             let mut out = Vec::new();
             let count = match self.entries.remove(&address) {
-                Some((old, count, tick)) => {
-                    self.order.remove(&(count, tick, address));
+                Some((old, rank)) => {
+                    self.order.remove(&(rank.count, rank.tick, address));
                     out.push(old);
-                    count
+                    rank.accesses()
                 }
                 None => 1,
             };
@@ -510,24 +586,24 @@ mod tests {
                     None => break,
                 }
             }
-            self.entries.insert(address, (value, count, self.tick));
+            self.entries.insert(address, (value, Rank { count, pending: 0, tick: self.tick, used: self.tick }));
             self.order.insert((count, self.tick, address));
             self.age_if_due();
             out
         }
 
         fn remove(&mut self, address: &Address) -> Option<u32> {
-            let (value, count, tick) = self.entries.remove(address)?;
-            self.order.remove(&(count, tick, *address));
+            let (value, rank) = self.entries.remove(address)?;
+            self.order.remove(&(rank.count, rank.tick, *address));
             Some(value)
         }
 
-        fn place(&mut self, address: Address, value: u32, count: u32, tick: u64) {
-            self.tick = self.tick.max(tick);
-            if let Some((_, c, t)) = self.entries.insert(address, (value, count, tick)) {
-                self.order.remove(&(c, t, address));
+        fn place(&mut self, address: Address, value: u32, rank: Rank) {
+            self.tick = self.tick.max(rank.tick).max(rank.used);
+            if let Some((_, old)) = self.entries.insert(address, (value, rank)) {
+                self.order.remove(&(old.count, old.tick, address));
             }
-            self.order.insert((count, tick, address));
+            self.order.insert((rank.count, rank.tick, address));
         }
     }
 
@@ -548,17 +624,20 @@ mod tests {
                         // and a tick copied from elsewhere or none (0).
                         if !fast.contains(&k) && fast.len() < capacity {
                             let (count, tick) = ((next() % 6) as u32, if next() % 2 == 0 { 0 } else { next() % 5000 });
-                            fast.place(k, step, count, tick);
-                            slow.place(k, step, count, tick);
+                            // With hits pending too, as a model's entries may have.
+                            let pending = (next() % 3) as u32;
+                            let rank = Rank { count, pending, tick, used: tick + u64::from(pending) * (next() % 50) };
+                            fast.place(k, step, rank);
+                            slow.place(k, step, rank);
                         }
                     }
                     3..=8 => assert_eq!(fast.insert(k, step), slow.insert(k, step), "round {round} step {step}"),
                     _ => assert_eq!(fast.get(&k), slow.get(&k), "round {round} step {step}"),
                 }
                 assert_eq!(fast.len(), slow.entries.len());
-                assert_eq!(fast.rank(&k), slow.entries.get(&k).map(|(_, c, t)| (*c, *t)));
+                assert_eq!(fast.rank(&k), slow.rank(&k));
             }
-            let order: Vec<_> = slow.order.iter().map(|(_, _, address)| slow.entries[address].0).collect();
+            let order: Vec<_> = std::iter::from_fn(|| slow.pop_victim()).collect();
             assert_eq!(fast.drain_by_rank().into_iter().map(|(_, v)| v).collect::<Vec<_>>(), order);
         }
     }

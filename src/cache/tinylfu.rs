@@ -875,12 +875,11 @@ impl<V> TinyLfuPolicy<V> {
             Some(model) => {
                 lfu.set_clock_as(model);
                 // In the model's order, which the LFU policy appends in.
-                let rank = |a: &Address| model.rank(a).unwrap_or((0, 0));
+                let rank = |a: &Address| model.rank(a).unwrap_or_default();
                 let mut held: Vec<(Address, V)> = self.segments.take().into_iter().collect();
                 held.sort_unstable_by_key(|(a, _)| (rank(a), *a));
                 for (a, v) in held {
-                    let (count, tick) = rank(&a);
-                    lfu.place(a, v, count, tick);
+                    lfu.place(a, v, rank(&a));
                 }
             }
             None => {
@@ -1351,8 +1350,8 @@ mod tests {
         adaptive.become_lfu(None);
         // The hot key gains one a hit: a halving shows as a fall, in
         // either policy, and must come at the same access in both.
-        let in_lfu_mode = |p: &TinyLfuPolicy<u32>| p.lfu.as_ref().and_then(|lfu| lfu.rank(&hot)).map(|(count, _)| count);
-        let in_plain = |p: &LfuPolicy<u32>| p.rank(&hot).map(|(count, _)| count);
+        let in_lfu_mode = |p: &TinyLfuPolicy<u32>| p.lfu.as_ref().and_then(|lfu| lfu.rank(&hot)).map(|rank| rank.accesses());
+        let in_plain = |p: &LfuPolicy<u32>| p.rank(&hot).map(|rank| rank.accesses());
         let mut falls = (Vec::new(), Vec::new());
         for step in switch_at..switch_at + 2 * period as u32 {
             let before = (in_lfu_mode(&adaptive), in_plain(&plain));
