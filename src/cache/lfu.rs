@@ -14,8 +14,8 @@ const NONE: usize = usize::MAX;
 /// Every `8 × capacity` accesses all counts are halved, so a burst of
 /// popularity long ago stops protecting an entry.
 ///
-/// Entries sit in buckets by count, each bucket a list from least to most
-/// recently used, and the buckets in a list by count (the O(1) LFU of Shah,
+/// Entries sit in buckets by count, each bucket a list in the order its
+/// entries took their place there, and the buckets in a list by count (the O(1) LFU of Shah,
 /// Mitra and Matani, 2010). The victim is the first entry of the first
 /// bucket. A hit only counts itself in its entry (`Node::pending`) and
 /// stamps it: the entry moves to the end of the bucket of its whole count
@@ -71,9 +71,9 @@ impl Rank {
 }
 
 /// One entry, linked in its bucket. In this order: the two fields a hit
-/// writes come first, together, so that they share a cache line whatever
-/// the node's place in the vector (a node is 96 bytes: it starts at 0 or
-/// 32 within a line).
+/// writes come first, together, so that they share a cache line wherever
+/// the node lies in the vector (holding the cache's values a node is 96
+/// bytes, and starts at 0 or 32 within a line).
 #[repr(C)]
 struct Node<V> {
     /// When it was last used: an aging puts entries of one count back in
@@ -93,7 +93,7 @@ struct Node<V> {
     value: Option<V>,
 }
 
-/// The entries with one count, least recently used first, linked with the
+/// The entries with one count, the longest there first, linked with the
 /// buckets of neighbouring counts.
 struct Bucket {
     count: u32,
