@@ -63,6 +63,12 @@ pub(super) struct Rank {
 }
 
 impl Rank {
+    /// An entry taking its place at `count` now, at `tick`, as the newest
+    /// of its count.
+    pub(super) fn new(count: u32, tick: u64) -> Rank {
+        Rank { count, tick, pending: 0, used: tick }
+    }
+
     /// Its accesses: its bucket's count and its hits since.
     #[cfg(test)]
     pub(super) fn accesses(&self) -> u32 {
@@ -326,7 +332,7 @@ impl<V> LfuPolicy<V> {
     /// evicting nothing.
     pub(super) fn place_now(&mut self, address: Address, value: V, count: u32) {
         self.tick += 1;
-        self.place(address, value, Rank { count, pending: 0, tick: self.tick, used: self.tick });
+        self.place(address, value, Rank::new(count, self.tick));
     }
 
     /// Takes every entry out, the next victim first.
@@ -357,8 +363,9 @@ impl<V> LfuPolicy<V> {
             }
             let (after, _) = self.unlink(first);
             self.tick += 1;
+            let count = self.count(first);
             let node = &mut self.nodes[first];
-            (node.count, node.pending, node.tick) = (node.count.saturating_add(node.pending), 0, self.tick);
+            (node.count, node.pending, node.tick) = (count, 0, self.tick);
             // The newest of its count: appended.
             self.link(first, after);
         }
@@ -389,9 +396,7 @@ impl<V> LfuPolicy<V> {
     /// Heap bytes per entry, on average: the index entry and the node
     /// (buckets number the distinct counts, not the entries).
     pub(super) const BYTES_PER_ENTRY: usize = table_bytes::<(Address, usize)>() + vec_bytes::<Node<V>>();
-}
 
-impl<V> LfuPolicy<V> {
     /// Counts an access of `address` and, if held, a hit on its node
     /// (see the type's docs), which it returns.
     fn hit(&mut self, address: &Address) -> Option<usize> {
@@ -444,7 +449,7 @@ impl<V: Clone + Send> Policy<V> for LfuPolicy<V> {
             out.push(value);
             return out;
         }
-        let i = self.new_node(address, value, Rank { count, pending: 0, tick: self.tick, used: self.tick });
+        let i = self.new_node(address, value, Rank::new(count, self.tick));
         self.index.insert(address, i);
         self.link(i, NONE);
         self.age_if_due();
@@ -586,7 +591,7 @@ mod tests {
                     None => break,
                 }
             }
-            self.entries.insert(address, (value, Rank { count, pending: 0, tick: self.tick, used: self.tick }));
+            self.entries.insert(address, (value, Rank::new(count, self.tick)));
             self.order.insert((count, self.tick, address));
             self.age_if_due();
             out
