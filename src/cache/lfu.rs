@@ -100,9 +100,10 @@ struct Node<V> {
 }
 
 /// Buffered hits [`LfuPolicy::record_hits`] finds before it counts them.
-/// With 32 and the nodes fetched ahead, two threads replaying the
-/// throughput bench's Zipf hits made 36-40 M lookups/s against 33-35
-/// counting each hit as it was found (BENCHMARKS.md).
+/// With 32 and the nodes fetched ahead, two threads in the throughput
+/// bench made 34-40 M lookups/s with Zipf keys, against 30-34 counting
+/// each hit as it was found (BENCHMARKS.md, session 15); 16 and 64 did no
+/// better.
 const HITS_AT_ONCE: usize = 32;
 
 /// Asks the processor to fetch the line at `node`'s start, which a hit
@@ -115,6 +116,8 @@ fn prefetch<T>(node: &T) {
     unsafe {
         std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>((node as *const T).cast());
     }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = node;
 }
 
 /// The entries with one count, the longest there first, linked with the
@@ -424,8 +427,8 @@ impl<V> LfuPolicy<V> {
         Some(i)
     }
 
-    /// Counts a hit on node `i` now: counted here, moved when it comes up
-    /// as the victim (see the type's docs).
+    /// Counts a hit on node `i` at the current tick. The node stays where
+    /// it is until it comes up as the victim (see the type's docs).
     #[inline]
     fn count_hit(&mut self, i: usize) {
         let node = &mut self.nodes[i];
