@@ -429,16 +429,25 @@ mod tests {
         let readers = Readers::default();
         let lock = ReadMostly::new(7, 5u32);
         // Occupy the calling thread's slot, as a colliding thread would.
-        readers.slot().reading.store(9, Ordering::SeqCst);
+        occupy_every_slot(&readers, 9);
         assert_eq!(lock.read(&readers, Count::HitOrMiss, |v, _| Some(*v)), Some(5));
         assert_eq!(lock.read(&readers, Count::HitOrMiss, |_, _| None::<u32>), None);
         assert_eq!(lock.read(&readers, Count::Nothing, |v, _| Some(*v)), Some(5));
         assert_eq!(readers.counts(), (1, 1));
         assert_eq!(readers.slow_hits.load(Ordering::Relaxed), 1, "counted on the slow path");
-        readers.slot().reading.store(0, Ordering::SeqCst);
+        occupy_every_slot(&readers, 0);
         *lock.write(&readers) = 6;
         assert_eq!(lock.read(&readers, Count::HitOrMiss, |v, _| Some(*v)), Some(6));
         assert_eq!(readers.counts(), (2, 1));
+    }
+
+    /// Marks every slot as reading lock `id` (0: none). A thread's slot
+    /// goes by where its stack lies in 64 KiB steps, so a read a few frames
+    /// deeper than the test may take another slot than the test's own
+    /// `readers.slot()` (as it once did in a CI run): tests that need the
+    /// read's slot taken take them all.
+    fn occupy_every_slot(readers: &Readers, id: u32) {
+        readers.slots.iter().for_each(|slot| slot.reading.store(id, Ordering::SeqCst));
     }
 
     /// Slot `i`'s lane, given as its first hit would give it.
@@ -458,14 +467,16 @@ mod tests {
         let own = |index| Lane { index, owned: true };
         // A read that asks for no lane gives the slot none.
         assert_eq!(lock.read(&readers, Count::Nothing, |_, _| Some(())), Some(()));
-        assert_eq!(readers.slot().lane(), None);
+        assert!(readers.slots.iter().all(|slot| slot.lane().is_none()));
         // The calling thread's first hit is on the shared lane; the slot
         // then gets lane 1, its own.
         assert_eq!(lane(), Lane::SHARED);
         assert_eq!((lane(), lane()), (own(1), own(1)));
         // Other slots, as other threads would use them, in turn: the other
         // lanes, then lane 1 again, which is then shared.
-        let mine = readers.stripe();
+        // The read's slot, the one lane 1 went to (not `readers.stripe()`,
+        // which the test's own frame may put elsewhere).
+        let mine = (0..SLOTS).find(|&i| readers.slots[i].lane() == Some(1)).unwrap();
         let others = (0..SLOTS).filter(|&i| i != mine).take(LANES - 1);
         let lanes: Vec<usize> = others.clone().map(|i| lane_of(&readers, i)).collect();
         let mut expected: Vec<usize> = (2..LANES).collect();
@@ -476,9 +487,9 @@ mod tests {
         assert_eq!(lane(), Lane { index: 1, owned: false });
         assert!((2..LANES).all(|l| !readers.shared[l].load(Ordering::Relaxed)), "lanes 2 and up have one slot each");
         // A read that cannot hold its slot is on the shared lane.
-        readers.slot().reading.store(9, Ordering::SeqCst);
+        occupy_every_slot(&readers, 9);
         assert_eq!(lane(), Lane::SHARED);
-        readers.slot().reading.store(0, Ordering::SeqCst);
+        occupy_every_slot(&readers, 0);
     }
 
     #[test]
