@@ -126,10 +126,11 @@ impl S3Fifo {
                 self.ghost_numbers.remove(&old);
             }
         }
-        // Stale entries (keys requested again) are dropped as they reach the
-        // front; keep the queue from growing without bound meanwhile.
-        while self.ghosts.front().is_some_and(|(old, number)| self.ghost_numbers.get(old) != Some(number)) {
-            self.ghosts.pop_front();
+        // Keys requested again leave stale entries behind, which the loop
+        // above drops only as they reach the front: sweep them out once
+        // they could outnumber the live ones (amortised constant time).
+        if self.ghosts.len() > 2 * self.main_capacity {
+            self.ghosts.retain(|(key, number)| self.ghost_numbers.get(key) == Some(number));
         }
     }
 

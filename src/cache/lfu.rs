@@ -15,9 +15,9 @@ const NONE: usize = usize::MAX;
 /// popularity long ago stops protecting an entry.
 ///
 /// Entries sit in buckets by count, each bucket a list in the order its
-/// entries took their place there, and the buckets in a list by count (the O(1) LFU of Shah,
-/// Mitra and Matani, 2010). The victim is the first entry of the first
-/// bucket. A hit only counts itself in its entry (`Node::pending`) and
+/// entries took their place there, and the buckets in a list by count
+/// (the O(1) LFU of Shah, Mitra and Matani, 2010). The victim is the first
+/// entry of the first bucket. A hit only counts itself in its entry (`Node::pending`) and
 /// stamps it: the entry moves to the end of the bucket of its whole count
 /// when it comes up as the victim, once however many hits it had. So the
 /// victim is the entry of the fewest accesses and, among equals, the one
